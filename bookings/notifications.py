@@ -1,0 +1,146 @@
+"""E-mails about bookings. Services schedule them with `transaction.on_commit`
+at the state transition that causes them, so a rolled-back change sends
+nothing and a repeated event (no transition) sends nothing twice.
+
+Each function takes ids, not objects: it runs after the commit, outside the
+caller's tenant scope, so it re-reads the booking inside its tenant's scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from uuid import UUID
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from bookings.models import Booking
+from tenants.models import Tenant, TenantMembership
+from tenants.scoping import tenant_scope
+from tenants.validators import ZERO_DECIMAL_CURRENCIES
+
+logger = logging.getLogger("altar.notifications")
+
+
+def format_money(cents: int, currency: str) -> str:
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return f"{cents:,} {currency.upper()}"
+    return f"{cents // 100:,}.{cents % 100:02d} {currency.upper()}"
+
+
+def _ics_escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    )
+
+
+def booking_ics(booking: Booking) -> str:
+    """An all-day calendar event for the wedding date (RFC 5545)."""
+    day = booking.event_date
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Altar//Bookings//EN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:booking-{booking.pk}@altar",
+        f"DTSTAMP:{stamp}",
+        f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+        f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}",
+        f"SUMMARY:{_ics_escape(f'{booking.package.title} — {booking.tenant.name}')}",
+        f"DESCRIPTION:{_ics_escape(f'Booking {booking.pk}')}",
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _staff_recipients(tenant: Tenant) -> list[str]:
+    emails = set(
+        TenantMembership.objects.filter(tenant=tenant, user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if tenant.contact_email:
+        emails.add(tenant.contact_email)
+    return sorted(emails)
+
+
+def _context(booking: Booking) -> dict:
+    return {
+        "booking": booking,
+        "tenant": booking.tenant,
+        "add_ons": list(booking.add_on_lines.all()),
+        "total": format_money(booking.amount_cents, booking.currency),
+        "refunded": format_money(booking.refunded_cents, booking.currency),
+        "status_url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/bookings/{booking.pk}/",
+        "format_money": format_money,
+    }
+
+
+def _send(subject: str, template: str, context: dict, to: list[str], reply_to: str = "",
+          ics: str | None = None) -> None:
+    if not to:
+        return
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(template, context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        reply_to=[reply_to] if reply_to else None,
+    )
+    if ics:
+        message.attach("wedding.ics", ics, "text/calendar; charset=utf-8; method=PUBLISH")
+    message.send()
+
+
+def _load(tenant_id: int, booking_id: UUID) -> tuple[Tenant, Booking]:
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        booking = Booking.objects.select_related("package", "tenant").get(pk=booking_id)
+    return tenant, booking
+
+
+def send_booking_confirmed(*, tenant_id: int, booking_id: UUID) -> None:
+    """To the couple (with an .ics) and to the tenant's staff."""
+    tenant, booking = _load(tenant_id, booking_id)
+    with tenant_scope(tenant):
+        context = _context(booking)
+        _send(
+            f"Your wedding date is confirmed: {booking.event_date:%B %-d, %Y}",
+            "emails/booking_confirmed.txt",
+            context,
+            [booking.email],
+            reply_to=tenant.contact_email,
+            ics=booking_ics(booking),
+        )
+        _send(
+            f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
+            "emails/booking_confirmed_staff.txt",
+            context,
+            _staff_recipients(tenant),
+        )
+
+
+def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
+    """To the couple and the staff: the booking ended canceled (with any refund)."""
+    tenant, booking = _load(tenant_id, booking_id)
+    with tenant_scope(tenant):
+        context = _context(booking)
+        _send(
+            f"Your booking for {booking.event_date:%B %-d, %Y} was canceled",
+            "emails/booking_canceled.txt",
+            context,
+            [booking.email],
+            reply_to=tenant.contact_email,
+        )
+        _send(
+            f"Booking canceled: {booking.event_date:%Y-%m-%d}",
+            "emails/booking_canceled_staff.txt",
+            context,
+            _staff_recipients(tenant),
+        )

@@ -1,0 +1,411 @@
+"""Catalog writes: packages, add-ons, their links and photos. One unit of work each.
+
+Preconditions for every service: run inside the tenant's scope (the API, the
+admin, a TenantCommand) or `scopes_disabled()`; the models' managers refuse
+unscoped queries. Every write bumps the tenant's `catalog_version` in the
+same transaction (tenants.services.tenant_catalog_changed), which invalidates
+that tenant's cached public catalog and nobody else's. The caller's `tenant`
+object keeps the old version number; re-read the tenant to see the new one.
+
+Uniqueness and same-tenant links are the database's job (named constraints
+and the composite foreign keys of catalog/migrations/0002); the services map
+the violations to domain errors. Field problems raise Django's
+ValidationError.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Model, ProtectedError
+
+from catalog.errors import (
+    AddOnNotFound,
+    PackageHasBookings,
+    PackageNotFound,
+    PhotoLimitReached,
+    PhotoNotFound,
+    SlugTaken,
+)
+from catalog.images import validate_image
+from catalog.models import MAX_PHOTOS_PER_PACKAGE, AddOn, Package, PackageAddOn, PackagePhoto
+from config.db import violated_constraint
+from tenants.models import Tenant
+from tenants.services import tenant_catalog_changed
+
+logger = logging.getLogger("altar.catalog")
+
+CATALOG_ITEM_FIELDS = frozenset({"slug", "title", "description", "price_cents", "active", "position"})
+PACKAGE_CHANGES = CATALOG_ITEM_FIELDS | {"add_on_slugs"}
+ADD_ON_CHANGES = CATALOG_ITEM_FIELDS
+
+PACKAGE_SLUG_CONSTRAINT = "catalog_package_tenant_slug_uniq"
+ADD_ON_SLUG_CONSTRAINT = "catalog_addon_tenant_slug_uniq"
+# Composite FK (add_on_id, tenant_id) -> catalog_addon (id, tenant_id): refuses
+# a link to another tenant's add-on, or to one deleted since we looked it up.
+LINK_ADD_ON_CONSTRAINT = "catalog_packageaddon_add_on_same_tenant_fk"
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _clean(instance: Model, *, exclude: Iterable[str] = ("tenant",)) -> None:
+    # The tenant comes from a trusted object (no existence query needed);
+    # uniqueness and constraints are left to the database.
+    instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+
+
+def _save_unique_slug(instance: Package | AddOn, constraint: str) -> None:
+    """Insert/update inside a savepoint; a (tenant, slug) clash, decided by
+    the database even under concurrency, becomes SlugTaken."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        if violated_constraint(exc) == constraint:
+            raise SlugTaken(instance.slug) from exc
+        raise
+
+
+def _check_changes(changes: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise TypeError(f"unexpected fields: {', '.join(sorted(unknown))}")
+
+
+def _invalid_add_ons(slugs: Iterable[str]) -> ValidationError:
+    return ValidationError(
+        {
+            "add_ons": [
+                ValidationError(
+                    "Unknown add-on: %(slug)s.", code="invalid_add_on", params={"slug": slug}
+                )
+                for slug in slugs
+            ]
+        }
+    )
+
+
+def _normalized_slugs(add_on_slugs: Any) -> list[str]:
+    if isinstance(add_on_slugs, str) or not isinstance(add_on_slugs, list | tuple):
+        raise ValidationError(
+            {"add_ons": [ValidationError("Give a list of add-on slugs.", code="invalid")]}
+        )
+    if not all(isinstance(slug, str) for slug in add_on_slugs):
+        raise ValidationError(
+            {"add_ons": [ValidationError("Add-on slugs are strings.", code="invalid")]}
+        )
+    return list(dict.fromkeys(add_on_slugs))  # de-duplicated, order kept
+
+
+def _set_add_on_links(*, tenant: Tenant, package: Package, add_on_slugs: Any) -> None:
+    """Make the package offer exactly these add-ons (of this tenant, active
+    or not). Call inside atomic, holding the package row lock."""
+    slugs = _normalized_slugs(add_on_slugs)
+    found = dict(
+        AddOn.objects.filter(tenant=tenant, slug__in=slugs).values_list("slug", "pk")
+    ) if slugs else {}
+    missing = [slug for slug in slugs if slug not in found]
+    if missing:
+        raise _invalid_add_ons(missing)
+    wanted = set(found.values())
+    links = PackageAddOn.objects.filter(tenant=tenant, package=package)
+    links.exclude(add_on_id__in=wanted).delete()
+    existing = set(links.values_list("add_on_id", flat=True))
+    new_links = [
+        PackageAddOn(tenant=tenant, package=package, add_on_id=add_on_id)
+        for add_on_id in sorted(wanted - existing)
+    ]
+    if not new_links:
+        return
+    try:
+        with transaction.atomic():
+            PackageAddOn.objects.bulk_create(new_links)
+    except IntegrityError as exc:
+        # An add-on deleted by a concurrent transaction after our lookup.
+        if violated_constraint(exc) == LINK_ADD_ON_CONSTRAINT:
+            raise _invalid_add_ons(slugs) from exc
+        raise
+
+
+def _locked_package(*, tenant: Tenant, slug: str, for_delete: bool = False) -> Package:
+    """The package row, locked until the end of the transaction.
+
+    FOR NO KEY UPDATE for edits: serializes writers of this package without
+    blocking checkouts, whose foreign-key checks take KEY SHARE locks on it.
+    FOR UPDATE before a delete: it *does* conflict with those KEY SHARE
+    locks, so no booking can commit a reference to the package between our
+    "has no bookings" check and the delete (Django's FKs are deferred, so
+    the booking side only checks at its commit, and then finds the row gone).
+    """
+    package = (
+        Package.objects.select_for_update(of=("self",), no_key=not for_delete)
+        .filter(tenant=tenant, slug=slug)
+        .first()
+    )
+    if package is None:
+        raise PackageNotFound()
+    return package
+
+
+def _locked_add_on(*, tenant: Tenant, slug: str, for_delete: bool = False) -> AddOn:
+    add_on = (
+        AddOn.objects.select_for_update(of=("self",), no_key=not for_delete)
+        .filter(tenant=tenant, slug=slug)
+        .first()
+    )
+    if add_on is None:
+        raise AddOnNotFound()
+    return add_on
+
+
+def _photo_storage():
+    return PackagePhoto._meta.get_field("image").storage
+
+
+def _delete_files_on_commit(names: list[str]) -> None:
+    """Files go only once the rows are surely gone (a rollback keeps both)."""
+    names = [name for name in names if name]
+    if not names:
+        return
+    storage = _photo_storage()
+
+    def delete_files() -> None:
+        for name in names:
+            storage.delete(name)
+
+    # robust: a storage hiccup is logged; the database write already happened.
+    transaction.on_commit(delete_files, robust=True)
+
+
+# --- packages ----------------------------------------------------------------
+
+
+@transaction.atomic
+def package_create(
+    *,
+    tenant: Tenant,
+    slug: str,
+    title: str,
+    price_cents: int,
+    description: str = "",
+    active: bool = True,
+    position: int = 0,
+    add_on_slugs: list[str] | None = None,
+) -> Package:
+    """A new package, offering `add_on_slugs` (add-ons of this tenant).
+    Raises SlugTaken, or ValidationError (fields incl. `add_ons`)."""
+    package = Package(
+        tenant=tenant,
+        slug=slug,
+        title=title,
+        description=description,
+        price_cents=price_cents,
+        active=active,
+        position=position,
+    )
+    _clean(package)
+    _save_unique_slug(package, PACKAGE_SLUG_CONSTRAINT)
+    if add_on_slugs:
+        _set_add_on_links(tenant=tenant, package=package, add_on_slugs=add_on_slugs)
+    tenant_catalog_changed(tenant=tenant)
+    return package
+
+
+@transaction.atomic
+def package_update(*, tenant: Tenant, slug: str, **changes: Any) -> Package:
+    """Change some of {slug, title, description, price_cents, active,
+    position, add_on_slugs} (add_on_slugs replaces the offered set).
+    Raises PackageNotFound, SlugTaken, ValidationError."""
+    _check_changes(changes, PACKAGE_CHANGES)
+    package = _locked_package(tenant=tenant, slug=slug)
+    add_on_slugs = changes.pop("add_on_slugs", None)
+    if changes:
+        for name, value in changes.items():
+            setattr(package, name, value)
+        _clean(package)
+        _save_unique_slug(package, PACKAGE_SLUG_CONSTRAINT)
+    if add_on_slugs is not None:
+        _set_add_on_links(tenant=tenant, package=package, add_on_slugs=add_on_slugs)
+    tenant_catalog_changed(tenant=tenant)
+    return package
+
+
+@transaction.atomic
+def package_delete(*, tenant: Tenant, slug: str) -> None:
+    """Delete a package with its add-on links and photos. A package with
+    bookings (any status) is refused with PackageHasBookings: deactivate it."""
+    package = _locked_package(tenant=tenant, slug=slug, for_delete=True)
+    photo_names = list(
+        PackagePhoto.objects.filter(tenant=tenant, package=package).values_list("image", flat=True)
+    )
+    try:
+        with transaction.atomic():
+            package.delete()
+    except ProtectedError as exc:  # Booking.package is PROTECT
+        raise PackageHasBookings() from exc
+    _delete_files_on_commit(photo_names)
+    tenant_catalog_changed(tenant=tenant)
+
+
+# --- add-ons -----------------------------------------------------------------
+
+
+@transaction.atomic
+def add_on_create(
+    *,
+    tenant: Tenant,
+    slug: str,
+    title: str,
+    price_cents: int,
+    description: str = "",
+    active: bool = True,
+    position: int = 0,
+) -> AddOn:
+    """Raises SlugTaken or ValidationError."""
+    add_on = AddOn(
+        tenant=tenant,
+        slug=slug,
+        title=title,
+        description=description,
+        price_cents=price_cents,
+        active=active,
+        position=position,
+    )
+    _clean(add_on)
+    _save_unique_slug(add_on, ADD_ON_SLUG_CONSTRAINT)
+    tenant_catalog_changed(tenant=tenant)
+    return add_on
+
+
+@transaction.atomic
+def add_on_update(*, tenant: Tenant, slug: str, **changes: Any) -> AddOn:
+    """Change some of {slug, title, description, price_cents, active, position}.
+    Every package offering it is served fresh (the version bump).
+    Raises AddOnNotFound, SlugTaken, ValidationError."""
+    _check_changes(changes, ADD_ON_CHANGES)
+    add_on = _locked_add_on(tenant=tenant, slug=slug)
+    if changes:
+        for name, value in changes.items():
+            setattr(add_on, name, value)
+        _clean(add_on)
+        _save_unique_slug(add_on, ADD_ON_SLUG_CONSTRAINT)
+    tenant_catalog_changed(tenant=tenant)
+    return add_on
+
+
+@transaction.atomic
+def add_on_delete(*, tenant: Tenant, slug: str) -> None:
+    """Delete an add-on and its package links. Bookings keep their add-on
+    lines (title and price as sold); only the reference is cleared."""
+    add_on = _locked_add_on(tenant=tenant, slug=slug, for_delete=True)
+    add_on.delete()
+    tenant_catalog_changed(tenant=tenant)
+
+
+# --- photos ------------------------------------------------------------------
+
+
+def _photo_count(*, tenant: Tenant, package: Package) -> int:
+    return PackagePhoto.objects.filter(tenant=tenant, package=package).count()
+
+
+def package_photo_add(
+    *,
+    tenant: Tenant,
+    package_slug: str,
+    image: UploadedFile,
+    alt: str = "",
+    position: int = 0,
+) -> PackagePhoto:
+    """Attach a photo (JPEG/PNG/WebP, ≤ 5 MB, content-checked) to a package
+    of at most 5 photos. Raises PackageNotFound, PhotoLimitReached, or
+    ValidationError on `image` (`invalid_image`, `file_too_large`) / `alt`.
+
+    The file is written to storage before the transaction that records it,
+    so no row lock is held during a (possibly remote) upload; if recording
+    fails the file is deleted again. A refused upload writes nothing.
+    """
+    info = validate_image(image)
+    draft = PackagePhoto(tenant=tenant, alt=alt, position=position)
+    _clean(draft, exclude=("tenant", "package", "image"))
+
+    # Cheap early refusals, so that a doomed request uploads nothing. The
+    # locked re-check below is the one that counts.
+    package = Package.objects.filter(tenant=tenant, slug=package_slug).first()
+    if package is None:
+        raise PackageNotFound()
+    if _photo_count(tenant=tenant, package=package) >= MAX_PHOTOS_PER_PACKAGE:
+        raise PhotoLimitReached()
+
+    field = PackagePhoto._meta.get_field("image")
+    # Our own name: the client's file name is neither trusted nor needed.
+    name = field.generate_filename(draft, f"{uuid.uuid4().hex}.{info.extension}")
+    image.seek(0)
+    stored_name = field.storage.save(name, image, max_length=field.max_length)
+    try:
+        with transaction.atomic():
+            # Lock the package row so concurrent adds count one after another.
+            package = _locked_package(tenant=tenant, slug=package_slug)
+            if _photo_count(tenant=tenant, package=package) >= MAX_PHOTOS_PER_PACKAGE:
+                raise PhotoLimitReached()
+            # Passing the dimensions keeps ImageField from re-reading the file.
+            photo = PackagePhoto.objects.create(
+                tenant=tenant,
+                package=package,
+                image=stored_name,
+                alt=alt,
+                position=position,
+                width=info.width,
+                height=info.height,
+            )
+            tenant_catalog_changed(tenant=tenant)
+    except BaseException:
+        field.storage.delete(stored_name)
+        raise
+    return photo
+
+
+def _photo_get(*, tenant: Tenant, photo_id: Any, lock: bool = False) -> PackagePhoto:
+    queryset = PackagePhoto.objects.filter(tenant=tenant)
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    try:
+        photo = queryset.filter(pk=photo_id).first()
+    except (TypeError, ValueError):  # not an id at all
+        photo = None
+    if photo is None:
+        raise PhotoNotFound()
+    return photo
+
+
+@transaction.atomic
+def package_photo_update(
+    *, tenant: Tenant, photo_id: int, alt: str | None = None, position: int | None = None
+) -> PackagePhoto:
+    """Change a photo's alt text and/or position. Raises PhotoNotFound."""
+    photo = _photo_get(tenant=tenant, photo_id=photo_id, lock=True)
+    if alt is not None:
+        photo.alt = alt
+    if position is not None:
+        photo.position = position
+    _clean(photo, exclude=("tenant", "package", "image"))
+    photo.save(update_fields=["alt", "position"])
+    tenant_catalog_changed(tenant=tenant)
+    return photo
+
+
+@transaction.atomic
+def package_photo_delete(*, tenant: Tenant, photo_id: int) -> None:
+    """Delete a photo row now and its file once the transaction commits."""
+    photo = _photo_get(tenant=tenant, photo_id=photo_id, lock=True)
+    name = photo.image.name
+    photo.delete()
+    _delete_files_on_commit([name])
+    tenant_catalog_changed(tenant=tenant)

@@ -1,0 +1,44 @@
+"""Couples' API: the tenant comes from `X-Tenant-Key` (a publishable key)."""
+
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from tenants.models import ApiKey
+from tenants.selectors import api_key_resolve
+
+TENANT_KEY_HEADER = "X-Tenant-Key"
+
+
+class TenantKeyMissing(exceptions.AuthenticationFailed):
+    altar_code = "tenant_key_missing"
+    default_detail = "Send the tenant's publishable key in the X-Tenant-Key header."
+
+
+class TenantKeyInvalid(exceptions.AuthenticationFailed):
+    altar_code = "tenant_key_invalid"
+    default_detail = "The X-Tenant-Key is malformed, unknown or revoked."
+
+
+class TenantInactive(exceptions.PermissionDenied):
+    altar_code = "tenant_inactive"
+    default_detail = "This business is not taking bookings."
+
+
+class TenantKeyAuthentication(BaseAuthentication):
+    """Sets request.auth to the ApiKey (its tenant preloaded); no user."""
+
+    def authenticate(self, request: Request) -> tuple[None, ApiKey]:
+        key = request.headers.get(TENANT_KEY_HEADER, "").strip()
+        if not key:
+            raise TenantKeyMissing()
+        api_key = api_key_resolve(key=key, kind=ApiKey.Kind.PUBLISHABLE)
+        if api_key is None:
+            raise TenantKeyInvalid()
+        if not api_key.tenant.active:
+            raise TenantInactive()
+        return (None, api_key)
+
+    def authenticate_header(self, request: Request) -> str:
+        # Without a WWW-Authenticate value DRF would turn 401 into 403.
+        return 'TenantKey header="X-Tenant-Key"'

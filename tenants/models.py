@@ -1,0 +1,159 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django_scopes import ScopedManager
+
+from tenants.validators import (
+    validate_currency,
+    validate_hex_color,
+    validate_tenant_slug,
+    validate_timezone,
+)
+
+
+class Tenant(models.Model):
+    """A wedding business. The root of tenancy: every other business row points here."""
+
+    slug = models.CharField(max_length=50, validators=[validate_tenant_slug])
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+    currency = models.CharField(max_length=3, default="usd", validators=[validate_currency])
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    contact_email = models.EmailField(blank=True)
+
+    commission_bps = models.PositiveIntegerField(
+        default=1000, validators=[MaxValueValidator(5000)],
+        help_text="Platform commission in basis points (1000 = 10 %).",
+    )
+    hold_minutes = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(30), MaxValueValidator(1440)],
+        help_text="How long a date is held while the couple pays (30–1440).",
+    )
+    min_notice_days = models.PositiveIntegerField(
+        default=14, validators=[MaxValueValidator(730)],
+        help_text="Earliest bookable date, in days from the tenant's today.",
+    )
+    max_advance_days = models.PositiveIntegerField(
+        default=730, validators=[MinValueValidator(1), MaxValueValidator(1825)],
+        help_text="Latest bookable date, in days from the tenant's today.",
+    )
+
+    primary_color = models.CharField(max_length=7, default="#7A4E6D", validators=[validate_hex_color])
+    secondary_color = models.CharField(
+        max_length=7, default="#F4EDE4", validators=[validate_hex_color]
+    )
+    font_family = models.CharField(max_length=100, default="Georgia, serif")
+    logo = models.ImageField(upload_to="tenants/logos/", blank=True)
+
+    # Redirect targets after Stripe Checkout; {BOOKING_ID} is substituted.
+    # Empty: the hosted status page /bookings/{id}/.
+    success_url_template = models.URLField(max_length=500, blank=True)
+    cancel_url_template = models.URLField(max_length=500, blank=True)
+
+    stripe_account_id = models.CharField(max_length=64, blank=True)
+    stripe_charges_enabled = models.BooleanField(default=False)
+
+    # Bumped (F() + 1) in the same transaction as any catalog or branding
+    # write; cache keys carry it, so a write invalidates exactly this tenant's
+    # entries, in every process, without touching the cache.
+    catalog_version = models.PositiveBigIntegerField(default=1, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["slug"], name="tenants_tenant_slug_uniq"),
+            models.CheckConstraint(
+                condition=Q(commission_bps__lte=5000), name="tenants_tenant_commission_bps_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_minutes__gte=30, hold_minutes__lte=1440),
+                name="tenants_tenant_hold_minutes_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_advance_days__gt=F("min_notice_days")),
+                name="tenants_tenant_booking_window_order",
+            ),
+            models.UniqueConstraint(
+                fields=["stripe_account_id"],
+                condition=~Q(stripe_account_id=""),
+                name="tenants_tenant_stripe_account_id_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def connect_account_for_charges(self) -> str | None:
+        """The Connect account to route charges to, when it can take them."""
+        if self.stripe_account_id and self.stripe_charges_enabled:
+            return self.stripe_account_id
+        return None
+
+
+class TenantMembership(models.Model):
+    """Links an admin user to a tenant with a role."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        STAFF = "staff", "Staff"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["tenant_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user"], name="tenants_tenantmembership_tenant_user_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) @ {self.tenant_id}"
+
+
+class ApiKey(models.Model):
+    """A tenant's API key. Only a SHA-256 of the key is stored (keys are 190+
+    bits of randomness, so a fast hash is enough); `prefix` is an indexed,
+    unique slice of the random part used to find the row without a scan."""
+
+    class Kind(models.TextChoices):
+        PUBLISHABLE = "publishable", "Publishable"
+        SECRET = "secret", "Secret"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    # Publishable keys are public by design (they sit in couples' websites),
+    # so the admin may show them again; secret keys are never stored.
+    publishable_key = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the key is rotated (end of the grace period) or revoked (now).
+    valid_until = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["publishable", "secret"]), name="tenants_apikey_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} key {self.prefix}… ({self.tenant_id})"

@@ -1,0 +1,63 @@
+"""Validation rules for tenant settings, shared by models, services and commands."""
+
+import re
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+
+TENANT_SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+RESERVED_TENANT_SLUGS = frozenset(
+    {
+        "admin", "api", "app", "assets", "auth", "billing", "blog", "cdn", "dashboard",
+        "docs", "help", "login", "logout", "mail", "media", "root", "static", "status",
+        "stripe", "support", "system", "webhooks", "www",
+    }
+)
+HEX_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+# ISO 4217 codes Stripe can charge in (lower case, as Stripe and the API use them).
+CURRENCIES = frozenset(
+    """aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd
+    bwp byn bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp
+    gel gip gmd gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw
+    kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad
+    ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek
+    sgd shp sle sos srd std szl thb tjs tnd top try ttd twd tzs uah ugx usd uyu uzs vnd vuv
+    wst xaf xcd xof xpf yer zar zmw""".split()
+)
+# Currencies without a minor unit still count in "cents" = whole units (Stripe's rule).
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+
+
+def validate_tenant_slug(value: str) -> None:
+    if not 3 <= len(value) <= 50:
+        raise ValidationError("Use 3 to 50 characters.", code="invalid_length")
+    if not TENANT_SLUG_RE.match(value):
+        raise ValidationError(
+            "Use lower-case letters, digits and hyphens; start with a letter, "
+            "end with a letter or digit.",
+            code="invalid",
+        )
+    if value in RESERVED_TENANT_SLUGS:
+        raise ValidationError("This slug is reserved.", code="reserved")
+
+
+def validate_currency(value: str) -> None:
+    if value not in CURRENCIES:
+        raise ValidationError(
+            "Use a lower-case ISO 4217 currency code, e.g. usd.", code="invalid_currency"
+        )
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "Use an IANA time zone such as Europe/Paris.", code="invalid_timezone"
+        )
+
+
+def validate_hex_color(value: str) -> None:
+    if not HEX_COLOR_RE.match(value):
+        raise ValidationError("Use a colour of the form #RRGGBB.", code="invalid_color")

@@ -1,0 +1,105 @@
+"""Shared fixtures. Tests run against the real PostgreSQL; the only fake is
+Stripe's servers (tools.stripe_standin, on loopback)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django_scopes import scopes_disabled
+from rest_framework.test import APIClient
+
+from tenants.models import ApiKey, Tenant, TenantMembership
+from tenants.services import api_key_issue
+from tests.factories import MembershipFactory, TenantFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # The local-memory cache lives as long as the worker process.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def unscoped():
+    """For assertions that look across tenants (the code under test never does)."""
+    with scopes_disabled():
+        yield
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return TenantFactory(slug="alpha-weddings", name="Alpha Weddings")
+
+
+@pytest.fixture
+def other_tenant(db) -> Tenant:
+    return TenantFactory(slug="beta-weddings", name="Beta Weddings")
+
+
+def publishable_key_for(tenant: Tenant) -> str:
+    return api_key_issue(tenant=tenant, kind=ApiKey.Kind.PUBLISHABLE).key
+
+
+@pytest.fixture
+def tenant_key(tenant) -> str:
+    return publishable_key_for(tenant)
+
+
+@pytest.fixture
+def other_tenant_key(other_tenant) -> str:
+    return publishable_key_for(other_tenant)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def tenant_api(tenant_key) -> APIClient:
+    """A client that sends the tenant's publishable key."""
+    client = APIClient()
+    client.credentials(HTTP_X_TENANT_KEY=tenant_key)
+    return client
+
+
+@pytest.fixture
+def other_tenant_api(other_tenant_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_TENANT_KEY=other_tenant_key)
+    return client
+
+
+@pytest.fixture
+def staff_user(tenant):
+    return MembershipFactory(tenant=tenant, role=TenantMembership.Role.STAFF).user
+
+
+@pytest.fixture
+def owner_user(tenant):
+    return MembershipFactory(tenant=tenant, role=TenantMembership.Role.OWNER).user
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def owner_client(client, owner_user):
+    client.force_login(owner_user)
+    return client
+
+
+@pytest.fixture
+def superuser_client(client, superuser):
+    client.force_login(superuser)
+    return client

@@ -1,0 +1,116 @@
+"""What each Stripe event type means for Altar: thin calls into the bookings
+and tenants services, which guard every transition (so any order, and any
+number of deliveries, is safe). Each handler runs inside the event's tenant
+scope and the event's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bookings import services as bookings
+from bookings.models import Booking
+from tenants.models import Tenant
+from tenants.services import tenant_connect_account_update
+
+
+@dataclass(frozen=True)
+class HandlerResult:
+    applied: bool  # False: nothing of ours matched (recorded as ignored)
+    outcome: str
+
+
+def _booking_for_session(session: dict[str, Any], tenant: Tenant) -> Booking | None:
+    booking_id = (session.get("metadata") or {}).get("booking_id") or session.get(
+        "client_reference_id"
+    )
+    if not booking_id:
+        return None
+    try:
+        return Booking.objects.filter(tenant=tenant, pk=booking_id).first()
+    except ValueError:  # not a UUID: not one of ours
+        return None
+
+
+def _paid(event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    session = event["data"]["object"]
+    booking = _booking_for_session(session, tenant)
+    if booking is None:
+        return HandlerResult(False, "no booking of this tenant matches the session")
+    outcome = bookings.booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=session["id"],
+        payment_intent_id=session.get("payment_intent") or "",
+        amount_paid_cents=session.get("amount_total") or 0,
+        event_id=event["id"],
+    )
+    return HandlerResult(True, f"payment: {outcome}")
+
+
+def checkout_session_completed(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    if event["data"]["object"].get("payment_status") != "paid":
+        # Delayed payment methods: the async_payment_* events decide.
+        return HandlerResult(True, "completed unpaid; awaiting the asynchronous payment")
+    return _paid(event, tenant)
+
+
+def checkout_session_async_payment_succeeded(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    return _paid(event, tenant)
+
+
+def _released(event: dict[str, Any], tenant: Tenant, reason: str) -> HandlerResult:
+    session = event["data"]["object"]
+    booking = _booking_for_session(session, tenant)
+    if booking is None:
+        return HandlerResult(False, "no booking of this tenant matches the session")
+    outcome = bookings.booking_expire(
+        tenant=tenant, booking_id=booking.pk, reason=reason, event_id=event["id"]
+    )
+    return HandlerResult(True, f"release: {outcome}")
+
+
+def checkout_session_expired(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    return _released(event, tenant, "session_expired")
+
+
+def checkout_session_async_payment_failed(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    return _released(event, tenant, "payment_failed")
+
+
+def charge_refunded(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    charge = event["data"]["object"]
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    recorded = bookings.booking_record_refunds(
+        tenant=tenant,
+        payment_intent_id=charge.get("payment_intent") or "",
+        refunds=[
+            {"id": r["id"], "amount": r["amount"], "status": r.get("status", "succeeded")}
+            for r in refunds
+        ],
+        event_id=event["id"],
+    )
+    if recorded is None:
+        return HandlerResult(False, "no booking of this tenant matches the charge")
+    return HandlerResult(True, f"refunds recorded: {recorded}")
+
+
+def account_updated(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    account = event["data"]["object"]
+    changed = tenant_connect_account_update(
+        tenant=tenant,
+        account_id=account["id"],
+        charges_enabled=bool(account.get("charges_enabled")),
+    )
+    return HandlerResult(True, "charges enabled updated" if changed else "no change")
+
+
+HANDLERS: dict[str, Callable[..., HandlerResult]] = {
+    "checkout.session.completed": checkout_session_completed,
+    "checkout.session.async_payment_succeeded": checkout_session_async_payment_succeeded,
+    "checkout.session.async_payment_failed": checkout_session_async_payment_failed,
+    "checkout.session.expired": checkout_session_expired,
+    "charge.refunded": charge_refunded,
+    "account.updated": account_updated,
+}
