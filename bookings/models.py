@@ -115,3 +115,84 @@ class BookingAddOn(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class BookingRefund(models.Model):
+    """A refund as Stripe made it, whoever asked for it (staff cancel, the
+    late-payment rule, or the Stripe dashboard via `charge.refunded`). Keyed
+    on Stripe's refund id, so recording the same refund twice is a no-op."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="refunds")
+    stripe_refund_id = models.CharField(max_length=255)
+    amount_cents = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=20, default="succeeded")
+    # Why: "staff_cancel", "date_taken" or "stripe_dashboard".
+    reason = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_refund_id"], name="bookings_bookingrefund_stripe_refund_id_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_refund_id} ({self.amount_cents})"
+
+
+class BlackoutDate(models.Model):
+    """A date the tenant does not sell (holiday, private event...)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="blackout_dates")
+    date = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "date"], name="bookings_blackoutdate_tenant_date_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.reason}".strip()
+
+
+class IdempotencyRecord(models.Model):
+    """One `Idempotency-Key` of `POST /checkout`: the request's fingerprint
+    and, once done, the answer to replay for 24 hours. The unique constraint
+    makes two concurrent first uses of a key resolve to one owner."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "key"], name="bookings_idempotencyrecord_tenant_key_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="bookings_idem_created_idx")]
+
+    def __str__(self) -> str:
+        return self.key
