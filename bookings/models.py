@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django_scopes import ScopedManager
 
 from catalog.models import AddOn, Package
@@ -39,8 +40,10 @@ class Booking(models.Model):
     refunded_cents = models.PositiveBigIntegerField(default=0)
     commission_refunded_cents = models.PositiveBigIntegerField(default=0)
 
-    stripe_checkout_session_id = models.CharField(max_length=255, null=True, blank=True)
-    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", until Stripe assigns them: the unique constraints must
+    # admit many bookings without one.
+    stripe_checkout_session_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     # The Connect account the charge went to (empty: the platform account).
     stripe_account_id = models.CharField(max_length=64, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
@@ -89,6 +92,18 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_date} · {self.couple_name} ({self.status})"
+
+    @property
+    def public_status(self) -> str:
+        """A hold that has lapsed is `expired` to everyone at once, whether or
+        not `expire_holds` (or a new hold on the date) has marked it yet."""
+        if self.status == self.Status.HELD and self.hold_lapsed:
+            return self.Status.EXPIRED
+        return self.status
+
+    @property
+    def hold_lapsed(self) -> bool:
+        return self.hold_expires_at is not None and self.hold_expires_at <= timezone.now()
 
 
 class BookingAddOn(models.Model):

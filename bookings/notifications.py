@@ -32,9 +32,7 @@ def format_money(cents: int, currency: str) -> str:
 
 
 def _ics_escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-    )
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def booking_ics(booking: Booking) -> str:
@@ -82,8 +80,14 @@ def _context(booking: Booking) -> dict:
     }
 
 
-def _send(subject: str, template: str, context: dict, to: list[str], reply_to: str = "",
-          ics: str | None = None) -> None:
+def _send(
+    subject: str,
+    template: str,
+    context: dict,
+    to: list[str],
+    reply_to: str = "",
+    ics: str | None = None,
+) -> None:
     if not to:
         return
     message = EmailMultiAlternatives(

@@ -4,11 +4,13 @@ Stripe's servers (tools.stripe_standin, on loopback)."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
 from tenants.models import ApiKey, Tenant, TenantMembership
+from tools.stripe_standin import StripeStandin
 from tenants.services import api_key_issue
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 
@@ -19,6 +21,28 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def _stripe_standin_server():
+    # One loopback server per test process; each test gets it reset.
+    # auto_deliver=False: events wait for flush_events(), so tests decide
+    # exactly when a webhook arrives.
+    standin = StripeStandin(api_key=django_settings.STRIPE_SECRET_KEY, auto_deliver=False)
+    standin.start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def stripe_standin(_stripe_standin_server, settings) -> StripeStandin:
+    """Stripe's servers, played on loopback; the platform's real client code
+    talks to it over HTTP."""
+    _stripe_standin_server.reset()
+    _stripe_standin_server.configure_webhooks()
+    settings.STRIPE_API_BASE = _stripe_standin_server.base_url
+    yield _stripe_standin_server
+    _stripe_standin_server.reset()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bookings.models import Booking, BookingAddOn
+from bookings.models import BlackoutDate, Booking, BookingAddOn
 from catalog.models import AddOn, Package, PackageAddOn
 from tenants.models import Tenant, TenantMembership
 
@@ -127,3 +127,12 @@ class BookingAddOnFactory(factory.django.DjangoModelFactory):
     slug = factory.SelfAttribute("add_on.slug")
     title = factory.SelfAttribute("add_on.title")
     price_cents = factory.SelfAttribute("add_on.price_cents")
+
+
+class BlackoutDateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BlackoutDate
+
+    tenant = factory.SubFactory(TenantFactory)
+    date = factory.Sequence(lambda n: _future_date(300 + n))
+    reason = "Closed"

@@ -1,1 +1,15 @@
-urlpatterns: list = []
+from django.urls import path
+
+from bookings.api.views import (
+    AvailabilityDateApi,
+    AvailabilityRangeApi,
+    BookingDetailApi,
+    CheckoutApi,
+)
+
+urlpatterns = [
+    path("availability", AvailabilityRangeApi.as_view(), name="api-availability"),
+    path("availability/<str:date>", AvailabilityDateApi.as_view(), name="api-availability-date"),
+    path("checkout", CheckoutApi.as_view(), name="api-checkout"),
+    path("bookings/<str:booking_id>", BookingDetailApi.as_view(), name="api-booking"),
+]

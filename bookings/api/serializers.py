@@ -1,0 +1,90 @@
+"""Input and output shapes of the bookings API (API.md §1)."""
+
+from rest_framework import serializers
+
+from bookings.selectors import MAX_RANGE_DAYS, REASONS
+
+
+class CheckoutInputSerializer(serializers.Serializer):
+    package = serializers.SlugField(max_length=50)
+    add_ons = serializers.ListField(
+        child=serializers.SlugField(max_length=50), required=False, default=list, max_length=50
+    )
+    event_date = serializers.DateField()
+    couple_name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254)
+    phone = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
+    notes = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class AvailabilityRangeInputSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+    def validate(self, attrs):
+        days = (attrs["end"] - attrs["start"]).days + 1
+        if days < 1:
+            raise serializers.ValidationError(
+                {"end": serializers.ErrorDetail("end is before start.", code="invalid_range")}
+            )
+        if days > MAX_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {
+                    "end": serializers.ErrorDetail(
+                        f"At most {MAX_RANGE_DAYS} days per request.", code="range_too_long"
+                    )
+                }
+            )
+        return attrs
+
+
+class AvailabilityDateInputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+
+
+class UnavailableDateOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.ChoiceField(choices=REASONS)
+
+
+class AvailabilityRangeOutputSerializer(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    unavailable = UnavailableDateOutputSerializer(many=True)
+
+
+class AvailabilityDateOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    available = serializers.BooleanField()
+    reason = serializers.ChoiceField(choices=REASONS, allow_null=True)
+
+
+class BookingPackageOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+
+
+class BookingAddOnOutputSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    price_cents = serializers.IntegerField()
+
+
+class BookingOutputSerializer(serializers.Serializer):
+    """The public view of a booking: no e-mail, phone or notes."""
+
+    id = serializers.UUIDField()
+    status = serializers.CharField(source="public_status")
+    event_date = serializers.DateField()
+    package = BookingPackageOutputSerializer()
+    add_ons = BookingAddOnOutputSerializer(source="add_on_lines.all", many=True)
+    couple_name = serializers.CharField()
+    amount_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    hold_expires_at = serializers.DateTimeField(allow_null=True)
+    confirmed_at = serializers.DateTimeField(allow_null=True)
+
+
+class CheckoutOutputSerializer(serializers.Serializer):
+    booking = BookingOutputSerializer()
+    checkout_url = serializers.URLField()

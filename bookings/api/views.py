@@ -1,0 +1,104 @@
+"""The couples' booking endpoints: validate -> service/selector -> serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from bookings.api.serializers import (
+    AvailabilityDateInputSerializer,
+    AvailabilityDateOutputSerializer,
+    AvailabilityRangeInputSerializer,
+    AvailabilityRangeOutputSerializer,
+    BookingOutputSerializer,
+    CheckoutInputSerializer,
+    CheckoutOutputSerializer,
+)
+from bookings.selectors import availability_for_date, availability_for_range, booking_get
+from bookings.services import booking_checkout, idempotent_call, request_fingerprint
+from tenants.api.base import TenantApiView
+
+
+class AvailabilityRangeApi(TenantApiView):
+    @extend_schema(
+        parameters=[AvailabilityRangeInputSerializer],
+        responses=AvailabilityRangeOutputSerializer,
+        operation_id="availability_range",
+    )
+    def get(self, request: Request) -> Response:
+        query = AvailabilityRangeInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        start, end = query.validated_data["start"], query.validated_data["end"]
+        unavailable = availability_for_range(tenant=self.tenant, start=start, end=end)
+        data = {"start": start, "end": end, "unavailable": unavailable}
+        return Response(AvailabilityRangeOutputSerializer(data).data)
+
+
+class AvailabilityDateApi(TenantApiView):
+    @extend_schema(responses=AvailabilityDateOutputSerializer, operation_id="availability_date")
+    def get(self, request: Request, date: str) -> Response:
+        path = AvailabilityDateInputSerializer(data={"date": date})
+        path.is_valid(raise_exception=True)
+        day = path.validated_data["date"]
+        reason = availability_for_date(tenant=self.tenant, day=day)
+        data = {"date": day, "available": reason is None, "reason": reason}
+        return Response(AvailabilityDateOutputSerializer(data).data)
+
+
+class CheckoutApi(TenantApiView):
+    @extend_schema(
+        request=CheckoutInputSerializer,
+        responses={201: CheckoutOutputSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Same key and body within 24 h: the same answer, no second hold.",
+            )
+        ],
+        operation_id="checkout_create",
+    )
+    def post(self, request: Request) -> Response:
+        def checkout() -> tuple[int, dict]:
+            body = CheckoutInputSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            fields = body.validated_data
+            started = booking_checkout(
+                tenant=self.tenant,
+                package_slug=fields["package"],
+                add_on_slugs=fields["add_ons"],
+                event_date=fields["event_date"],
+                couple_name=fields["couple_name"],
+                email=fields["email"],
+                phone=fields["phone"],
+                notes=fields["notes"],
+            )
+            data = {"booking": started.booking, "checkout_url": started.checkout_url}
+            return 201, CheckoutOutputSerializer(data).data
+
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 255:
+            raise ValidationError(
+                {"Idempotency-Key": ErrorDetail("Use 1 to 255 characters.", code="invalid")}
+            )
+        if key is None:
+            status, body = checkout()
+        else:
+            status, body = idempotent_call(
+                tenant=self.tenant,
+                key=key,
+                fingerprint=request_fingerprint(request.data),
+                run=checkout,
+            )
+        return Response(body, status=status)
+
+
+class BookingDetailApi(TenantApiView):
+    @extend_schema(responses=BookingOutputSerializer, operation_id="booking_retrieve")
+    def get(self, request: Request, booking_id: str) -> Response:
+        booking = booking_get(tenant=self.tenant, booking_id=booking_id)
+        return Response(BookingOutputSerializer(booking).data)

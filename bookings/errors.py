@@ -1,0 +1,81 @@
+"""Booking refusals with stable codes (API.md §1)."""
+
+from config.errors import DomainError, NotFound
+
+
+class DateUnavailable(DomainError):
+    """`reason` is one of availability's reasons: booked, held, blackout,
+    past, too_soon, too_far; the API puts it in fields.event_date[0].code."""
+
+    code = "date_unavailable"
+    status = 409
+    MESSAGES = {
+        "booked": "This date is already booked.",
+        "held": "This date is being held for another couple's checkout.",
+        "blackout": "This date is not available.",
+        "past": "This date is in the past.",
+        "too_soon": "This date is too soon to book.",
+        "too_far": "This date is too far ahead to book.",
+    }
+
+    def __init__(self, reason: str):
+        message = self.MESSAGES[reason]
+        super().__init__(message, fields={"event_date": [{"code": reason, "message": message}]})
+        self.reason = reason
+
+
+class PackageNotOffered(DomainError):
+    code = "package_not_found"
+    status = 404
+    message = "This business does not sell that package."
+
+    def __init__(self) -> None:
+        super().__init__(
+            fields={"package": [{"code": "package_not_found", "message": self.message}]}
+        )
+
+
+class AddOnNotAllowed(DomainError):
+    code = "add_on_not_allowed"
+    status = 400
+
+    def __init__(self, slugs: list[str]):
+        message = f"Not offered with this package: {', '.join(slugs)}."
+        super().__init__(
+            message, fields={"add_ons": [{"code": "add_on_not_allowed", "message": message}]}
+        )
+        self.slugs = slugs
+
+
+class PaymentProviderError(DomainError):
+    code = "payment_provider_error"
+    status = 502
+    message = "The payment provider could not be reached or refused the request; nothing was held."
+
+
+class BookingNotFound(NotFound):
+    message = "No such booking."
+
+
+class BookingNotCancelable(DomainError):
+    code = "booking_not_cancelable"
+    status = 409
+    message = "Only held or confirmed bookings can be canceled."
+
+
+class RefundTooLarge(DomainError):
+    code = "refund_too_large"
+    status = 400
+    message = "The refund is larger than what is left of the payment."
+
+
+class IdempotencyInProgress(DomainError):
+    code = "idempotency_in_progress"
+    status = 409
+    message = "A request with this Idempotency-Key is still being processed; retry shortly."
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    status = 422
+    message = "This Idempotency-Key was used with a different request body."

@@ -1,0 +1,54 @@
+"""A small catalog to book from: one package offering two add-ons, plus one
+add-on it does not offer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import AddOn, Package
+from tests.factories import AddOnFactory, PackageAddOnFactory, PackageFactory
+
+
+@dataclass
+class Catalog:
+    package: Package
+    flowers: AddOn
+    photos: AddOn
+    not_offered: AddOn
+
+
+def make_catalog(tenant) -> Catalog:
+    package = PackageFactory(tenant=tenant, slug="elopement", title="Elopement", price_cents=150_000)
+    flowers = AddOnFactory(tenant=tenant, slug="flowers", title="Flowers", price_cents=12_345)
+    photos = AddOnFactory(tenant=tenant, slug="photos", title="Photos", price_cents=40_000)
+    not_offered = AddOnFactory(tenant=tenant, slug="string-quartet", price_cents=90_000)
+    PackageAddOnFactory(tenant=tenant, package=package, add_on=flowers)
+    PackageAddOnFactory(tenant=tenant, package=package, add_on=photos)
+    return Catalog(package, flowers, photos, not_offered)
+
+
+@pytest.fixture
+def catalog(tenant) -> Catalog:
+    return make_catalog(tenant)
+
+
+def days_ahead(n: int) -> dt.date:
+    return timezone.now().date() + dt.timedelta(days=n)
+
+
+def checkout_body(**overrides) -> dict:
+    body = {
+        "package": "elopement",
+        "add_ons": ["flowers"],
+        "event_date": days_ahead(90).isoformat(),
+        "couple_name": "Ada & Grace",
+        "email": "ada@example.com",
+        "phone": "+1 555 0100",
+        "notes": "Sunset, please.",
+    }
+    body.update(overrides)
+    return body
