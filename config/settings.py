@@ -207,4 +207,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The stripe library logs every request at INFO, with URLs; ours say
+    # what matters (altar.payments) without personal data.
+    "loggers": {"stripe": {"level": "WARNING"}},
 }
