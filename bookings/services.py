@@ -277,9 +277,14 @@ def booking_mark_paid(
         booking.cancel_reason = DATE_TAKEN
         booking.save(update_fields=[*fields, "status", "canceled_at", "cancel_reason"])
         _refund_in_full_after_commit(tenant=tenant, booking=booking)
+        transaction.on_commit(
+            lambda: notifications.send_booking_canceled(tenant_id=tenant.pk, booking_id=booking.pk),
+            robust=True,
+        )
         return "paid after the hold lapsed and the date was taken; refunding"
     transaction.on_commit(
-        lambda: notifications.send_booking_confirmed(tenant_id=tenant.pk, booking_id=booking.pk)
+        lambda: notifications.send_booking_confirmed(tenant_id=tenant.pk, booking_id=booking.pk),
+        robust=True,
     )
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
 
@@ -318,7 +323,7 @@ def _refund_in_full_after_commit(*, tenant: Tenant, booking: Booking) -> None:
             reason=booking.cancel_reason,
         )
 
-    transaction.on_commit(refund)
+    transaction.on_commit(refund, robust=True)
 
 
 @transaction.atomic
@@ -391,7 +396,8 @@ def booking_cancel(
         )
         locked.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
         transaction.on_commit(
-            lambda: notifications.send_booking_canceled(tenant_id=tenant.pk, booking_id=locked.pk)
+            lambda: notifications.send_booking_canceled(tenant_id=tenant.pk, booking_id=locked.pk),
+            robust=True,
         )
     return locked
 
