@@ -1,0 +1,272 @@
+"""Bookings in the admin: tenant-scoped lists, booking detail with add-ons and
+refunds, cancel with refund (through the service and Stripe), blackouts.
+
+Bookings are created by couples through checkout, never in the admin: the
+booking form is read-only and every change goes through a service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from bookings.errors import BookingNotCancelable, PaymentProviderError, RefundTooLarge
+from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund
+from bookings.notifications import format_money
+from bookings.services import (
+    blackout_date_delete,
+    blackout_date_set,
+    blackout_range_add,
+    booking_cancel,
+)
+from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
+
+
+class ReadOnlyInline(TenantScopedInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class BookingAddOnInline(ReadOnlyInline):
+    model = BookingAddOn
+    fields = readonly_fields = ("title", "slug", "price_cents")
+
+
+class BookingRefundInline(ReadOnlyInline):
+    model = BookingRefund
+    fields = readonly_fields = (
+        "stripe_refund_id",
+        "amount_cents",
+        "status",
+        "reason",
+        "created_at",
+    )
+
+
+class CancelForm(forms.Form):
+    REFUND_CHOICES = [("full", "Full refund"), ("partial", "Partial refund"), ("none", "No refund")]
+    refund = forms.ChoiceField(choices=REFUND_CHOICES, initial="full", widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        label="Partial refund amount",
+        help_text="In the booking's currency, e.g. 250.00",
+    )
+
+    def __init__(self, *args: Any, refundable_cents: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.refundable_cents = refundable_cents
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("refund") == "partial":
+            amount = data.get("amount")
+            if amount is None:
+                raise ValidationError({"amount": "Enter the amount to refund."})
+            cents = int(amount * 100)
+            if cents > self.refundable_cents:
+                raise ValidationError({"amount": "More than what is left of the payment."})
+            data["refund_cents"] = cents
+        else:
+            data["refund_cents"] = None if data.get("refund") == "full" else 0
+        return data
+
+
+@admin.register(Booking)
+class BookingAdmin(TenantScopedAdmin):
+    list_display = (
+        "event_date",
+        "couple_name",
+        "package",
+        "status",
+        "total",
+        "paid",
+        "refunded",
+        "created_at",
+    )
+    list_filter = ("status", "event_date")
+    search_fields = ("couple_name", "email")
+    date_hierarchy = "event_date"
+    ordering = ("-created_at",)
+    inlines = [BookingAddOnInline, BookingRefundInline]
+    list_select_related = ("package",)
+    fields = readonly_fields = (
+        "id",
+        "status",
+        "event_date",
+        "package",
+        "couple_name",
+        "email",
+        "phone",
+        "notes",
+        "hold_expires_at",
+        "total",
+        "commission",
+        "paid",
+        "refunded",
+        "commission_refunded",
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_account_id",
+        "created_at",
+        "confirmed_at",
+        "canceled_at",
+        "expired_at",
+        "cancel_reason",
+        "cancel_link",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # bookings are kept; cancel instead
+
+    @admin.display(description="Total")
+    def total(self, obj: Booking) -> str:
+        return format_money(obj.amount_cents, obj.currency)
+
+    @admin.display(description="Commission")
+    def commission(self, obj: Booking) -> str:
+        return (
+            f"{format_money(obj.commission_cents, obj.currency)} ({obj.commission_bps / 100:g} %)"
+        )
+
+    @admin.display(description="Paid")
+    def paid(self, obj: Booking) -> str:
+        return format_money(obj.paid_cents, obj.currency)
+
+    @admin.display(description="Refunded")
+    def refunded(self, obj: Booking) -> str:
+        return format_money(obj.refunded_cents, obj.currency)
+
+    @admin.display(description="Commission reversed")
+    def commission_refunded(self, obj: Booking) -> str:
+        return format_money(obj.commission_refunded_cents, obj.currency)
+
+    @admin.display(description="Actions")
+    def cancel_link(self, obj: Booking) -> str:
+        if obj.status not in Booking.ACTIVE_STATUSES:
+            return "—"
+        url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
+
+    def get_urls(self):
+        cancel = path(
+            "<uuid:booking_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="bookings_booking_cancel",
+        )
+        return [cancel, *super().get_urls()]
+
+    def cancel_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        booking = self.get_object(request, str(booking_id))
+        if booking is None or not self.has_change_permission(request, booking):
+            raise Http404("Not found.")
+        refundable = booking.paid_cents - booking.refunded_cents
+        form = CancelForm(request.POST or None, refundable_cents=refundable)
+        if request.method == "POST" and form.is_valid():
+            try:
+                booking_cancel(
+                    tenant=booking.tenant,
+                    booking_id=booking.pk,
+                    refund_cents=form.cleaned_data["refund_cents"],
+                )
+            except (BookingNotCancelable, RefundTooLarge, PaymentProviderError) as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, "Booking canceled.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:bookings_booking_change", args=[booking.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Cancel booking",
+            "booking": booking,
+            "form": form,
+            "refundable": format_money(refundable, booking.currency),
+            "commission": format_money(
+                booking.commission_cents - booking.commission_refunded_cents, booking.currency
+            ),
+        }
+        return TemplateResponse(request, "admin/bookings/booking/cancel.html", context)
+
+
+class BlackoutRangeForm(forms.Form):
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(max_length=200, required=False)
+
+
+@admin.register(BlackoutDate)
+class BlackoutDateAdmin(TenantScopedAdmin):
+    list_display = ("date", "reason")
+    list_filter = ("date",)
+    search_fields = ("reason",)
+    date_hierarchy = "date"
+    fields = ("date", "reason")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        fields = list(super().get_fields(request, obj))
+        return (
+            ["tenant", *fields] if request.user.is_superuser and "tenant" not in fields else fields
+        )
+
+    def save_model(self, request: HttpRequest, obj: BlackoutDate, form: Any, change: bool) -> None:
+        tenant = obj.tenant if request.user.is_superuser else request_tenant(request)
+        if change and "date" in form.changed_data:
+            blackout_date_delete(tenant=tenant, date=form.initial["date"])
+        saved = blackout_date_set(tenant=tenant, date=obj.date, reason=obj.reason)
+        obj.pk, obj.tenant = saved.pk, tenant
+
+    def delete_model(self, request: HttpRequest, obj: BlackoutDate) -> None:
+        blackout_date_delete(tenant=obj.tenant, date=obj.date)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for blackout in queryset:
+            blackout_date_delete(tenant=blackout.tenant, date=blackout.date)
+
+    def get_urls(self):
+        add_range = path(
+            "add-range/",
+            self.admin_site.admin_view(self.add_range_view),
+            name="bookings_blackoutdate_add_range",
+        )
+        return [add_range, *super().get_urls()]
+
+    def add_range_view(self, request: HttpRequest) -> HttpResponse:
+        tenant = request_tenant(request)
+        if tenant is None or not self.has_add_permission(request):
+            # Superusers act on one tenant's calendar at a time: from its staff view.
+            raise Http404("Not found.")
+        form = BlackoutRangeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                added = blackout_range_add(tenant=tenant, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, f"{added} date(s) blacked out.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:bookings_blackoutdate_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Black out a range of dates",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/bookings/blackoutdate/add_range.html", context)
