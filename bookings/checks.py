@@ -21,7 +21,7 @@ def stripe_api_base_check(app_configs, **kwargs):
         Error(
             f"STRIPE_API_BASE is {settings.STRIPE_API_BASE!r}; in production (DJANGO_DEBUG off) "
             f"it must be https://{STRIPE_HOST}.",
-            hint="Unset STRIPE_API_BASE, or set DJANGO_DEBUG=true for local runs with the stand-in.",
+            hint="Unset STRIPE_API_BASE; local runs with the stand-in set DJANGO_DEBUG=true.",
             id="altar.E001",
         )
     ]

@@ -66,6 +66,15 @@ def validate_image(upload: UploadedFile) -> ImageInfo:
                 image_format = image.format
                 width, height = image.size
                 image.verify()
+            if image_format == "JPEG" and width * height <= MAX_IMAGE_PIXELS:
+                # verify() checks PNG chunk CRCs up to IEND and WebP decodes on
+                # open, but for JPEG it checks nothing: a truncated JPEG would
+                # pass. Decode it, at 1/8 scale (draft) to keep memory small;
+                # the decoder still reads every byte and raises on a cut file.
+                upload.seek(0)
+                with Image.open(upload, formats=["JPEG"]) as image:
+                    image.draft(image.mode, (1, 1))
+                    image.load()
     except _PILLOW_ERRORS as exc:
         raise _image_error(
             "Upload a JPEG, PNG or WebP image.", "invalid_image"

@@ -187,7 +187,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Stripe -----------------------------------------------------------------
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_altarStandinLocalOnly000000" if DEBUG else "")
+# Local runs (DEBUG) default to the stand-in's key; production has no default.
+_LOCAL_STRIPE_KEY = "sk_test_altarStandinLocalOnly000000"
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default=_LOCAL_STRIPE_KEY if DEBUG else "")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 # dj-stripe reads its keys from these names.

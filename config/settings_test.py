@@ -21,7 +21,7 @@ os.environ["STRIPE_API_BASE"] = "http://127.0.0.1:9"
 os.environ.setdefault("DB_POOL_MAX_SIZE", "20")
 os.environ.setdefault("DB_POOL_TIMEOUT", "30")
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -13,7 +13,7 @@ import string
 _ALPHABET = string.ascii_letters + string.digits
 _RANDOM_LENGTH = 40
 PREFIX_LENGTH = 12
-KEY_RE = re.compile(r"^(pk|sk)_live_([A-Za-z0-9]{%d})$" % _RANDOM_LENGTH)
+KEY_RE = re.compile(rf"^(pk|sk)_live_([A-Za-z0-9]{{{_RANDOM_LENGTH}}})$")
 KIND_BY_TAG = {"pk": "publishable", "sk": "secret"}
 TAG_BY_KIND = {v: k for k, v in KIND_BY_TAG.items()}
 

@@ -23,23 +23,29 @@ class Tenant(models.Model):
     contact_email = models.EmailField(blank=True)
 
     commission_bps = models.PositiveIntegerField(
-        default=1000, validators=[MaxValueValidator(5000)],
+        default=1000,
+        validators=[MaxValueValidator(5000)],
         help_text="Platform commission in basis points (1000 = 10 %).",
     )
     hold_minutes = models.PositiveIntegerField(
-        default=30, validators=[MinValueValidator(30), MaxValueValidator(1440)],
-        help_text="How long a date is held while the couple pays (30–1440).",
+        default=30,
+        validators=[MinValueValidator(30), MaxValueValidator(1440)],
+        help_text="How long a date is held while the couple pays (30–1440).",  # noqa: RUF001
     )
     min_notice_days = models.PositiveIntegerField(
-        default=14, validators=[MaxValueValidator(730)],
+        default=14,
+        validators=[MaxValueValidator(730)],
         help_text="Earliest bookable date, in days from the tenant's today.",
     )
     max_advance_days = models.PositiveIntegerField(
-        default=730, validators=[MinValueValidator(1), MaxValueValidator(1825)],
+        default=730,
+        validators=[MinValueValidator(1), MaxValueValidator(1825)],
         help_text="Latest bookable date, in days from the tenant's today.",
     )
 
-    primary_color = models.CharField(max_length=7, default="#7A4E6D", validators=[validate_hex_color])
+    primary_color = models.CharField(
+        max_length=7, default="#7A4E6D", validators=[validate_hex_color]
+    )
     secondary_color = models.CharField(
         max_length=7, default="#F4EDE4", validators=[validate_hex_color]
     )

@@ -22,8 +22,18 @@ from tenants.models import ApiKey, Tenant, TenantMembership
 
 # Tenant fields that shape what the public catalog API serves.
 BRANDING_FIELDS = frozenset(
-    {"name", "currency", "timezone", "primary_color", "secondary_color", "font_family", "logo",
-     "min_notice_days", "max_advance_days", "active"}
+    {
+        "name",
+        "currency",
+        "timezone",
+        "primary_color",
+        "secondary_color",
+        "font_family",
+        "logo",
+        "min_notice_days",
+        "max_advance_days",
+        "active",
+    }
 )
 
 
@@ -136,7 +146,9 @@ def api_key_rotate(*, tenant: Tenant, kind: str, grace_hours: float = 0) -> Rota
         api_key.valid_until = min(api_key.valid_until or until, until)
         api_key.save(update_fields=["valid_until"])
         previous_valid_until = max(previous_valid_until or api_key.valid_until, api_key.valid_until)
-    return RotatedKey(issued=api_key_issue(tenant=tenant, kind=kind), previous_valid_until=previous_valid_until)
+    return RotatedKey(
+        issued=api_key_issue(tenant=tenant, kind=kind), previous_valid_until=previous_valid_until
+    )
 
 
 @transaction.atomic
@@ -158,7 +170,9 @@ class LinkedStaff:
 
 
 @transaction.atomic
-def staff_link(*, tenant: Tenant, email: str, role: str, password: str | None = None) -> LinkedStaff:
+def staff_link(
+    *, tenant: Tenant, email: str, role: str, password: str | None = None
+) -> LinkedStaff:
     """Create (or find by e-mail) an admin user and link it to the tenant."""
     User = get_user_model()
     email = User.objects.normalize_email(email).strip()
@@ -180,7 +194,9 @@ def staff_link(*, tenant: Tenant, email: str, role: str, password: str | None = 
     if not password and not user.has_usable_password():
         uid = urlsafe_base64_encode(force_bytes(user.pk))
         reset_path = f"/accounts/reset/{uid}/{default_token_generator.make_token(user)}/"
-    return LinkedStaff(user=user, membership=membership, user_created=created, password_reset_path=reset_path)
+    return LinkedStaff(
+        user=user, membership=membership, user_created=created, password_reset_path=reset_path
+    )
 
 
 def staff_password_from_env() -> str | None:
@@ -188,7 +204,9 @@ def staff_password_from_env() -> str | None:
 
 
 @transaction.atomic
-def tenant_connect_account_update(*, tenant: Tenant, account_id: str, charges_enabled: bool) -> bool:
+def tenant_connect_account_update(
+    *, tenant: Tenant, account_id: str, charges_enabled: bool
+) -> bool:
     """Stripe says whether the tenant's Connect account can take charges.
     Returns whether anything changed. Checkout reads the flag, so the next
     checkout routes charges (with the commission as application fee) to it."""

@@ -10,9 +10,9 @@ from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
 from tenants.models import ApiKey, Tenant, TenantMembership
-from tools.stripe_standin import StripeStandin
 from tenants.services import api_key_issue
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tools.stripe_standin import StripeStandin
 
 
 @pytest.fixture(autouse=True)

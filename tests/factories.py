@@ -38,7 +38,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pw-Altar-2026")
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805 - factory-boy hook
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 
@@ -110,7 +110,9 @@ class BookingFactory(factory.django.DjangoModelFactory):
         lambda o: o.amount_cents if o.status == Booking.Status.CONFIRMED else 0
     )
     hold_expires_at = factory.LazyAttribute(
-        lambda o: timezone.now() + dt.timedelta(minutes=30) if o.status == Booking.Status.HELD else None
+        lambda o: (
+            timezone.now() + dt.timedelta(minutes=30) if o.status == Booking.Status.HELD else None
+        )
     )
     confirmed_at = factory.LazyAttribute(
         lambda o: timezone.now() if o.status == Booking.Status.CONFIRMED else None

@@ -74,8 +74,7 @@ def main() -> None:
 
     children: list[subprocess.Popen] = []
     try:
-        if (ROOT / "tools" / "stripe_standin.py").exists():
-            children.append(start_standin(env))
+        children.append(start_standin(env))
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
             cwd=ROOT,
@@ -93,36 +92,41 @@ def main() -> None:
 
 
 def start_standin(env: dict[str, str]) -> subprocess.Popen:
-    """The stand-in delivers webhooks to the endpoints seed_demo... records."""
+    """The stand-in, delivering signed webhooks to the two endpoints recorded
+    here (idempotently: the same secret gives the same path every run)."""
     webhook_path = endpoint_path(env, LOCAL_WEBHOOK_SECRET, connect=False)
     connect_path = endpoint_path(env, LOCAL_CONNECT_WEBHOOK_SECRET, connect=True)
     base = env["PUBLIC_BASE_URL"]
     command = [
-        sys.executable, "-m", "tools.stripe_standin",
-        "--port", str(STANDIN_PORT),
-        "--api-key", env["STRIPE_SECRET_KEY"],
+        sys.executable,
+        "-m",
+        "tools.stripe_standin",
+        "--port",
+        str(STANDIN_PORT),
+        "--api-key",
+        env["STRIPE_SECRET_KEY"],
     ]
-    if webhook_path:
-        command += ["--webhook-url", base + webhook_path, "--webhook-secret", LOCAL_WEBHOOK_SECRET]
-    if connect_path:
-        command += [
-            "--connect-webhook-url", base + connect_path,
-            "--connect-webhook-secret", LOCAL_CONNECT_WEBHOOK_SECRET,
-        ]
+    command += ["--webhook-url", base + webhook_path, "--webhook-secret", LOCAL_WEBHOOK_SECRET]
+    command += [
+        "--connect-webhook-url",
+        base + connect_path,
+        "--connect-webhook-secret",
+        LOCAL_CONNECT_WEBHOOK_SECRET,
+    ]
     print(f"Stripe stand-in on http://127.0.0.1:{STANDIN_PORT}", flush=True)
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
-def endpoint_path(env: dict[str, str], secret: str, *, connect: bool) -> str | None:
-    """Record (idempotently) the local webhook endpoint; None before webhooks exist."""
+def endpoint_path(env: dict[str, str], secret: str, *, connect: bool) -> str:
+    """Record the local webhook endpoint (as ops would with a dashboard secret)."""
     import json
 
     args = [sys.executable, "manage.py", "stripe_webhook_endpoint", "--secret", secret, "--json"]
     if connect:
         args.append("--connect")
-    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        return None
+        fail(f"Could not record the local webhook endpoint: {result.stderr.strip()}")
     return json.loads(result.stdout)["path"]
 
 

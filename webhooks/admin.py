@@ -8,13 +8,31 @@ from webhooks.models import StripeEvent
 class StripeEventAdmin(TenantScopedAdmin):
     """Read-only: events are Stripe's record; ops re-run them with replay_webhooks."""
 
-    list_display = ("event_id", "type", "status", "attempts", "outcome", "received_at", "processed_at")
+    list_display = (
+        "event_id",
+        "type",
+        "status",
+        "attempts",
+        "outcome",
+        "received_at",
+        "processed_at",
+    )
     list_filter = ("status", "type")
     search_fields = ("event_id",)
     date_hierarchy = "received_at"
     readonly_fields = (
-        "event_id", "type", "tenant", "connect_account_id", "status", "outcome", "attempts",
-        "last_error_type", "last_error_message", "payload", "received_at", "processed_at",
+        "event_id",
+        "type",
+        "tenant",
+        "connect_account_id",
+        "status",
+        "outcome",
+        "attempts",
+        "last_error_type",
+        "last_error_message",
+        "payload",
+        "received_at",
+        "processed_at",
     )
     exclude = ()
 

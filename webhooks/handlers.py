@@ -56,7 +56,9 @@ def checkout_session_completed(*, event: dict[str, Any], tenant: Tenant) -> Hand
     return _paid(event, tenant)
 
 
-def checkout_session_async_payment_succeeded(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+def checkout_session_async_payment_succeeded(
+    *, event: dict[str, Any], tenant: Tenant
+) -> HandlerResult:
     return _paid(event, tenant)
 
 
@@ -75,7 +77,9 @@ def checkout_session_expired(*, event: dict[str, Any], tenant: Tenant) -> Handle
     return _released(event, tenant, "session_expired")
 
 
-def checkout_session_async_payment_failed(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+def checkout_session_async_payment_failed(
+    *, event: dict[str, Any], tenant: Tenant
+) -> HandlerResult:
     return _released(event, tenant, "payment_failed")
 
 

@@ -27,7 +27,9 @@ class StripeEvent(models.Model):
     connect_account_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices)
     outcome = models.CharField(
-        max_length=200, blank=True, help_text="What our processing did, or why it ignored the event."
+        max_length=200,
+        blank=True,
+        help_text="What our processing did, or why it ignored the event.",
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error_type = models.CharField(max_length=200, blank=True)

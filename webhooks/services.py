@@ -121,7 +121,11 @@ def stripe_event_record_failure(*, event: dict[str, Any], exc: BaseException) ->
     error_type, message = error_summary(exc)
     frames = "".join(traceback.format_tb(exc.__traceback__))
     logger.error(
-        "Stripe event %s (%s) failed: %s\n%s", event.get("id"), event.get("type"), error_type, frames
+        "Stripe event %s (%s) failed: %s\n%s",
+        event.get("id"),
+        event.get("type"),
+        error_type,
+        frames,
     )
     with transaction.atomic(), scopes_disabled():
         record = _locked_record(event)

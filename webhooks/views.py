@@ -88,6 +88,8 @@ class StripeWebhookView(View):
             with transaction.atomic():
                 trigger.process(save=False, api_key=api_key)
         except Exception as exc:  # noqa: BLE001 - the mirror is best effort by design
-            error_type, message = error_summary(exc)
-            logger.warning("dj-stripe could not mirror %s: %s", trigger.json_body.get("id"), error_type)
+            error_type, _message = error_summary(exc)
+            logger.warning(
+                "dj-stripe could not mirror %s: %s", trigger.json_body.get("id"), error_type
+            )
             trigger.exception = f"dj-stripe sync: {error_type}"[:128]

@@ -22,7 +22,9 @@ class Catalog:
 
 
 def make_catalog(tenant) -> Catalog:
-    package = PackageFactory(tenant=tenant, slug="elopement", title="Elopement", price_cents=150_000)
+    package = PackageFactory(
+        tenant=tenant, slug="elopement", title="Elopement", price_cents=150_000
+    )
     flowers = AddOnFactory(tenant=tenant, slug="flowers", title="Flowers", price_cents=12_345)
     photos = AddOnFactory(tenant=tenant, slug="photos", title="Photos", price_cents=40_000)
     not_offered = AddOnFactory(tenant=tenant, slug="string-quartet", price_cents=90_000)

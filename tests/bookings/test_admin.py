@@ -19,13 +19,20 @@ def paid_booking(tenant, tenant_api, catalog, stripe_standin, unscoped):
     booking = Booking.objects.get(pk=response.json()["booking"]["id"])
     stripe_standin.pay(booking.stripe_checkout_session_id)
     session = stripe_standin.get(booking.stripe_checkout_session_id)
-    booking_mark_paid(tenant=tenant, booking_id=booking.pk, checkout_session_id=session["id"],
-                      payment_intent_id=session["payment_intent"], amount_paid_cents=session["amount_total"])
+    booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=session["id"],
+        payment_intent_id=session["payment_intent"],
+        amount_paid_cents=session["amount_total"],
+    )
     booking.refresh_from_db()
     return booking
 
 
-def test_staff_see_only_their_bookings_and_search_by_name(staff_client, tenant, other_tenant, unscoped):
+def test_staff_see_only_their_bookings_and_search_by_name(
+    staff_client, tenant, other_tenant, unscoped
+):
     mine = BookingFactory(tenant=tenant, couple_name="Ada Lovelace")
     BookingFactory(tenant=other_tenant, couple_name="Ada Elsewhere")
 
@@ -40,7 +47,9 @@ def test_staff_cannot_open_or_cancel_another_tenants_booking(staff_client, other
 
     change = staff_client.get(f"/admin/bookings/booking/{theirs.pk}/change/")
     cancel_page = staff_client.get(f"/admin/bookings/booking/{theirs.pk}/cancel/")
-    cancel_post = staff_client.post(f"/admin/bookings/booking/{theirs.pk}/cancel/", {"refund": "none"})
+    cancel_post = staff_client.post(
+        f"/admin/bookings/booking/{theirs.pk}/cancel/", {"refund": "none"}
+    )
 
     assert (change.status_code, cancel_page.status_code, cancel_post.status_code) == (404, 404, 404)
     theirs.refresh_from_db()
@@ -53,7 +62,8 @@ def test_staff_cancel_with_partial_refund(staff_client, paid_booking, stripe_sta
     assert f"/admin/bookings/booking/{paid_booking.pk}/cancel/" in page.content.decode()
 
     response = staff_client.post(
-        f"/admin/bookings/booking/{paid_booking.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
+        f"/admin/bookings/booking/{paid_booking.pk}/cancel/",
+        {"refund": "partial", "amount": "500.25"},
     )
 
     assert response.status_code == 302
@@ -63,9 +73,12 @@ def test_staff_cancel_with_partial_refund(staff_client, paid_booking, stripe_sta
     assert "500.25 USD" in detail
 
 
-def test_cancel_form_refuses_more_than_paid_and_changes_nothing(staff_client, paid_booking, stripe_standin):
+def test_cancel_form_refuses_more_than_paid_and_changes_nothing(
+    staff_client, paid_booking, stripe_standin
+):
     response = staff_client.post(
-        f"/admin/bookings/booking/{paid_booking.pk}/cancel/", {"refund": "partial", "amount": "99999.00"}
+        f"/admin/bookings/booking/{paid_booking.pk}/cancel/",
+        {"refund": "partial", "amount": "99999.00"},
     )
 
     assert response.status_code == 200
@@ -89,22 +102,34 @@ def test_blackout_range_is_added_for_the_staff_tenant(staff_client, tenant, othe
 
     response = staff_client.post(
         "/admin/bookings/blackoutdate/add-range/",
-        {"start": days_ahead(10).isoformat(), "end": days_ahead(12).isoformat(), "reason": "Holiday"},
+        {
+            "start": days_ahead(10).isoformat(),
+            "end": days_ahead(12).isoformat(),
+            "reason": "Holiday",
+        },
     )
 
     assert response.status_code == 302
     assert sorted(BlackoutDate.objects.filter(tenant=tenant).values_list("date", "reason")) == [
-        (days_ahead(10), "Holiday"), (days_ahead(11), "Already"), (days_ahead(12), "Holiday"),
+        (days_ahead(10), "Holiday"),
+        (days_ahead(11), "Already"),
+        (days_ahead(12), "Holiday"),
     ]
     assert BlackoutDate.objects.filter(tenant=other_tenant).count() == 0
 
 
-def test_blackout_single_date_add_and_cross_tenant_404(staff_client, tenant, other_tenant, unscoped):
+def test_blackout_single_date_add_and_cross_tenant_404(
+    staff_client, tenant, other_tenant, unscoped
+):
     theirs = BlackoutDateFactory(tenant=other_tenant)
 
-    added = staff_client.post("/admin/bookings/blackoutdate/add/", {"date": days_ahead(20).isoformat(), "reason": "Off"})
+    added = staff_client.post(
+        "/admin/bookings/blackoutdate/add/", {"date": days_ahead(20).isoformat(), "reason": "Off"}
+    )
     foreign = staff_client.get(f"/admin/bookings/blackoutdate/{theirs.pk}/change/")
-    foreign_delete = staff_client.post(f"/admin/bookings/blackoutdate/{theirs.pk}/delete/", {"post": "yes"})
+    foreign_delete = staff_client.post(
+        f"/admin/bookings/blackoutdate/{theirs.pk}/delete/", {"post": "yes"}
+    )
 
     assert added.status_code == 302
     assert BlackoutDate.objects.get(tenant=tenant).date == days_ahead(20)
@@ -120,8 +145,12 @@ def test_stripe_event_admin_is_scoped(staff_client, superuser, tenant, other_ten
     superuser_client = Client()  # the `client` fixture is staff_client's
     superuser_client.force_login(superuser)
 
-    mine = StripeEvent.objects.create(event_id="evt_mine", type="x", tenant=tenant, status="processed", payload={})
-    theirs = StripeEvent.objects.create(event_id="evt_theirs", type="x", tenant=other_tenant, status="failed", payload={})
+    mine = StripeEvent.objects.create(
+        event_id="evt_mine", type="x", tenant=tenant, status="processed", payload={}
+    )
+    theirs = StripeEvent.objects.create(
+        event_id="evt_theirs", type="x", tenant=other_tenant, status="failed", payload={}
+    )
 
     listing = staff_client.get("/admin/webhooks/stripeevent/")
     foreign = staff_client.get(f"/admin/webhooks/stripeevent/{theirs.pk}/change/")

@@ -9,7 +9,12 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from bookings.errors import BookingNotCancelable, BookingNotFound, PaymentProviderError, RefundTooLarge
+from bookings.errors import (
+    BookingNotCancelable,
+    BookingNotFound,
+    PaymentProviderError,
+    RefundTooLarge,
+)
 from bookings.models import Booking, BookingRefund
 from bookings.services import (
     booking_cancel,
@@ -42,8 +47,11 @@ def pay(standin, tenant, booking, *, capture=None) -> str:
     standin.pay(booking.stripe_checkout_session_id)
     session = standin.get(booking.stripe_checkout_session_id)
     return booking_mark_paid(
-        tenant=tenant, booking_id=booking.pk, checkout_session_id=session["id"],
-        payment_intent_id=session["payment_intent"], amount_paid_cents=session["amount_total"],
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=session["id"],
+        payment_intent_id=session["payment_intent"],
+        amount_paid_cents=session["amount_total"],
     )
 
 
@@ -68,8 +76,11 @@ def test_payment_confirms_the_hold_once_and_mails_couple_and_staff(
         outcome = pay(stripe_standin, tenant, booking)
     with django_capture_on_commit_callbacks(execute=True) as again:
         repeated = booking_mark_paid(
-            tenant=tenant, booking_id=booking.pk, checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id="pi_whatever", amount_paid_cents=1,
+            tenant=tenant,
+            booking_id=booking.pk,
+            checkout_session_id=booking.stripe_checkout_session_id,
+            payment_intent_id="pi_whatever",
+            amount_paid_cents=1,
         )
 
     booking.refresh_from_db()
@@ -105,7 +116,9 @@ def test_expiry_frees_the_date(tenant, checkout, tenant_api):
     assert tenant_api.get(f"/api/v1/availability/{booking.event_date}").json()["available"] is True
 
 
-def test_lapsed_hold_paid_while_the_date_is_still_free_is_confirmed(tenant, checkout, stripe_standin):
+def test_lapsed_hold_paid_while_the_date_is_still_free_is_confirmed(
+    tenant, checkout, stripe_standin
+):
     booking = checkout()
     booking_expire(tenant=tenant, booking_id=booking.pk, reason="session_expired")
 
@@ -120,15 +133,20 @@ def test_lapsed_hold_paid_after_someone_else_took_the_date_is_refunded_once(
     tenant, checkout, stripe_standin, django_capture_on_commit_callbacks
 ):
     booking = checkout()
-    Booking.objects.filter(pk=booking.pk).update(hold_expires_at=timezone.now() - dt.timedelta(minutes=1))
+    Booking.objects.filter(pk=booking.pk).update(
+        hold_expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
     rival = checkout(couple_name="Someone Else", email="else@example.com")
 
     with django_capture_on_commit_callbacks(execute=True):
         outcome = pay(stripe_standin, tenant, booking)
     with django_capture_on_commit_callbacks(execute=True):
         repeated = booking_mark_paid(
-            tenant=tenant, booking_id=booking.pk, checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id=booking.stripe_payment_intent_id or "", amount_paid_cents=booking.amount_cents,
+            tenant=tenant,
+            booking_id=booking.pk,
+            checkout_session_id=booking.stripe_checkout_session_id,
+            payment_intent_id=booking.stripe_payment_intent_id or "",
+            amount_paid_cents=booking.amount_cents,
         )
 
     booking.refresh_from_db()
@@ -149,7 +167,9 @@ def test_failed_automatic_refund_is_retried_by_the_next_delivery_and_made_once(
     tenant, checkout, stripe_standin, django_capture_on_commit_callbacks
 ):
     booking = checkout()
-    Booking.objects.filter(pk=booking.pk).update(hold_expires_at=timezone.now() - dt.timedelta(minutes=1))
+    Booking.objects.filter(pk=booking.pk).update(
+        hold_expires_at=timezone.now() - dt.timedelta(minutes=1)
+    )
     checkout(couple_name="Someone Else")
     stripe_standin.fail_next("POST", "/v1/refunds", status=500)
 
@@ -160,17 +180,26 @@ def test_failed_automatic_refund_is_retried_by_the_next_delivery_and_made_once(
 
     with django_capture_on_commit_callbacks(execute=True):
         outcome = booking_mark_paid(
-            tenant=tenant, booking_id=booking.pk, checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id=booking.stripe_payment_intent_id, amount_paid_cents=booking.amount_cents,
+            tenant=tenant,
+            booking_id=booking.pk,
+            checkout_session_id=booking.stripe_checkout_session_id,
+            payment_intent_id=booking.stripe_payment_intent_id,
+            amount_paid_cents=booking.amount_cents,
         )
     with django_capture_on_commit_callbacks(execute=True):
         final = booking_mark_paid(
-            tenant=tenant, booking_id=booking.pk, checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id=booking.stripe_payment_intent_id, amount_paid_cents=booking.amount_cents,
+            tenant=tenant,
+            booking_id=booking.pk,
+            checkout_session_id=booking.stripe_checkout_session_id,
+            payment_intent_id=booking.stripe_payment_intent_id,
+            amount_paid_cents=booking.amount_cents,
         )
 
     booking.refresh_from_db()
-    assert (outcome, final) == ("payment already recorded; refund retried", "payment already recorded")
+    assert (outcome, final) == (
+        "payment already recorded; refund retried",
+        "payment already recorded",
+    )
     assert booking.refunded_cents == booking.amount_cents
     assert BookingRefund.objects.filter(booking=booking).count() == 1
     # Two attempts reached Stripe (the first failed), one refund exists there.
@@ -184,8 +213,14 @@ def test_failed_automatic_refund_is_retried_by_the_next_delivery_and_made_once(
     [(None, 162_345, 16_235), (50_000, 50_000, 5_000), (81_173, 81_173, 8_118), (0, 0, 0)],
 )
 def test_staff_cancel_refunds_and_reverses_commission_in_proportion(
-    tenant, checkout, stripe_standin, tenant_api, django_capture_on_commit_callbacks,
-    refund, refunded, commission_back,
+    tenant,
+    checkout,
+    stripe_standin,
+    tenant_api,
+    django_capture_on_commit_callbacks,
+    refund,
+    refunded,
+    commission_back,
 ):
     booking = checkout()
     pay(stripe_standin, tenant, booking)
@@ -195,14 +230,19 @@ def test_staff_cancel_refunds_and_reverses_commission_in_proportion(
 
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_reason) == ("canceled", "staff")
-    assert (booking.refunded_cents, booking.commission_refunded_cents) == (refunded, commission_back)
+    assert (booking.refunded_cents, booking.commission_refunded_cents) == (
+        refunded,
+        commission_back,
+    )
     assert len(refunds_requested(stripe_standin)) == (1 if refunded else 0)
     assert BookingRefund.objects.count() == (1 if refunded else 0)
     assert tenant_api.get(f"/api/v1/availability/{booking.event_date}").json()["available"] is True
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]
 
 
-def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(tenant, catalog, checkout, stripe_standin):
+def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(
+    tenant, catalog, checkout, stripe_standin
+):
     account = stripe_standin.create_account(charges_enabled=True)
     tenant.stripe_account_id, tenant.stripe_charges_enabled = account["id"], True
     tenant.save()
@@ -241,7 +281,9 @@ def test_cancel_when_stripe_fails_changes_nothing(tenant, checkout, stripe_stand
     assert BookingRefund.objects.count() == 0
 
 
-def test_cancel_a_held_booking_frees_the_date_without_refund(tenant, checkout, stripe_standin, catalog):
+def test_cancel_a_held_booking_frees_the_date_without_refund(
+    tenant, checkout, stripe_standin, catalog
+):
     booking = checkout()
 
     booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
@@ -249,8 +291,12 @@ def test_cancel_a_held_booking_frees_the_date_without_refund(tenant, checkout, s
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_reason) == ("canceled", "staff_before_payment")
     again = booking_hold(
-        tenant=tenant, package_slug="elopement", add_on_slugs=[], event_date=booking.event_date,
-        couple_name="Next", email="next@example.com",
+        tenant=tenant,
+        package_slug="elopement",
+        add_on_slugs=[],
+        event_date=booking.event_date,
+        couple_name="Next",
+        email="next@example.com",
     )
     assert again.status == "held"
 
@@ -295,11 +341,17 @@ def test_dashboard_refunds_are_recorded_once_by_refund_id(tenant, checkout, stri
     booking = checkout()
     pay(stripe_standin, tenant, booking)
     booking.refresh_from_db()
-    refunds = [{"id": "re_dash1", "amount": 40_000, "status": "succeeded"},
-               {"id": "re_dash2", "amount": 1_000, "status": "failed"}]
+    refunds = [
+        {"id": "re_dash1", "amount": 40_000, "status": "succeeded"},
+        {"id": "re_dash2", "amount": 1_000, "status": "failed"},
+    ]
 
-    first = booking_record_refunds(tenant=tenant, payment_intent_id=booking.stripe_payment_intent_id, refunds=refunds)
-    second = booking_record_refunds(tenant=tenant, payment_intent_id=booking.stripe_payment_intent_id, refunds=refunds)
+    first = booking_record_refunds(
+        tenant=tenant, payment_intent_id=booking.stripe_payment_intent_id, refunds=refunds
+    )
+    second = booking_record_refunds(
+        tenant=tenant, payment_intent_id=booking.stripe_payment_intent_id, refunds=refunds
+    )
     unknown = booking_record_refunds(tenant=tenant, payment_intent_id="pi_unknown", refunds=refunds)
 
     booking.refresh_from_db()
@@ -311,11 +363,17 @@ def test_dashboard_refunds_are_recorded_once_by_refund_id(tenant, checkout, stri
 
 
 def test_hold_failure_before_stripe_leaves_no_rows(tenant, catalog, unscoped):
-    from bookings.models import BookingAddOn
     from bookings.errors import AddOnNotAllowed
+    from bookings.models import BookingAddOn
 
     with pytest.raises(AddOnNotAllowed):
-        booking_hold(tenant=tenant, package_slug="elopement", add_on_slugs=["flowers", "string-quartet"],
-                     event_date=days_ahead(60), couple_name="A", email="a@example.com")
+        booking_hold(
+            tenant=tenant,
+            package_slug="elopement",
+            add_on_slugs=["flowers", "string-quartet"],
+            event_date=days_ahead(60),
+            couple_name="A",
+            email="a@example.com",
+        )
 
     assert (Booking.objects.count(), BookingAddOn.objects.count()) == (0, 0)

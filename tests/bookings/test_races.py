@@ -49,9 +49,14 @@ def hold_call(tenant, day: dt.date, name: str) -> Callable[[], object]:
     def call():
         with tenant_scope(tenant):
             return booking_hold(
-                tenant=tenant, package_slug="elopement", add_on_slugs=["flowers"],
-                event_date=day, couple_name=name, email=f"{name}@example.com",
+                tenant=tenant,
+                package_slug="elopement",
+                add_on_slugs=["flowers"],
+                event_date=day,
+                couple_name=name,
+                email=f"{name}@example.com",
             )
+
     return call
 
 
@@ -95,13 +100,22 @@ def test_mixed_dates_only_the_free_ones_are_won():
     tenant = TenantFactory()
     catalog = make_catalog(tenant)
     d1, d2, d3, d4 = (days_ahead(200 + i) for i in range(4))
-    BookingFactory(tenant=tenant, package=catalog.package, event_date=d2, status=Booking.Status.CONFIRMED)
-    BookingFactory(tenant=tenant, package=catalog.package, event_date=d3, status=Booking.Status.HELD)
+    BookingFactory(
+        tenant=tenant, package=catalog.package, event_date=d2, status=Booking.Status.CONFIRMED
+    )
+    BookingFactory(
+        tenant=tenant, package=catalog.package, event_date=d3, status=Booking.Status.HELD
+    )
 
-    results = run_together([hold_call(tenant, day, f"c{i}") for i, day in enumerate((d1, d2, d3, d4))])
+    results = run_together(
+        [hold_call(tenant, day, f"c{i}") for i, day in enumerate((d1, d2, d3, d4))]
+    )
 
     assert [outcome(r) for r in results] == [
-        "held", "date_unavailable:booked", "date_unavailable:held", "held",
+        "held",
+        "date_unavailable:booked",
+        "date_unavailable:held",
+        "held",
     ]
     with scopes_disabled():
         assert Booking.objects.count() == 4
@@ -123,7 +137,10 @@ def test_concurrent_holds_on_a_lapsed_hold_have_exactly_one_winner():
     catalog = make_catalog(tenant)
     day = days_ahead(130)
     lapsed = BookingFactory(
-        tenant=tenant, package=catalog.package, event_date=day, status=Booking.Status.HELD,
+        tenant=tenant,
+        package=catalog.package,
+        event_date=day,
+        status=Booking.Status.HELD,
         hold_expires_at=timezone.now() - dt.timedelta(minutes=1),
     )
 
@@ -133,7 +150,9 @@ def test_concurrent_holds_on_a_lapsed_hold_have_exactly_one_winner():
     with scopes_disabled():
         lapsed.refresh_from_db()
         assert lapsed.status == Booking.Status.EXPIRED
-        assert Booking.objects.filter(event_date=day, status__in=Booking.ACTIVE_STATUSES).count() == 1
+        assert (
+            Booking.objects.filter(event_date=day, status__in=Booking.ACTIVE_STATUSES).count() == 1
+        )
 
 
 def test_two_paid_sessions_for_one_date_one_confirmed_the_other_refunded_once(stripe_standin):
@@ -143,10 +162,20 @@ def test_two_paid_sessions_for_one_date_one_confirmed_the_other_refunded_once(st
     catalog = make_catalog(tenant)
     day = days_ahead(140)
     past = timezone.now() - dt.timedelta(minutes=5)
-    first = BookingFactory(tenant=tenant, package=catalog.package, event_date=day,
-                           status=Booking.Status.EXPIRED, hold_expires_at=past)
-    second = BookingFactory(tenant=tenant, package=catalog.package, event_date=day,
-                            status=Booking.Status.EXPIRED, hold_expires_at=past)
+    first = BookingFactory(
+        tenant=tenant,
+        package=catalog.package,
+        event_date=day,
+        status=Booking.Status.EXPIRED,
+        hold_expires_at=past,
+    )
+    second = BookingFactory(
+        tenant=tenant,
+        package=catalog.package,
+        event_date=day,
+        status=Booking.Status.EXPIRED,
+        hold_expires_at=past,
+    )
     intents = {}
     for booking in (first, second):
         session, intent = _paid_session(stripe_standin, booking)
@@ -158,10 +187,13 @@ def test_two_paid_sessions_for_one_date_one_confirmed_the_other_refunded_once(st
         def call():
             with tenant_scope(tenant):
                 return booking_mark_paid(
-                    tenant=tenant, booking_id=booking.pk,
+                    tenant=tenant,
+                    booking_id=booking.pk,
                     checkout_session_id=booking.stripe_checkout_session_id or "",
-                    payment_intent_id=intents[booking.pk], amount_paid_cents=booking.amount_cents,
+                    payment_intent_id=intents[booking.pk],
+                    amount_paid_cents=booking.amount_cents,
                 )
+
         return call
 
     results = run_together([pay(first), pay(second)])
@@ -195,14 +227,23 @@ def test_expiry_and_payment_racing_end_confirmed(stripe_standin):
 
     def pay():
         with tenant_scope(tenant):
-            return booking_mark_paid(tenant=tenant, booking_id=booking.pk, checkout_session_id=session,
-                                     payment_intent_id=intent, amount_paid_cents=booking.amount_cents)
+            return booking_mark_paid(
+                tenant=tenant,
+                booking_id=booking.pk,
+                checkout_session_id=session,
+                payment_intent_id=intent,
+                amount_paid_cents=booking.amount_cents,
+            )
 
     run_together([expire, pay])
 
     with scopes_disabled():
         booking.refresh_from_db()
-    assert (booking.status, booking.paid_cents, booking.refunded_cents) == ("confirmed", booking.amount_cents, 0)
+    assert (booking.status, booking.paid_cents, booking.refunded_cents) == (
+        "confirmed",
+        booking.amount_cents,
+        0,
+    )
     assert not [r for r in stripe_standin.requests if r.path == "/v1/refunds"]
 
 
@@ -211,13 +252,24 @@ def _paid_session(standin, booking) -> tuple[str, str]:
     and its PaymentIntent's id."""
     from bookings.payments import stripe_client
 
-    session = stripe_client().v1.checkout.sessions.create({
-        "mode": "payment",
-        "line_items": [{"price_data": {"currency": "usd", "unit_amount": booking.amount_cents,
-                                       "product_data": {"name": "Elopement"}}, "quantity": 1}],
-        "success_url": "http://127.0.0.1/ok", "cancel_url": "http://127.0.0.1/no",
-        "client_reference_id": str(booking.pk),
-    })
+    session = stripe_client().v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": booking.amount_cents,
+                        "product_data": {"name": "Elopement"},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "success_url": "http://127.0.0.1/ok",
+            "cancel_url": "http://127.0.0.1/no",
+            "client_reference_id": str(booking.pk),
+        }
+    )
     standin.pay(session.id)
     paid = standin.get(session.id)
     return session.id, paid["payment_intent"]

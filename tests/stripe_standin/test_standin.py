@@ -360,14 +360,33 @@ def test_expires_at_outside_stripes_window_is_refused(client, offset):
         ({"mode": None}, "mode", "parameter_missing"),
         ({"bogus": "1"}, "bogus", "parameter_unknown"),
         (
-            {"line_items": [{"price_data": {"currency": "usd", "unit_amount": -1,
-                                            "product_data": {"name": "x"}}, "quantity": 1}]},
+            {
+                "line_items": [
+                    {
+                        "price_data": {
+                            "currency": "usd",
+                            "unit_amount": -1,
+                            "product_data": {"name": "x"},
+                        },
+                        "quantity": 1,
+                    }
+                ]
+            },
             "line_items[0][price_data][unit_amount]",
             "parameter_invalid_integer",
         ),
         (
-            {"line_items": [{"price_data": {"currency": "usd", "unit_amount": 100,
-                                            "product_data": {"name": "x"}}}]},
+            {
+                "line_items": [
+                    {
+                        "price_data": {
+                            "currency": "usd",
+                            "unit_amount": 100,
+                            "product_data": {"name": "x"},
+                        }
+                    }
+                ]
+            },
             "line_items[0][quantity]",
             "parameter_missing",
         ),
@@ -405,9 +424,7 @@ def test_destination_must_be_able_to_receive_transfers(standin, client):
 # ---------------------------------------------------------------------------
 
 
-def test_pay_delivers_signed_completed_event_and_objects_are_retrievable(
-    standin, client, receiver
-):
+def test_pay_delivers_signed_completed_event_and_objects_are_retrievable(standin, client, receiver):
     acct = standin.create_account(charges_enabled=True)["id"]
     session = client.v1.checkout.sessions.create(
         params=session_params(
@@ -446,7 +463,9 @@ def test_pay_delivers_signed_completed_event_and_objects_are_retrievable(
     assert pi.application_fee_amount == 16000
     assert pi.transfer_data.destination == acct
     assert pi.metadata.to_dict() == {"booking_id": "42"}
-    charge = client.v1.charges.retrieve(pi.latest_charge, params={"expand": ["balance_transaction"]})
+    charge = client.v1.charges.retrieve(
+        pi.latest_charge, params={"expand": ["balance_transaction"]}
+    )
     assert (charge.paid, charge.captured, charge.status) == (True, True, "succeeded")
     assert (charge.amount, charge.amount_refunded, charge.refunded) == (160000, 0, False)
     assert charge.payment_intent == pi_id
@@ -475,8 +494,11 @@ def test_hosted_page_shows_items_total_and_buttons(standin, client):
 def test_hosted_pay_button_redirects_to_success_url(standin, client, receiver):
     session = client.v1.checkout.sessions.create(params=session_params())
 
-    status, headers, _ = http("POST", f"{standin.base_url}/pay/{session.id}/complete",
-                              {"method": "card", "email": "ana@example.com"})
+    status, headers, _ = http(
+        "POST",
+        f"{standin.base_url}/pay/{session.id}/complete",
+        {"method": "card", "email": "ana@example.com"},
+    )
 
     assert status == 303
     assert headers["Location"] == f"https://altar.example/ok?session={session.id}"
@@ -594,7 +616,9 @@ def test_platform_may_call_back_while_handling_the_webhook(standin, client, rece
 
 
 def test_signature_verifies_with_stripe_library(standin):
-    payload = json.dumps(standin.build_event("account.updated", {"id": "acct_1", "object": "account"})).encode()
+    payload = json.dumps(
+        standin.build_event("account.updated", {"id": "acct_1", "object": "account"})
+    ).encode()
 
     header = standin.sign(payload, WHSEC)
 
@@ -663,15 +687,21 @@ def test_platform_account_and_onboarding_link(standin, client, receiver):
     me = client.v1.accounts.retrieve_current()
     assert me.id == standin.platform_account_id
     # dj-stripe passes the platform's own id as Stripe-Account; Stripe allows it.
-    assert client.v1.checkout.sessions.create(
-        params=session_params(), options={"stripe_account": me.id}
-    ).status == "open"
+    assert (
+        client.v1.checkout.sessions.create(
+            params=session_params(), options={"stripe_account": me.id}
+        ).status
+        == "open"
+    )
 
     acct = client.v1.accounts.create(params={"type": "express", "email": "o@example.com"})
     link = client.v1.account_links.create(
-        params={"account": acct.id, "type": "account_onboarding",
-                "refresh_url": "https://altar.example/refresh",
-                "return_url": "https://altar.example/done"}
+        params={
+            "account": acct.id,
+            "type": "account_onboarding",
+            "refresh_url": "https://altar.example/refresh",
+            "return_url": "https://altar.example/done",
+        }
     )
     assert http("GET", link.url)[0] == 200
     status, headers, _ = http("POST", link.url + "/complete", {})
@@ -791,7 +821,9 @@ def test_injected_errors_surface_as_library_exceptions(standin, client, status, 
 
 def test_injected_error_body_is_passed_through(standin, client):
     standin.fail_next(
-        "POST", "/v1/refunds", status=402,
+        "POST",
+        "/v1/refunds",
+        status=402,
         error={"type": "card_error", "code": "expired_card", "message": "Card expired."},
     )
     with pytest.raises(stripe.error.CardError) as info:
@@ -802,7 +834,9 @@ def test_injected_error_body_is_passed_through(standin, client):
 def test_retry_after_injected_500_reuses_key_and_creates_once(standin):
     standin.fail_next("POST", "/v1/checkout/sessions", status=500)
     retrying = stripe.StripeClient(
-        API_KEY, base_addresses={"api": standin.base_url}, max_network_retries=1,
+        API_KEY,
+        base_addresses={"api": standin.base_url},
+        max_network_retries=1,
         http_client=stripe.RequestsClient(timeout=5),
     )
     stripe_sleep = stripe.RequestsClient._sleep_time_seconds
@@ -851,13 +885,21 @@ def test_auth_is_required(standin):
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/charges/ch_nope", "/v1/payment_intents/pi_nope", "/v1/events/evt_nope",
-     "/v1/customers/cus_nope", "/v1/refunds/re_nope", "/v1/balance_transactions/txn_nope",
-     "/v1/accounts/acct_nope", "/v1/checkout/sessions/cs_test_nope"],
+    [
+        "/v1/charges/ch_nope",
+        "/v1/payment_intents/pi_nope",
+        "/v1/events/evt_nope",
+        "/v1/customers/cus_nope",
+        "/v1/refunds/re_nope",
+        "/v1/balance_transactions/txn_nope",
+        "/v1/accounts/acct_nope",
+        "/v1/checkout/sessions/cs_test_nope",
+    ],
 )
 def test_unknown_ids_are_resource_missing(standin, path):
-    status, _, body = http("GET", standin.base_url + path,
-                           headers={"Authorization": f"Bearer {API_KEY}"})
+    status, _, body = http(
+        "GET", standin.base_url + path, headers={"Authorization": f"Bearer {API_KEY}"}
+    )
     assert status == 404
     error = json.loads(body)["error"]
     assert (error["type"], error["code"]) == ("invalid_request_error", "resource_missing")
@@ -865,8 +907,11 @@ def test_unknown_ids_are_resource_missing(standin, path):
 
 
 def test_unknown_route_is_a_stripe_shaped_404(standin):
-    status, _, body = http("GET", standin.base_url + "/v1/subscriptions",
-                           headers={"Authorization": f"Bearer {API_KEY}"})
+    status, _, body = http(
+        "GET",
+        standin.base_url + "/v1/subscriptions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
     assert status == 404
     assert json.loads(body)["error"]["message"].startswith("Unrecognized request URL")
 
@@ -888,7 +933,9 @@ def test_global_stripe_configuration_as_dj_stripe_uses_it(standin, client, monke
     standin.pay(session.id)
 
     fetched = stripe.checkout.Session.retrieve(
-        session.id, api_key=API_KEY, expand=["line_items"],
+        session.id,
+        api_key=API_KEY,
+        expand=["line_items"],
         stripe_account=standin.platform_account_id,
     )
     assert fetched.payment_status == "paid"

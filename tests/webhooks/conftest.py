@@ -35,8 +35,15 @@ class Webhooks:
     path: str
     connect_path: str
 
-    def post(self, event: dict, *, secret: str = PLATFORM_SECRET, path: str | None = None,
-             signature: str | None = None, client: Client | None = None):
+    def post(
+        self,
+        event: dict,
+        *,
+        secret: str = PLATFORM_SECRET,
+        path: str | None = None,
+        signature: str | None = None,
+        client: Client | None = None,
+    ):
         """One signed delivery of `event` (a fresh client per call: threads
         must not share one)."""
         payload = json.dumps(event).encode()
@@ -53,17 +60,28 @@ def webhooks(db, stripe_standin, unscoped) -> Webhooks:
     """Both endpoints recorded as ops would, and the stand-in delivering to them.
     Tests assert across tenants (`unscoped`); the endpoint enters each
     event's tenant scope itself, which re-enables scoping inside."""
-    hooks = Webhooks(path=record_endpoint(PLATFORM_SECRET), connect_path=record_endpoint(CONNECT_SECRET, connect=True))
+    hooks = Webhooks(
+        path=record_endpoint(PLATFORM_SECRET),
+        connect_path=record_endpoint(CONNECT_SECRET, connect=True),
+    )
 
     def sender(url: str, payload: bytes, headers: dict[str, str]) -> int:
-        return Client().post(
-            urlsplit(url).path, data=payload, content_type="application/json",
-            HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
-        ).status_code
+        return (
+            Client()
+            .post(
+                urlsplit(url).path,
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+            )
+            .status_code
+        )
 
     stripe_standin.configure_webhooks(
-        url="http://testserver" + hooks.path, secret=PLATFORM_SECRET,
-        connect_url="http://testserver" + hooks.connect_path, connect_secret=CONNECT_SECRET,
+        url="http://testserver" + hooks.path,
+        secret=PLATFORM_SECRET,
+        connect_url="http://testserver" + hooks.connect_path,
+        connect_secret=CONNECT_SECRET,
         sender=sender,
     )
     return hooks

@@ -31,10 +31,16 @@ def test_concurrent_duplicate_deliveries_confirm_once_and_mail_once(
     payload = json.dumps(event).encode()
 
     def deliver():
-        return Client().post(
-            webhooks.path, data=payload, content_type="application/json",
-            HTTP_STRIPE_SIGNATURE=sign_payload(payload, PLATFORM_SECRET),
-        ).status_code
+        return (
+            Client()
+            .post(
+                webhooks.path,
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=sign_payload(payload, PLATFORM_SECRET),
+            )
+            .status_code
+        )
 
     statuses = run_together([deliver] * deliveries)
 

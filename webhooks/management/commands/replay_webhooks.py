@@ -27,10 +27,15 @@ class Command(AltarCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--failed", action="store_true", help="Only events whose processing failed.")
+        parser.add_argument(
+            "--failed", action="store_true", help="Only events whose processing failed."
+        )
         parser.add_argument("--event", metavar="evt_…", help="Only this event.")
         parser.add_argument(
-            "--since", type=_iso, metavar="ISO", help="Only events received at or after this time (with offset)."
+            "--since",
+            type=_iso,
+            metavar="ISO",
+            help="Only events received at or after this time (with offset).",
         )
 
     def handle(self, *args, **options):
@@ -56,6 +61,7 @@ class Command(AltarCommand):
                 continue
             counts["already_done" if result.duplicate else result.event.status] += 1
         self.stdout.write(
-            f"{len(payloads)} event(s): {counts['processed']} processed, {counts['ignored']} ignored, "
+            f"{len(payloads)} event(s): {counts['processed']} processed, "
+            f"{counts['ignored']} ignored, "
             f"{counts['failed']} failed, {counts['already_done']} already done."
         )

@@ -26,7 +26,9 @@ class Command(AltarCommand):
     json_option = True
 
     def add_arguments(self, parser):
-        parser.add_argument("--secret", required=True, help="The endpoint's signing secret, whsec_….")
+        parser.add_argument(
+            "--secret", required=True, help="The endpoint's signing secret, whsec_…."
+        )
         parser.add_argument(
             "--connect", action="store_true", help="Events from connected accounts (Connect)."
         )
@@ -61,9 +63,8 @@ class Command(AltarCommand):
                 metadata={"altar_kind": kind},
             )
         elif (endpoint.metadata or {}).get("altar_kind") != kind:
-            raise CommandError(
-                f"This secret is already recorded for the {endpoint.metadata.get('altar_kind')} endpoint."
-            )
+            recorded_kind = endpoint.metadata.get("altar_kind")
+            raise CommandError(f"This secret is already recorded for the {recorded_kind} endpoint.")
         path = reverse("stripe-webhook", kwargs={"uuid": endpoint.djstripe_uuid})
         if options["json"]:
             self.print_json({"path": path})
