@@ -9,6 +9,7 @@ import uuid
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.notifications import format_money
@@ -50,6 +51,9 @@ def booking_status_page(request: HttpRequest, booking_id: uuid.UUID) -> HttpResp
         "refresh_seconds": REFRESH_SECONDS if status == Booking.Status.HELD else None,
         "returned_from": request.GET.get("checkout"),
     }
-    response = render(request, "bookings/status.html", context)
+    # The hold's end is shown in the tenant's time zone (the couple's local
+    # time), not the server's UTC.
+    with timezone.override(booking.tenant.timezone):
+        response = render(request, "bookings/status.html", context)
     response["Cache-Control"] = "no-store"
     return response

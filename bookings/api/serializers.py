@@ -2,6 +2,9 @@
 
 from rest_framework import serializers
 
+# The contract's dates are YYYY-MM-DD only (DRF would also take 20260701).
+ISO_DATE = ["%Y-%m-%d"]
+
 from bookings.selectors import MAX_RANGE_DAYS, REASONS
 
 
@@ -10,7 +13,7 @@ class CheckoutInputSerializer(serializers.Serializer):
     add_ons = serializers.ListField(
         child=serializers.SlugField(max_length=50), required=False, default=list, max_length=50
     )
-    event_date = serializers.DateField()
+    event_date = serializers.DateField(input_formats=ISO_DATE)
     couple_name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254)
     phone = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
@@ -18,8 +21,8 @@ class CheckoutInputSerializer(serializers.Serializer):
 
 
 class AvailabilityRangeInputSerializer(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = serializers.DateField(input_formats=ISO_DATE)
+    end = serializers.DateField(input_formats=ISO_DATE)
 
     def validate(self, attrs):
         days = (attrs["end"] - attrs["start"]).days + 1
@@ -39,7 +42,7 @@ class AvailabilityRangeInputSerializer(serializers.Serializer):
 
 
 class AvailabilityDateInputSerializer(serializers.Serializer):
-    date = serializers.DateField()
+    date = serializers.DateField(input_formats=ISO_DATE)
 
 
 class UnavailableDateOutputSerializer(serializers.Serializer):
