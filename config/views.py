@@ -1,7 +1,15 @@
 """Liveness and readiness probes (no tenant key, JSON only)."""
 
-from django.db import connection
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
+
+logger = logging.getLogger("altar.health")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -9,18 +17,48 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _database_ok() -> bool:
+def _database() -> str:
     try:
-        with connection.cursor() as cursor:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute("SELECT 1")
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
-        return False
+    except DatabaseError:
+        return "unavailable"
+    return "ok"
+
+
+def _migrations() -> str:
+    """"pending" while the code expects migrations the database lacks (a
+    rolling deploy before `migrate` ran): not ready to take traffic."""
+    try:
+        executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError:
+        return "unavailable"
+    return "pending" if plan else "ok"
+
+
+def _redis() -> str:
+    # django-redis is configured to swallow errors (the API degrades to the
+    # database); readiness asks the client directly so an outage shows here.
+    try:
+        from django_redis import get_redis_connection
+
+        get_redis_connection("default").ping()
+    except Exception as exc:  # noqa: BLE001 - any client/network error means "unavailable"
+        logger.warning("readiness: redis unavailable: %s", type(exc).__name__)
+        return "unavailable"
+    return "ok"
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": "ok" if _database_ok() else "unavailable"}
+    checks = {"database": _database()}
+    checks["migrations"] = _migrations() if checks["database"] == "ok" else "unknown"
+    if settings.REDIS_URL:
+        checks["redis"] = _redis()
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
     )
+
+

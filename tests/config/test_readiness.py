@@ -1,0 +1,61 @@
+"""/readyz: database, migrations, and Redis when configured."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+pytestmark = pytest.mark.django_db
+
+
+def redis_cache(location: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": location,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5},
+        }
+    }
+
+
+def test_ready_when_database_is_up_and_migrated(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+
+
+def test_not_ready_while_migrations_are_pending(client):
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'bookings' AND name LIKE '0003%%'")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "migrations": "pending"},
+    }
+
+
+def test_redis_is_checked_when_configured(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
+    settings.CACHES = redis_cache(settings.REDIS_URL)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["redis"] == "ok"
+
+
+def test_redis_down_makes_it_unready(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.CACHES = redis_cache(settings.REDIS_URL)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "migrations": "ok", "redis": "unavailable"},
+    }
