@@ -49,9 +49,12 @@ INSTALLED_APPS = [
     "catalog",
     "bookings",
     "webhooks",
+    "django_guid",
 ]
 
 MIDDLEWARE = [
+    # First, so every log line of the request carries its id.
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,11 +206,38 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 # Public base URL of this platform, for links in e-mails and Stripe redirects.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
+# Each request gets an id (a well-formed incoming X-Request-ID from the
+# proxy is kept), echoed in the response and stamped on every log line.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "RETURN_HEADER": True,
+    "EXPOSE_HEADER": True,
+    "VALIDATE_GUID": True,
+}
+
+# JSON lines in production (one object per line, for the log pipeline);
+# readable lines in development. Log calls never carry couples' personal
+# data: ids and error types only.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "correlation_id", "message"],
+            "rename_fields": {"asctime": "time", "levelname": "level", "correlation_id": "request_id"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The stripe library logs every request at INFO, with URLs; ours say
     # what matters (altar.payments) without personal data.
