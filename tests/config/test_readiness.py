@@ -27,7 +27,9 @@ def test_ready_when_database_is_up_and_migrated(client):
 
 def test_not_ready_while_migrations_are_pending(client):
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM django_migrations WHERE app = 'bookings' AND name LIKE '0003%%'")
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE app = 'bookings' AND name LIKE '0003%%'"
+        )
 
     response = client.get("/readyz")
 

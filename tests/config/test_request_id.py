@@ -40,7 +40,9 @@ def test_json_log_lines_carry_the_request_id():
     dictConfig(config)
     formatter = logging.getLogger().handlers[0].formatter
     handler_filter = logging.getLogger().handlers[0].filters[0]
-    record = logging.LogRecord("altar.test", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    record = logging.LogRecord(
+        "altar.test", logging.INFO, __file__, 1, "hello %s", ("world",), None
+    )
     handler_filter.filter(record)
 
     line = json.loads(formatter.format(record))
