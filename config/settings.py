@@ -230,7 +230,11 @@ LOGGING = {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": ["asctime", "levelname", "name", "correlation_id", "message"],
-            "rename_fields": {"asctime": "time", "levelname": "level", "correlation_id": "request_id"},
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "correlation_id": "request_id",
+            },
         },
     },
     "handlers": {
