@@ -9,6 +9,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 
+from config.db import connection_budget
+
 logger = logging.getLogger("altar.health")
 
 
@@ -27,7 +29,7 @@ def _database() -> str:
 
 
 def _migrations() -> str:
-    """"pending" while the code expects migrations the database lacks (a
+    """ "pending" while the code expects migrations the database lacks (a
     rolling deploy before `migrate` ran): not ready to take traffic."""
     try:
         executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
@@ -52,13 +54,16 @@ def _redis() -> str:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database()}
-    checks["migrations"] = _migrations() if checks["database"] == "ok" else "unknown"
+    details = {}
+    if checks["database"] == "ok":
+        checks["migrations"] = _migrations()
+        # Informational: a warning here does not take the process out of
+        # rotation (that would only move its load onto the others).
+        details["connections"] = connection_budget().as_dict()
     if settings.REDIS_URL:
         checks["redis"] = _redis()
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks},
-        status=200 if ready else 503,
-    )
-
-
+    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    if details:
+        body["details"] = details
+    return JsonResponse(body, status=200 if ready else 503)
