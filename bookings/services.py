@@ -11,7 +11,8 @@ booking per tenant and date; state transitions re-read the booking under
 `select_for_update` and guard on its current state, so any number of
 deliveries of a Stripe event, in any order, has one effect. Stripe calls are
 never made while a row lock is held: checkout calls Stripe between two short
-transactions; refunds the platform owes are made after commit.
+transactions; e-mails and the refunds the platform owes are tasks queued in
+the deciding transaction (bookings.tasks, the outbox) and run after commit.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings import notifications, payments
+from bookings import payments, tasks
 from bookings.errors import (
     AddOnNotAllowed,
     BookingNotCancelable,
@@ -277,15 +278,9 @@ def booking_mark_paid(
         booking.cancel_reason = DATE_TAKEN
         booking.save(update_fields=[*fields, "status", "canceled_at", "cancel_reason"])
         _refund_in_full_after_commit(tenant=tenant, booking=booking)
-        transaction.on_commit(
-            lambda: notifications.send_booking_canceled(tenant_id=tenant.pk, booking_id=booking.pk),
-            robust=True,
-        )
+        _mail_after_commit(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
         return "paid after the hold lapsed and the date was taken; refunding"
-    transaction.on_commit(
-        lambda: notifications.send_booking_confirmed(tenant_id=tenant.pk, booking_id=booking.pk),
-        robust=True,
-    )
+    _mail_after_commit(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
 
 
@@ -298,32 +293,20 @@ def _automatic_refund_owed(booking: Booking) -> bool:
 
 
 def _refund_in_full_after_commit(*, tenant: Tenant, booking: Booking) -> None:
-    """After commit (never inside the transaction that decided it), refund
-    what is left of the payment. The idempotency key is the booking's, so
-    however often this runs, Stripe makes one refund."""
-    amount = booking.paid_cents - booking.refunded_cents
-    booking_id = booking.pk
+    """Queue (in this transaction: the outbox) a refund of what is left of
+    the payment. The idempotency key is the booking's, so however often it
+    is queued or retried, Stripe makes one refund."""
+    tasks.booking_refund.enqueue(
+        tenant_id=tenant.pk,
+        booking_id=str(booking.pk),
+        amount_cents=booking.paid_cents - booking.refunded_cents,
+        idempotency_key=f"altar-booking-{booking.pk}-refund-all",
+        reason=booking.cancel_reason,
+    )
 
-    def refund() -> None:
-        try:
-            refund = payments.refund_create(
-                booking=booking,
-                amount_cents=amount,
-                idempotency_key=f"altar-booking-{booking_id}-refund-all",
-            )
-        except PaymentProviderError:
-            # Logged by payments; the next delivery or `replay_webhooks` retries.
-            return
-        booking_refund_record(
-            tenant=tenant,
-            booking_id=booking_id,
-            stripe_refund_id=refund.id,
-            amount_cents=refund.amount_cents,
-            status=refund.status,
-            reason=booking.cancel_reason,
-        )
 
-    transaction.on_commit(refund, robust=True)
+def _mail_after_commit(task, *, tenant: Tenant, booking: Booking) -> None:
+    task.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
 
 
 @transaction.atomic
@@ -395,10 +378,7 @@ def booking_cancel(
             CANCELED_BY_STAFF if locked.paid_cents else CANCELED_BY_STAFF + "_before_payment"
         )
         locked.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
-        transaction.on_commit(
-            lambda: notifications.send_booking_canceled(tenant_id=tenant.pk, booking_id=locked.pk),
-            robust=True,
-        )
+        _mail_after_commit(tasks.booking_mail_canceled, tenant=tenant, booking=locked)
     return locked
 
 

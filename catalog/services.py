@@ -41,9 +41,14 @@ from tenants.services import tenant_catalog_changed
 
 logger = logging.getLogger("altar.catalog")
 
-CATALOG_ITEM_FIELDS = frozenset({"slug", "title", "description", "price_cents", "active", "position"})
-PACKAGE_CHANGES = CATALOG_ITEM_FIELDS | {"add_on_slugs"}
-ADD_ON_CHANGES = CATALOG_ITEM_FIELDS
+CATALOG_ITEM_FIELDS = frozenset(
+    {"slug", "title", "description", "price_cents", "active", "position"}
+)
+# Updates name the row by its current `slug` argument, so a rename comes as
+# `new_slug` (a `slug` key in **changes could never reach the service: Python
+# refuses a keyword given twice at the call site).
+ADD_ON_CHANGES = (CATALOG_ITEM_FIELDS - {"slug"}) | {"new_slug"}
+PACKAGE_CHANGES = ADD_ON_CHANGES | {"add_on_slugs"}
 
 PACKAGE_SLUG_CONSTRAINT = "catalog_package_tenant_slug_uniq"
 ADD_ON_SLUG_CONSTRAINT = "catalog_addon_tenant_slug_uniq"
@@ -77,6 +82,11 @@ def _check_changes(changes: dict[str, Any], allowed: frozenset[str]) -> None:
     unknown = set(changes) - allowed
     if unknown:
         raise TypeError(f"unexpected fields: {', '.join(sorted(unknown))}")
+
+
+def _apply_changes(instance: Package | AddOn, changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        setattr(instance, "slug" if name == "new_slug" else name, value)
 
 
 def _invalid_add_ons(slugs: Iterable[str]) -> ValidationError:
@@ -220,15 +230,14 @@ def package_create(
 
 @transaction.atomic
 def package_update(*, tenant: Tenant, slug: str, **changes: Any) -> Package:
-    """Change some of {slug, title, description, price_cents, active,
+    """Change some of {new_slug, title, description, price_cents, active,
     position, add_on_slugs} (add_on_slugs replaces the offered set).
     Raises PackageNotFound, SlugTaken, ValidationError."""
     _check_changes(changes, PACKAGE_CHANGES)
     package = _locked_package(tenant=tenant, slug=slug)
     add_on_slugs = changes.pop("add_on_slugs", None)
     if changes:
-        for name, value in changes.items():
-            setattr(package, name, value)
+        _apply_changes(package, changes)
         _clean(package)
         _save_unique_slug(package, PACKAGE_SLUG_CONSTRAINT)
     if add_on_slugs is not None:
@@ -286,14 +295,13 @@ def add_on_create(
 
 @transaction.atomic
 def add_on_update(*, tenant: Tenant, slug: str, **changes: Any) -> AddOn:
-    """Change some of {slug, title, description, price_cents, active, position}.
+    """Change some of {new_slug, title, description, price_cents, active, position}.
     Every package offering it is served fresh (the version bump).
     Raises AddOnNotFound, SlugTaken, ValidationError."""
     _check_changes(changes, ADD_ON_CHANGES)
     add_on = _locked_add_on(tenant=tenant, slug=slug)
     if changes:
-        for name, value in changes.items():
-            setattr(add_on, name, value)
+        _apply_changes(add_on, changes)
         _clean(add_on)
         _save_unique_slug(add_on, ADD_ON_SLUG_CONSTRAINT)
     tenant_catalog_changed(tenant=tenant)

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "bookings",
     "webhooks",
     "django_guid",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +204,12 @@ STRIPE_TEST_SECRET_KEY = "" if STRIPE_LIVE_MODE else STRIPE_SECRET_KEY
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 DJSTRIPE_USE_NATIVE_JSONFIELD = True
+
+# Durable side effects (e-mails, refunds the platform owes): an outbox in
+# PostgreSQL. A task row is inserted in the same transaction as the change
+# that causes it, so it is never lost after commit and never exists for a
+# rolled-back change; `manage.py db_worker` processes them (SKIP LOCKED).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Public base URL of this platform, for links in e-mails and Stripe redirects.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.http import Http404, HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
+from config.errors import DomainError
 from tenants.models import Tenant, TenantMembership
+
+STAFF_ROLES = frozenset({TenantMembership.Role.OWNER, TenantMembership.Role.STAFF})
 
 
 def request_tenant(request: HttpRequest) -> Tenant | None:
@@ -27,18 +33,154 @@ def request_role(request: HttpRequest) -> str | None:
     return membership.role if membership else None
 
 
+def role_allowed(request: HttpRequest, roles: frozenset[str]) -> bool:
+    """Superusers may do anything; others need one of `roles` in the active tenant."""
+    if request.user.is_active and request.user.is_superuser:
+        return True
+    return request_role(request) in roles
+
+
+# --- services behind admin forms ---------------------------------------------
+
+
+class ServiceRefused(Exception):
+    """Raised from save_model/save_formset/delete_model when a service refuses;
+    ServiceFormAdminMixin turns it into form errors (never a 500)."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
+
+
+def as_validation_error(exc: DomainError | ValidationError) -> ValidationError:
+    """A domain error (with its per-field codes) as a Django ValidationError."""
+    if isinstance(exc, ValidationError):
+        return exc
+    if exc.fields:
+        return ValidationError(
+            {
+                field: [ValidationError(e["message"], code=e["code"]) for e in errors]
+                for field, errors in exc.fields.items()
+            }
+        )
+    return ValidationError(exc.message, code=exc.code)
+
+
+def refused(exc: DomainError | ValidationError) -> ServiceRefused:
+    return ServiceRefused(as_validation_error(exc))
+
+
+def copy_saved(obj: Model, saved: Model) -> None:
+    """Give the admin's unsaved form instance the row the service wrote (pk
+    and all), so logging, messages and redirects see the real object."""
+    for field in saved._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+
+
+class _ServiceErrorsForm:
+    """Mixed into the admin's ModelForm on the second pass (see below)."""
+
+    service_error: ValidationError
+    service_error_fields: dict[str, str]
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        error = self.service_error
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, errors in error.error_dict.items():
+            field = self.service_error_fields.get(field, field)
+            # A field the form does not show (read-only, "__all__") becomes a
+            # non-field error rather than a crash in add_error().
+            self.add_error(field if field in self.fields else None, errors)
+
+
+class ServiceFormAdminMixin:
+    """Saves through services, refusals as form errors.
+
+    Why this design: Django's changeform_view runs `_changeform_view` inside
+    one transaction.atomic block and only calls save_model/save_formset once
+    the form and every inline formset are valid. So save_model calls the
+    service (the one and only write: ModelForm.save() is never used), and a
+    refusal the database decides (SlugTaken from the unique constraint, a
+    photo limit under lock, a ValidationError) raises ServiceRefused. That
+    exception leaves the atomic block, which rolls back everything the
+    request wrote so far (e.g. the package when its photo is refused). We then
+    run the view a second time with the errors attached to the form class:
+    the form is invalid, so nothing is written and the page renders with the
+    errors next to their fields. Validating by calling the service from
+    form.clean() instead would write before the inlines are validated (and
+    commit a half-saved object when an inline is invalid), or write twice.
+    """
+
+    _service_error_attr = "_altar_service_error"
+    # Service error field name -> form field name, where they differ.
+    service_error_fields: dict[str, str] = {}
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as exc:
+            setattr(request, self._service_error_attr, exc.error)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        error = getattr(request, self._service_error_attr, None)
+        if error is None:
+            return form_class
+        return type(
+            form_class.__name__,
+            (_ServiceErrorsForm, form_class),
+            {"service_error": error, "service_error_fields": self.service_error_fields},
+        )
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        # delete_view's own atomic block has rolled back; say why and go back.
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ServiceRefused as exc:
+            for message in exc.error.messages:
+                self.message_user(request, message, messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id])
+            )
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """The bulk delete action, one service call (one transaction) per row;
+        refused rows are reported and kept."""
+        for obj in queryset:
+            try:
+                self.delete_model(request, obj)
+            except ServiceRefused as exc:
+                for message in exc.error.messages:
+                    self.message_user(request, f"{obj}: {message}", messages.ERROR)
+
+
 class TenantScopedAdmin(admin.ModelAdmin):
     # Roles allowed to use this admin at all; owners-only admins narrow it.
-    allowed_roles: frozenset[str] = frozenset(
-        {TenantMembership.Role.OWNER, TenantMembership.Role.STAFF}
-    )
+    allowed_roles: frozenset[str] = STAFF_ROLES
     tenant_field = "tenant"
 
     # --- permissions: membership role in the active tenant, or superuser ---
     def _allowed(self, request: HttpRequest) -> bool:
-        if request.user.is_active and request.user.is_superuser:
-            return True
-        return request_role(request) in self.allowed_roles
+        return role_allowed(request, self.allowed_roles)
+
+    def service_tenant(self, request: HttpRequest, obj: Any) -> Tenant:
+        """The tenant a write acts on: the staff member's active tenant, or
+        (superusers, who see every tenant) the object's own."""
+        if request.user.is_superuser:
+            return getattr(obj, self.tenant_field)
+        return request_tenant(request)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request)
@@ -61,6 +203,20 @@ class TenantScopedAdmin(admin.ModelAdmin):
         if not request.user.is_superuser:
             excluded.append(self.tenant_field)
         return excluded
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        fields = list(super().get_fields(request, obj))
+        # Admins that declare `fields` leave the tenant out; superusers pick it.
+        if request.user.is_superuser and self.tenant_field not in fields:
+            fields.insert(0, self.tenant_field)
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        # Moving an existing row to another tenant would orphan its links.
+        if request.user.is_superuser and obj is not None and self.tenant_field not in readonly:
+            readonly.append(self.tenant_field)
+        return readonly
 
     def get_list_display(self, request: HttpRequest):
         columns = list(super().get_list_display(request))
@@ -86,9 +242,24 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
 
 class TenantScopedInline(admin.TabularInline):
-    """Inline rows inherit their parent's tenant."""
+    """Inline rows inherit their parent's tenant. Permissions follow the
+    membership role like TenantScopedAdmin (staff hold no Django model
+    permissions, so the defaults would hide every inline from them)."""
 
     tenant_field = "tenant"
+    allowed_roles: frozenset[str] = STAFF_ROLES
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return role_allowed(request, self.allowed_roles)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return role_allowed(request, self.allowed_roles)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return role_allowed(request, self.allowed_roles)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return role_allowed(request, self.allowed_roles)
 
     def get_exclude(self, request: HttpRequest, obj: Any = None):
         return [*(super().get_exclude(request, obj) or []), self.tenant_field]

@@ -37,6 +37,13 @@ BRANDING_FIELDS = frozenset(
 )
 
 
+_TENANT_SAVE_FIELDS = [
+    field.name
+    for field in Tenant._meta.concrete_fields
+    if not field.primary_key and field.name != "catalog_version"
+]
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     api_key: ApiKey
@@ -100,7 +107,10 @@ def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
     for name, value in fields.items():
         setattr(tenant, name, value)
     tenant.full_clean(validate_unique=False, validate_constraints=False)
-    tenant.save()
+    # Never write catalog_version back: the caller's object may predate a
+    # catalog write, and rewinding the version would serve the catalog cached
+    # under the older number. Only tenant_catalog_changed moves it (F() + 1).
+    tenant.save(update_fields=_TENANT_SAVE_FIELDS)
     if BRANDING_FIELDS & set(fields):
         tenant_catalog_changed(tenant=tenant)
         tenant.refresh_from_db(fields=["catalog_version"])

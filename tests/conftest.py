@@ -45,6 +45,48 @@ def stripe_standin(_stripe_standin_server, settings) -> StripeStandin:
     _stripe_standin_server.reset()
 
 
+def run_outbox() -> int:
+    """Run every task that is due, in this thread, as `db_worker` does after
+    commit (e-mails, refunds the platform owes). Uses the library's own
+    Worker.run_task, without the worker loop, whose connection recycling
+    would break a test's transaction. Returns how many ran."""
+    from django.db import transaction
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="tests",
+        excluded_queue_names=[],
+    )
+    ran = 0
+    while True:
+        with transaction.atomic():
+            task_result = DBTaskResult.objects.ready().get_locked()
+            if task_result is None:
+                return ran
+            task_result.claim(worker.worker_id)
+        worker.run_task(task_result)
+        ran += 1
+
+
+@pytest.fixture
+def outbox():
+    """`outbox()` runs the due tasks; returns django.core.mail.outbox."""
+    from django.core import mail
+
+    def run():
+        run_outbox()
+        return mail.outbox
+
+    return run
+
+
 @pytest.fixture
 def unscoped():
     """For assertions that look across tenants (the code under test never does)."""

@@ -5,11 +5,19 @@ benchmark database, drives it with a closed-loop load generator (keep-alive
 HTTP/1.1 clients in threads, a fixed number of requests each), prints a table
 and writes it to bench-results/. Everything stays on 127.0.0.1 and stops by
 itself. Figures vary with the machine; the ratios are what to compare.
+
+Scenarios: /healthz (the baseline), the package list, a 366-day availability
+range, checkout for distinct dates (against the Stripe stand-in,
+tools/stripe_standin.py), 200 concurrent checkouts for one date across two
+gunicorn processes (exactly one must win), and signed
+`checkout.session.completed` webhooks with 25 % duplicate deliveries (every
+booking must be confirmed exactly once). The last two print PASS/FAIL lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import os
@@ -18,12 +26,37 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.stripe_standin import sign_payload  # noqa: E402 - needs the root on sys.path
+
 BENCH_DB = "altar_bench"
 BENCH_KEY = "pk_live_" + "BenchTenantPublishableKey".ljust(40, "0")
+BENCH_SLUG = "bench-studio"
+WEBHOOK_SECRET = "whsec_benchSecret" + "0" * 24
+WEBHOOK_UUID = "0b5e7c1a-6d2f-4c3e-9a10-be0c4b3e0001"
+CONTENDERS = 200
+MAX_CHECKOUTS = 3000
+STANDIN_API_VERSION = "2024-06-20"
+
+# Days after today (tenant time zone UTC) for each scenario's dates, so no
+# scenario ever meets another's booking.
+AVAILABILITY_DAYS = 366  # inclusive range: today .. today + 365
+WEBHOOK_FIRST_DAY = 400
+CHECKOUT_FIRST_DAY = 1000
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,6 +66,7 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     statuses: dict[int, int]
+    error_codes: dict[str, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -40,7 +74,7 @@ class Result:
 
     def pct(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def bench_env() -> dict[str, str]:
@@ -57,6 +91,9 @@ def bench_env() -> dict[str, str]:
         STRIPE_SECRET_KEY=env.get("STRIPE_SECRET_KEY", "sk_test_altarStandinLocalOnly000000"),
         LOG_LEVEL="WARNING",
     )
+    # manage.py runs system checks, and altar.E001 refuses a non-Stripe
+    # STRIPE_API_BASE with DEBUG off: only gunicorn gets the stand-in's URL.
+    env.pop("STRIPE_API_BASE", None)
     return env
 
 
@@ -70,16 +107,26 @@ def reset_database(env: dict[str, str]) -> None:
 
 
 SEED_SCRIPT = """
+import datetime as dt
+import io
+import json
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image
+from bookings.models import Booking
+from bookings.services import blackout_date_set, commission_for
 from catalog import services as catalog
-from tenants.models import ApiKey
+from catalog.models import Package
+from tenants.models import ApiKey, Tenant
 from tenants.scoping import tenant_scope
 from tenants.services import api_key_issue, tenant_create
 
-created = tenant_create(slug="bench-studio", name="Bench Studio")
+created = tenant_create(slug=SLUG, name="Bench Studio")
 tenant = created.tenant
 api_key_issue(tenant=tenant, kind=ApiKey.Kind.PUBLISHABLE, key=KEY)
+# A window wide enough for thousands of distinct checkout dates.
+Tenant.objects.filter(pk=tenant.pk).update(max_advance_days=4000, min_notice_days=0)
+tenant.refresh_from_db()
 
 def png(n):
     buffer = io.BytesIO()
@@ -88,7 +135,9 @@ def png(n):
 
 with tenant_scope(tenant):
     for n in range(8):
-        catalog.add_on_create(tenant=tenant, slug=f"extra-{n}", title=f"Extra {n}", price_cents=5000 + n)
+        catalog.add_on_create(
+            tenant=tenant, slug=f"extra-{n}", title=f"Extra {n}", price_cents=5000 + n
+        )
     for n in range(20):
         catalog.package_create(
             tenant=tenant, slug=f"package-{n}", title=f"Package {n}", price_cents=100000 + n,
@@ -96,15 +145,135 @@ with tenant_scope(tenant):
             add_on_slugs=[f"extra-{(n + k) % 8}" for k in range(3)],
         )
         for p in range(2):
-            catalog.package_photo_add(tenant=tenant, package_slug=f"package-{n}", image=png(n * 2 + p), alt=f"Photo {p}")
+            catalog.package_photo_add(
+                tenant=tenant, package_slug=f"package-{n}", image=png(n * 2 + p),
+                alt=f"Photo {p}",
+            )
+
+    now = timezone.now()
+    today = dt.date.fromisoformat(TODAY)
+    package = Package.objects.get(tenant=tenant, slug="package-0")
+    commission = commission_for(amount_cents=package.price_cents, bps=tenant.commission_bps)
+
+    def booking(day, status, session_id=None):
+        return Booking(
+            tenant=tenant, package=package, event_date=today + dt.timedelta(days=day),
+            couple_name="Bench Couple", email="couple@example.com", status=status,
+            hold_expires_at=now + dt.timedelta(days=1) if status == Booking.Status.HELD else None,
+            confirmed_at=now if status == Booking.Status.CONFIRMED else None,
+            amount_cents=package.price_cents, currency=tenant.currency,
+            commission_bps=tenant.commission_bps, commission_cents=commission,
+            stripe_checkout_session_id=session_id,
+        )
+
+    # The availability range: 100 bookings (2/3 confirmed, 1/3 held; holds
+    # outlast the run) and 30 blackouts spread over the 366 days.
+    Booking.objects.bulk_create(
+        booking(1 + 3 * k, Booking.Status.HELD if k % 3 == 2 else Booking.Status.CONFIRMED)
+        for k in range(100)
+    )
+    for k in range(30):
+        blackout_date_set(tenant=tenant, date=today + dt.timedelta(days=2 + 12 * k), reason="Bench")
+
+    # Held bookings whose Checkout Sessions the webhook scenario will pay.
+    paid = Booking.objects.bulk_create(
+        booking(FIRST_WEBHOOK_DAY + n, Booking.Status.HELD, f"cs_bench_{n}")
+        for n in range(WEBHOOKS)
+    )
+    print("BENCH_SEED " + json.dumps([[str(b.pk), b.amount_cents] for b in paid]))
 """
 
 
-def seed(env: dict[str, str]) -> None:
-    code = f"KEY = {BENCH_KEY!r}\n" + SEED_SCRIPT
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True
+VERIFY_SCRIPT = """
+import datetime as dt
+import json
+from django.db.models import Count, F
+from django_tasks_db.models import DBTaskResult
+from djstripe.models import WebhookEventTrigger
+from bookings.models import Booking
+from tenants.scoping import scopes_disabled
+from webhooks.models import StripeEvent
+
+with scopes_disabled():
+    contended = Booking.objects.filter(
+        tenant__slug=SLUG, event_date=dt.date.fromisoformat(CONTENDED),
+        status__in=Booking.ACTIVE_STATUSES,
+    ).count()
+    webhooked = Booking.objects.filter(
+        tenant__slug=SLUG, stripe_checkout_session_id__startswith="cs_bench_"
     )
+    events = StripeEvent.objects.filter(event_id__startswith="evt_bench_")
+    triggers = WebhookEventTrigger.objects.filter(body__contains="evt_bench_")
+
+    def counts(qs, field):
+        return {str(k): v for k, v in qs.values_list(field).annotate(n=Count("pk")).order_by()}
+
+    print("BENCH_VERIFY " + json.dumps({
+        "contended_active": contended,
+        "webhook_bookings": webhooked.count(),
+        "webhook_statuses": counts(webhooked, "status"),
+        "webhook_paid_right": webhooked.filter(
+            status="confirmed", paid_cents=F("amount_cents")
+        ).count(),
+        "events": events.count(),
+        "events_by_status": counts(events, "status"),
+        "events_by_attempts": counts(events, "attempts"),
+        "events_outcomes": counts(events, "outcome"),
+        "triggers": triggers.count(),
+        "trigger_exceptions": counts(triggers, "exception"),
+        "mail_tasks": DBTaskResult.objects.count(),
+    }))
+"""
+
+
+def manage_shell(env: dict[str, str], code: str, marker: str) -> object:
+    """Run `code` in `manage.py shell` and return the JSON it printed after `marker`."""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith(marker + " "):
+            return json.loads(line[len(marker) + 1 :])
+    raise SystemExit(f"manage.py shell printed no {marker} line:\n{out}")
+
+
+def seed(env: dict[str, str], *, today: dt.date, webhooks: int) -> list[list]:
+    code = (
+        f"KEY = {BENCH_KEY!r}\nSLUG = {BENCH_SLUG!r}\nTODAY = {today.isoformat()!r}\n"
+        f"FIRST_WEBHOOK_DAY = {WEBHOOK_FIRST_DAY}\nWEBHOOKS = {webhooks}\n" + SEED_SCRIPT
+    )
+    return manage_shell(env, code, "BENCH_SEED")  # type: ignore[return-value]
+
+
+def verify(env: dict[str, str], *, contended: dt.date) -> dict:
+    code = f"SLUG = {BENCH_SLUG!r}\nCONTENDED = {contended.isoformat()!r}\n" + VERIFY_SCRIPT
+    return manage_shell(env, code, "BENCH_VERIFY")  # type: ignore[return-value]
+
+
+def webhook_endpoint(env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "stripe_webhook_endpoint",
+            "--secret",
+            WEBHOOK_SECRET,
+            "--uuid",
+            WEBHOOK_UUID,
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out)["path"]
 
 
 def free_port() -> int:
@@ -113,28 +282,155 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", "4",
-            "--log-level", "warning", "--keep-alive", "5",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+def wait_listening(port: int, proc: subprocess.Popen, what: str, path: str | None) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
         try:
+            if path is None:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
+            conn.request("GET", path)
             if conn.getresponse().status == 200:
-                return proc
+                return
         except OSError:
             time.sleep(0.2)
     proc.terminate()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit(f"{what} did not start")
+
+
+def start_gunicorn(
+    env: dict[str, str], port: int, workers: int, log_path: Path
+) -> subprocess.Popen:
+    # Every 4xx is logged as a warning (199 per contention round): to a file,
+    # not the terminal. Both servers append to the same file.
+    with log_path.open("a") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--log-level",
+                "warning",
+                "--keep-alive",
+                "5",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    wait_listening(port, proc, "gunicorn", "/healthz")
+    return proc
+
+
+def start_standin(port: int, api_key: str, log_path: Path) -> subprocess.Popen:
+    # No webhook URL: the stand-in must not send events of its own while the
+    # webhook scenario counts ours. It logs every request, hence the file.
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tools.stripe_standin",
+                "--port",
+                str(port),
+                "--api-key",
+                api_key,
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    wait_listening(port, proc, "stripe stand-in", None)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def drive(
+    name: str,
+    ports: Sequence[int],
+    plan: Sequence[Sequence[Call]],
+    *,
+    warmup: Call | None = None,
+    warmup_count: int = 0,
+) -> Result:
+    """Closed loop: one keep-alive connection per client (client i talks to
+    ports[i % len(ports)]), each sending its own list of calls in order; all
+    start together behind a barrier. Counts statuses and error codes."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    error_codes: dict[str, int] = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(plan) + 1)
+
+    def send(conn: http.client.HTTPConnection, call: Call) -> tuple[int, bytes]:
+        conn.request(call.method, call.path, body=call.body, headers=call.headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+
+    def run(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", ports[index % len(ports)], timeout=120)
+        for _ in range(warmup_count if warmup else 0):
+            send(conn, warmup)  # type: ignore[arg-type]
+        mine: list[float] = []
+        codes: dict[int, int] = {}
+        errors: dict[str, int] = {}
+        barrier.wait()
+        for call in plan[index]:
+            start = time.perf_counter()
+            try:
+                status, body = send(conn, call)
+            except OSError as exc:  # counted, not fatal: the table shows it
+                status, body = 599, json.dumps({"error": {"code": type(exc).__name__}}).encode()
+                conn.close()
+                conn = http.client.HTTPConnection(
+                    "127.0.0.1", ports[index % len(ports)], timeout=120
+                )
+            mine.append((time.perf_counter() - start) * 1000)
+            codes[status] = codes.get(status, 0) + 1
+            if status >= 400:
+                try:
+                    code = json.loads(body)["error"]["code"]
+                except (ValueError, KeyError, TypeError):
+                    code = "(not the error format)"
+                errors[code] = errors.get(code, 0) + 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            for code, count in codes.items():
+                statuses[code] = statuses.get(code, 0) + count
+            for code, count in errors.items():
+                error_codes[code] = error_codes.get(code, 0) + count
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(plan))]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return Result(name, sum(len(p) for p in plan), elapsed, latencies, statuses, error_codes)
 
 
 def load(
@@ -147,88 +443,255 @@ def load(
     per_client: int = 250,
     warmup: int = 20,
 ) -> Result:
-    """Closed loop: `clients` keep-alive connections, `per_client` requests each."""
-    headers = headers or {}
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients + 1)
+    """Closed loop GETs: `clients` keep-alive connections, `per_client` requests each."""
+    call = Call("GET", path, headers=headers or {})
+    return drive(
+        name,
+        [port],
+        [[call] * per_client for _ in range(clients)],
+        warmup=call,
+        warmup_count=warmup,
+    )
 
-    def run() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for _ in range(warmup):
-            conn.request("GET", path, headers=headers)
-            conn.getresponse().read()
-        mine: list[float] = []
-        codes: dict[int, int] = {}
-        barrier.wait()
-        for _ in range(per_client):
-            start = time.perf_counter()
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            mine.append((time.perf_counter() - start) * 1000)
-            codes[response.status] = codes.get(response.status, 0) + 1
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            for code, count in codes.items():
-                statuses[code] = statuses.get(code, 0) + count
 
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    return Result(name, clients * per_client, elapsed, latencies, statuses)
+def checkout_call(day: dt.date) -> Call:
+    body = {
+        "package": "package-0",
+        "add_ons": ["extra-0"],
+        "event_date": day.isoformat(),
+        "couple_name": "Bench Couple",
+        "email": "couple@example.com",
+    }
+    headers = {"X-Tenant-Key": BENCH_KEY, "Content-Type": "application/json"}
+    return Call("POST", "/api/v1/checkout", json.dumps(body).encode(), headers)
+
+
+def webhook_plan(path: str, paid: list[list], clients: int) -> list[list[Call]]:
+    """One signed checkout.session.completed per booking, plus a redelivery
+    (same event id, fresh signature) of every 4th event, interleaved soon
+    after its first delivery, dealt round-robin to the clients - so some
+    duplicates race their original on another connection."""
+    now = int(time.time())
+    payloads = []
+    for n, (booking_id, amount) in enumerate(paid):
+        event = {
+            "id": f"evt_bench_{n}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "api_version": STANDIN_API_VERSION,
+            "created": now,
+            "livemode": False,
+            "data": {
+                "object": {
+                    "id": f"cs_bench_{n}",
+                    "object": "checkout.session",
+                    "payment_status": "paid",
+                    "status": "complete",
+                    "amount_total": amount,
+                    "currency": "usd",
+                    "payment_intent": f"pi_bench_{n}",
+                    "client_reference_id": booking_id,
+                    "metadata": {"booking_id": booking_id, "tenant": BENCH_SLUG},
+                }
+            },
+        }
+        payloads.append(json.dumps(event).encode())
+    order: list[bytes] = []
+    for n, payload in enumerate(payloads):
+        order.append(payload)
+        if n % 4 == 3:
+            order.append(payloads[n - 2])  # the redelivery trails its original by a little
+    plan: list[list[Call]] = [[] for _ in range(clients)]
+    for i, payload in enumerate(order):
+        headers = {
+            "Content-Type": "application/json",
+            "Stripe-Signature": sign_payload(payload, WEBHOOK_SECRET),
+        }
+        plan[i % clients].append(Call("POST", path, payload, headers))
+    return plan
 
 
 def table(results: list[Result], baseline: Result) -> str:
     lines = [
-        "| scenario | requests | req/s | p50 ms | p99 ms | ratio to healthz | statuses |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| scenario | requests | req/s | p50 ms | p99 ms | ratio to healthz | statuses "
+        "| error codes |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.name} | {r.requests} | {r.rps:.0f} | {r.pct(50):.1f} | {r.pct(99):.1f} "
-            f"| {r.rps / baseline.rps:.2f} | {json.dumps(r.statuses, sort_keys=True)} |"
+            f"| {r.rps / baseline.rps:.2f} | {json.dumps(r.statuses, sort_keys=True)} "
+            f"| {json.dumps(r.error_codes, sort_keys=True) if r.error_codes else ''} |"
         )
     return "\n".join(lines)
 
 
+def check(lines: list[str], ok: bool, what: str) -> None:
+    lines.append(f"{'PASS' if ok else 'FAIL'} {what}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=250, help="requests per client")
+    parser.add_argument("--requests", type=int, default=250, help="GET requests per client")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--checkout-requests",
+        type=int,
+        default=50,
+        help="checkouts per client, each for a different date",
+    )
+    parser.add_argument("--webhooks", type=int, default=400, help="bookings paid by webhook")
     args = parser.parse_args()
+    if args.clients * args.checkout_requests > MAX_CHECKOUTS:
+        parser.error(f"clients x checkout-requests must be at most {MAX_CHECKOUTS}")
 
     env = bench_env()
-    print("Preparing the benchmark database…", flush=True)
-    reset_database(env)
-    seed(env)
-    port = free_port()
-    server = start_gunicorn(env, port, args.workers)
-    try:
-        key = {"X-Tenant-Key": BENCH_KEY}
-        common = dict(clients=args.clients, per_client=args.requests)
-        healthz = load("GET /healthz", port, "/healthz", **common)
-        packages = load("GET /api/v1/packages (warm, 20 packages)", port, "/api/v1/packages", headers=key, **common)
-        results = [healthz, packages]
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-
-    report = table(results, healthz)
-    print(report)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    # The tenant's time zone is UTC (the default), so its "today" is UTC's.
+    today = dt.datetime.now(dt.UTC).date()
+    checkout_days = args.clients * args.checkout_requests
+    contended = today + dt.timedelta(days=CHECKOUT_FIRST_DAY + checkout_days + 10)
+
+    print("Preparing the benchmark database…", flush=True)
+    reset_database(env)
+    paid = seed(env, today=today, webhooks=args.webhooks)
+    hook_path = webhook_endpoint(env)
+
+    standin_port, port, port_b = free_port(), free_port(), free_port()
+    api_key = env["STRIPE_SECRET_KEY"]
+    standin = start_standin(standin_port, api_key, out / f"standin-{stamp}.log")
+    server_env = {**env, "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}"}
+    server_log = out / f"gunicorn-{stamp}.log"
+    servers = [standin]
+    try:
+        servers.append(start_gunicorn(server_env, port, args.workers, server_log))
+        key = {"X-Tenant-Key": BENCH_KEY}
+        common = dict(clients=args.clients, per_client=args.requests)
+        healthz = load("GET /healthz", port, "/healthz", **common)
+        print("healthz done", flush=True)
+        packages = load(
+            "GET /api/v1/packages (warm, 20 packages)",
+            port,
+            "/api/v1/packages",
+            headers=key,
+            **common,
+        )
+        end = today + dt.timedelta(days=AVAILABILITY_DAYS - 1)
+        availability = load(
+            "GET /api/v1/availability (366 days, 100 bookings, 30 blackouts)",
+            port,
+            f"/api/v1/availability?start={today.isoformat()}&end={end.isoformat()}",
+            headers=key,
+            **common,
+        )
+        print("GETs done", flush=True)
+
+        day = iter(range(CHECKOUT_FIRST_DAY, CHECKOUT_FIRST_DAY + checkout_days))
+        checkout_plan = [
+            [
+                checkout_call(today + dt.timedelta(days=next(day)))
+                for _ in range(args.checkout_requests)
+            ]
+            for _ in range(args.clients)
+        ]
+        checkouts = drive(
+            "POST /api/v1/checkout (distinct dates, stand-in Stripe)", [port], checkout_plan
+        )
+        print("checkouts done", flush=True)
+
+        servers.append(start_gunicorn(server_env, port_b, args.workers, server_log))
+        contention = drive(
+            f"POST /api/v1/checkout ({CONTENDERS} at once, one date, 2 gunicorns)",
+            [port, port_b],
+            [[checkout_call(contended)] for _ in range(CONTENDERS)],
+        )
+        stop(servers.pop())
+        print("contention done", flush=True)
+
+        webhooks = drive(
+            f"POST /stripe/webhook ({args.webhooks} events + 25 % redeliveries)",
+            [port],
+            webhook_plan(hook_path, paid, args.clients),
+        )
+        print("webhooks done", flush=True)
+        results = [healthz, packages, availability, checkouts, contention, webhooks]
+    finally:
+        for proc in reversed(servers):
+            stop(proc)
+
+    db = verify(env, contended=contended)
+    n = args.webhooks
+    verdicts: list[str] = []
+    codes = json.dumps(contention.error_codes, sort_keys=True)
+    check(
+        verdicts,
+        checkouts.statuses == {201: checkout_days},
+        f"checkout: all {checkout_days} distinct-date checkouts answered 201",
+    )
+    check(
+        verdicts,
+        contention.statuses.get(201) == 1,
+        f"contention: exactly one 201 (got {contention.statuses.get(201, 0)})",
+    )
+    check(
+        verdicts,
+        contention.statuses.get(409) == CONTENDERS - 1
+        and contention.error_codes.get("date_unavailable") == CONTENDERS - 1,
+        f"contention: {CONTENDERS - 1} x 409 date_unavailable "
+        f"(got {contention.statuses.get(409, 0)} x 409, codes {codes})",
+    )
+    check(verdicts, not any(s >= 500 for s in contention.statuses), "contention: zero 5xx")
+    check(
+        verdicts,
+        db["contended_active"] == 1,
+        f"contention: exactly 1 active booking on {contended} in the DB "
+        f"(got {db['contended_active']})",
+    )
+    check(
+        verdicts,
+        webhooks.statuses == {200: webhooks.requests},
+        f"webhooks: all {webhooks.requests} deliveries answered 200",
+    )
+    check(
+        verdicts,
+        db["webhook_statuses"] == {"confirmed": n} and db["webhook_paid_right"] == n,
+        f"webhooks: all {n} bookings confirmed with paid_cents = amount "
+        f"(got {db['webhook_statuses']}, {db['webhook_paid_right']} paid right)",
+    )
+    check(
+        verdicts,
+        db["events"] == n and db["events_by_status"] == {"processed": n},
+        f"webhooks: {n} StripeEvent rows, all processed "
+        f"(got {db['events']}, {db['events_by_status']})",
+    )
+    check(
+        verdicts,
+        db["events_by_attempts"] == {"1": n},
+        f"webhooks: every event processed in exactly 1 attempt (got {db['events_by_attempts']})",
+    )
+    server_lines = server_log.read_text().splitlines()
+    skipped = sum("no longer exists on Stripe" in line for line in server_lines)
+    errors = sum('"level": "ERROR"' in line or "[ERROR]" in line for line in server_lines)
+    notes = [
+        f"webhooks: outcomes {json.dumps(db['events_outcomes'], sort_keys=True)}; "
+        f"{db['triggers']} delivery rows (WebhookEventTrigger); dj-stripe mirror exceptions "
+        f"{json.dumps(db['trigger_exceptions'], sort_keys=True)}; task rows {db['mail_tasks']}",
+        f"dj-stripe mirror (best effort, after our processing): {skipped} events skipped as "
+        "'no longer exists on Stripe' (the stand-in answers 404 for the seeded cs_bench_* "
+        "sessions it never created)",
+        f"gunicorn log ({errors} lines at ERROR): bench-results/gunicorn-{stamp}.log; "
+        f"stand-in log: bench-results/standin-{stamp}.log",
+    ]
+
+    report = "\n".join([table(results, healthz), "", *verdicts, "", *notes])
+    print(report)
     (out / f"bench-{stamp}.md").write_text(report + "\n")
     print(f"\nWritten to bench-results/bench-{stamp}.md")
+    if any(v.startswith("FAIL") for v in verdicts):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
 from rest_framework import serializers
 
+from bookings.selectors import MAX_RANGE_DAYS, REASONS
+
 # The contract's dates are YYYY-MM-DD only (DRF would also take 20260701).
 ISO_DATE = ["%Y-%m-%d"]
-
-from bookings.selectors import MAX_RANGE_DAYS, REASONS
 
 
 class CheckoutInputSerializer(serializers.Serializer):

@@ -25,7 +25,12 @@ class PackagePagination(PageNumberPagination):
 
 
 class PackageListApi(TenantApiView):
+    """The tenant's active packages, in its display order, 20 a page."""
+
     @extend_schema(
+        description="The tenant's active packages, in its display order, paginated. "
+        "A page past the last one is 404 `not_found`; a malformed `page` or "
+        "`page_size` is 400 `validation_error`.",
         parameters=[PackageListInputSerializer],
         responses=PackagePageOutputSerializer,
         operation_id="package_list",
@@ -43,7 +48,14 @@ class PackageListApi(TenantApiView):
 
 
 class PackageDetailApi(TenantApiView):
-    @extend_schema(responses=PackageOutputSerializer, operation_id="package_retrieve")
+    """One active package by slug."""
+
+    @extend_schema(
+        description="One active package. Unknown, inactive or another tenant's "
+        "slug: 404 `not_found`.",
+        responses=PackageOutputSerializer,
+        operation_id="package_retrieve",
+    )
     def get(self, request: Request, slug: str) -> Response:
         package = catalog_package_detail_cached(tenant=self.tenant, slug=slug)
         if package is None:

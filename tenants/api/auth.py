@@ -1,5 +1,6 @@
 """Couples' API: the tenant comes from `X-Tenant-Key` (a publishable key)."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -42,3 +43,14 @@ class TenantKeyAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Without a WWW-Authenticate value DRF would turn 401 into 403.
         return 'TenantKey header="X-Tenant-Key"'
+
+
+class TenantKeyScheme(OpenApiAuthenticationExtension):
+    """Documents X-Tenant-Key in /api/schema/ (and the docs page's Authorize
+    button); without it drf-spectacular omits the header from every endpoint."""
+
+    target_class = TenantKeyAuthentication
+    name = "TenantKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": TENANT_KEY_HEADER}

@@ -25,6 +25,7 @@ from bookings.services import (
     commission_for,
 )
 from tests.bookings.conftest import checkout_body, days_ahead
+from tests.conftest import run_outbox
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,21 +68,26 @@ def test_commission_rounds_half_up():
 
 
 def test_payment_confirms_the_hold_once_and_mails_couple_and_staff(
-    tenant, checkout, stripe_standin, django_capture_on_commit_callbacks
+    tenant, checkout, stripe_standin
 ):
     MembershipFactory(tenant=tenant, user__email="staff@alpha.example")
     booking = checkout(add_ons=["flowers", "photos"])
 
-    with django_capture_on_commit_callbacks(execute=True):
-        outcome = pay(stripe_standin, tenant, booking)
-    with django_capture_on_commit_callbacks(execute=True) as again:
-        repeated = booking_mark_paid(
-            tenant=tenant,
-            booking_id=booking.pk,
-            checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id="pi_whatever",
-            amount_paid_cents=1,
-        )
+    outcome = pay(stripe_standin, tenant, booking)
+    run_outbox()
+    repeated = booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=booking.stripe_checkout_session_id,
+        payment_intent_id="pi_whatever",
+        amount_paid_cents=1,
+    )
+    run_outbox()
+    # An e-mail task run again (a worker retry) sends nothing more.
+    from bookings.tasks import booking_mail_confirmed
+
+    booking_mail_confirmed.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
+    run_outbox()
 
     booking.refresh_from_db()
     assert (outcome, repeated) == ("confirmed", "payment already recorded")
@@ -89,7 +95,6 @@ def test_payment_confirms_the_hold_once_and_mails_couple_and_staff(
     assert booking.paid_cents == booking.amount_cents == 202_345
     assert booking.stripe_payment_intent_id.startswith("pi_")
     assert booking.confirmed_at is not None
-    assert again == []
     assert [m.to for m in mail.outbox] == [["ada@example.com"], ["staff@alpha.example"]]
     couple_mail = mail.outbox[0]
     assert "Elopement" in couple_mail.body and "Flowers" in couple_mail.body
@@ -130,7 +135,7 @@ def test_lapsed_hold_paid_while_the_date_is_still_free_is_confirmed(
 
 
 def test_lapsed_hold_paid_after_someone_else_took_the_date_is_refunded_once(
-    tenant, checkout, stripe_standin, django_capture_on_commit_callbacks
+    tenant, checkout, stripe_standin
 ):
     booking = checkout()
     Booking.objects.filter(pk=booking.pk).update(
@@ -138,16 +143,16 @@ def test_lapsed_hold_paid_after_someone_else_took_the_date_is_refunded_once(
     )
     rival = checkout(couple_name="Someone Else", email="else@example.com")
 
-    with django_capture_on_commit_callbacks(execute=True):
-        outcome = pay(stripe_standin, tenant, booking)
-    with django_capture_on_commit_callbacks(execute=True):
-        repeated = booking_mark_paid(
-            tenant=tenant,
-            booking_id=booking.pk,
-            checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id=booking.stripe_payment_intent_id or "",
-            amount_paid_cents=booking.amount_cents,
-        )
+    outcome = pay(stripe_standin, tenant, booking)
+    run_outbox()
+    repeated = booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=booking.stripe_checkout_session_id,
+        payment_intent_id=booking.stripe_payment_intent_id or "",
+        amount_paid_cents=booking.amount_cents,
+    )
+    run_outbox()
 
     booking.refresh_from_db()
     rival.refresh_from_db()
@@ -163,9 +168,11 @@ def test_lapsed_hold_paid_after_someone_else_took_the_date_is_refunded_once(
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]  # the couple hears about it
 
 
-def test_failed_automatic_refund_is_retried_by_the_next_delivery_and_made_once(
-    tenant, checkout, stripe_standin, django_capture_on_commit_callbacks
+def test_failed_automatic_refund_is_retried_with_backoff_and_made_once(
+    tenant, checkout, stripe_standin
 ):
+    from django_tasks_db.models import DBTaskResult
+
     booking = checkout()
     Booking.objects.filter(pk=booking.pk).update(
         hold_expires_at=timezone.now() - dt.timedelta(minutes=1)
@@ -173,39 +180,69 @@ def test_failed_automatic_refund_is_retried_by_the_next_delivery_and_made_once(
     checkout(couple_name="Someone Else")
     stripe_standin.fail_next("POST", "/v1/refunds", status=500)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        pay(stripe_standin, tenant, booking)
+    pay(stripe_standin, tenant, booking)
+    run_outbox()  # the refund fails at Stripe and schedules its own retry
+
     booking.refresh_from_db()
     assert (booking.status, booking.refunded_cents) == ("canceled", 0)
+    retry = DBTaskResult.objects.get(status="READY")
+    assert retry.args_kwargs["kwargs"]["attempt"] == 2
+    assert retry.run_after > timezone.now() + dt.timedelta(seconds=20)
+    run_outbox()  # not due yet: nothing happens
+    assert len(refunds_requested(stripe_standin)) == 1
 
-    with django_capture_on_commit_callbacks(execute=True):
-        outcome = booking_mark_paid(
-            tenant=tenant,
-            booking_id=booking.pk,
-            checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id=booking.stripe_payment_intent_id,
-            amount_paid_cents=booking.amount_cents,
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        final = booking_mark_paid(
-            tenant=tenant,
-            booking_id=booking.pk,
-            checkout_session_id=booking.stripe_checkout_session_id,
-            payment_intent_id=booking.stripe_payment_intent_id,
-            amount_paid_cents=booking.amount_cents,
-        )
+    DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
+    run_outbox()
+    replayed = booking_mark_paid(  # Stripe redelivers the event: no second refund
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=booking.stripe_checkout_session_id,
+        payment_intent_id=booking.stripe_payment_intent_id,
+        amount_paid_cents=booking.amount_cents,
+    )
+    run_outbox()
 
     booking.refresh_from_db()
-    assert (outcome, final) == (
-        "payment already recorded; refund retried",
-        "payment already recorded",
-    )
+    assert replayed == "payment already recorded"
     assert booking.refunded_cents == booking.amount_cents
     assert BookingRefund.objects.filter(booking=booking).count() == 1
     # Two attempts reached Stripe (the first failed), one refund exists there.
     assert len(refunds_requested(stripe_standin)) == 2
     (recorded,) = BookingRefund.objects.all()
     assert stripe_standin.get(recorded.stripe_refund_id)["amount"] == booking.amount_cents
+
+
+def test_refund_task_gives_up_after_max_attempts_and_stays_visible(
+    tenant, checkout, stripe_standin
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from bookings.tasks import MAX_ATTEMPTS, booking_refund
+
+    booking = checkout()
+    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
+    stripe_standin.pay(booking.stripe_checkout_session_id)
+    stripe_standin.fail_next("POST", "/v1/refunds", status=500)
+    booking_refund.enqueue(
+        tenant_id=tenant.pk,
+        booking_id=str(booking.pk),
+        amount_cents=100,
+        idempotency_key="k-last",
+        reason="date_taken",
+        attempt=MAX_ATTEMPTS,
+    )
+
+    run_outbox()
+
+    (failed,) = DBTaskResult.objects.filter(status="FAILED")
+    assert failed.task_path == "bookings.tasks.booking_refund"
+    assert DBTaskResult.objects.filter(status="READY").count() == 0
+
+
+def test_retry_delays_double_up_to_an_hour():
+    from bookings.tasks import retry_delay
+
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 8, 20)] == [30, 60, 120, 3600, 3600]
 
 
 @pytest.mark.parametrize(
@@ -217,7 +254,6 @@ def test_staff_cancel_refunds_and_reverses_commission_in_proportion(
     checkout,
     stripe_standin,
     tenant_api,
-    django_capture_on_commit_callbacks,
     refund,
     refunded,
     commission_back,
@@ -225,8 +261,8 @@ def test_staff_cancel_refunds_and_reverses_commission_in_proportion(
     booking = checkout()
     pay(stripe_standin, tenant, booking)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=refund)
+    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=refund)
+    run_outbox()
 
     booking.refresh_from_db()
     assert (booking.status, booking.cancel_reason) == ("canceled", "staff")
@@ -237,7 +273,10 @@ def test_staff_cancel_refunds_and_reverses_commission_in_proportion(
     assert len(refunds_requested(stripe_standin)) == (1 if refunded else 0)
     assert BookingRefund.objects.count() == (1 if refunded else 0)
     assert tenant_api.get(f"/api/v1/availability/{booking.event_date}").json()["available"] is True
-    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert [(m.to, m.subject.split(" ")[1]) for m in mail.outbox] == [
+        (["ada@example.com"], "wedding"),  # "Your wedding date is confirmed…"
+        (["ada@example.com"], "booking"),  # "Your booking for … was canceled"
+    ]
 
 
 def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(
@@ -302,13 +341,13 @@ def test_cancel_a_held_booking_frees_the_date_without_refund(
 
 
 def test_payment_for_a_booking_canceled_before_payment_is_refunded_in_full(
-    tenant, checkout, stripe_standin, django_capture_on_commit_callbacks
+    tenant, checkout, stripe_standin
 ):
     booking = checkout()
     booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        outcome = pay(stripe_standin, tenant, booking)
+    outcome = pay(stripe_standin, tenant, booking)
+    run_outbox()
 
     booking.refresh_from_db()
     assert outcome == "paid after cancellation; refunding"

@@ -11,6 +11,7 @@ from django.test import Client
 
 from bookings.models import Booking
 from tests.bookings.test_races import run_together
+from tests.conftest import run_outbox
 from tests.webhooks.conftest import PLATFORM_SECRET
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
@@ -43,6 +44,7 @@ def test_concurrent_duplicate_deliveries_confirm_once_and_mail_once(
         )
 
     statuses = run_together([deliver] * deliveries)
+    run_outbox()
 
     assert statuses == [200] * deliveries
     booking.refresh_from_db()

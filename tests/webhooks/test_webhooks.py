@@ -16,6 +16,7 @@ from djstripe.models import WebhookEventTrigger
 
 from bookings.models import Booking, BookingRefund
 from tests.bookings.conftest import checkout_body
+from tests.conftest import run_outbox
 from tests.webhooks.conftest import CONNECT_SECRET
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
@@ -41,12 +42,12 @@ def completed_event(standin, booking) -> dict:
 
 
 def test_end_to_end_checkout_pay_confirm_mail_availability(
-    tenant_api, tenant, checkout, stripe_standin, webhooks, django_capture_on_commit_callbacks
+    tenant_api, tenant, checkout, stripe_standin, webhooks
 ):
     booking = checkout(add_ons=["flowers"])
 
-    with django_capture_on_commit_callbacks(execute=True):
-        delivery = stripe_standin.pay(booking.stripe_checkout_session_id)
+    delivery = stripe_standin.pay(booking.stripe_checkout_session_id)
+    run_outbox()
 
     assert delivery.status == 200
     booking.refresh_from_db()
@@ -120,13 +121,11 @@ def test_unknown_endpoint_is_404(checkout, stripe_standin, webhooks):
     assert StripeEvent.objects.count() == 0
 
 
-def test_redelivery_is_answered_2xx_with_one_effect(
-    checkout, stripe_standin, webhooks, django_capture_on_commit_callbacks
-):
+def test_redelivery_is_answered_2xx_with_one_effect(checkout, stripe_standin, webhooks):
     booking = checkout()
-    with django_capture_on_commit_callbacks(execute=True):
-        event = completed_event(stripe_standin, booking)
-        statuses = stripe_standin.deliver(event, times=3)
+    event = completed_event(stripe_standin, booking)
+    statuses = stripe_standin.deliver(event, times=3)
+    run_outbox()
 
     assert statuses == [200, 200, 200]
     assert StripeEvent.objects.count() == 1
@@ -216,7 +215,7 @@ def test_completed_after_expired_confirms_when_the_date_is_free(checkout, stripe
 
 
 def test_completed_after_expired_refunds_once_when_the_date_was_taken(
-    checkout, stripe_standin, webhooks, django_capture_on_commit_callbacks
+    checkout, stripe_standin, webhooks
 ):
     booking = checkout()
     stripe_standin.configure_webhooks()
@@ -228,10 +227,10 @@ def test_completed_after_expired_refunds_once_when_the_date_was_taken(
     booking.refresh_from_db()
     assert booking.status == "expired"
 
-    with django_capture_on_commit_callbacks(execute=True):
-        first = webhooks.post(paid)
-    with django_capture_on_commit_callbacks(execute=True):
-        second = webhooks.post(paid)
+    first = webhooks.post(paid)
+    run_outbox()
+    second = webhooks.post(paid)
+    run_outbox()
 
     assert (first.status_code, second.status_code) == (200, 200)
     booking.refresh_from_db()

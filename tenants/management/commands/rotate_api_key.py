@@ -12,14 +12,20 @@ from tenants.commands import TenantCommand
 from tenants.models import ApiKey, Tenant
 from tenants.services import api_key_rotate
 
+MAX_GRACE_HOURS = 24 * 90
+
 
 def grace_hours(value: str) -> float:
     try:
         hours = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
-    if not math.isfinite(hours) or hours < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more hours, not {value!r}")
+    # Bounded: a grace period of years is a mistake, and a huge one would
+    # overflow the datetime arithmetic with a traceback instead of a message.
+    if not math.isfinite(hours) or not 0 <= hours <= MAX_GRACE_HOURS:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {MAX_GRACE_HOURS} hours, not {value!r}"
+        )
     return hours
 
 
@@ -43,8 +49,12 @@ class Command(TenantCommand):
 
     def handle_tenant(self, tenant: Tenant, *args: Any, **options: Any) -> None:
         kind = options["kind"]
-        rotated = api_key_rotate(tenant=tenant, kind=kind, grace_hours=options["grace_hours"])
-        until = rotated.previous_valid_until
+        grace = options["grace_hours"]
+        rotated = api_key_rotate(tenant=tenant, kind=kind, grace_hours=grace)
+        had_previous = rotated.previous_valid_until is not None
+        # With no grace the previous keys are refused from now on: there is no
+        # "valid until" to report (null), as when there was no previous key.
+        until = rotated.previous_valid_until if grace > 0 else None
         if options["json"]:
             self.print_json({
                 "tenant": tenant.slug,
@@ -56,9 +66,9 @@ class Command(TenantCommand):
         self.stdout.write(f"New {kind} key for {tenant.slug}: {rotated.issued.key}")
         if kind == ApiKey.Kind.SECRET:
             self.stdout.write("The secret key is shown only this once: store it now.")
-        if until is None:
+        if not had_previous:
             self.stdout.write(f"There was no previous {kind} key.")
-        elif options["grace_hours"] == 0:
+        elif until is None:
             self.stdout.write(f"Previous {kind} keys are refused from now on.")
         else:
             self.stdout.write(f"Previous {kind} keys keep working until {until.isoformat()}.")

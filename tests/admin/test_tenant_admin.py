@@ -1,0 +1,269 @@
+"""The tenant settings/branding admin, API keys and the active-tenant switch."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalog.models import Package
+from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
+from tenants.models import ApiKey, Tenant, TenantMembership
+from tenants.services import api_key_issue
+from tests.admin import error_codes, page_form_data
+from tests.factories import MembershipFactory, PackageFactory
+
+pytestmark = pytest.mark.django_db
+
+TENANTS = "/admin/tenants/tenant/"
+KEYS = "/admin/tenants/apikey/"
+PLATFORM_FIELDS = {
+    "slug",
+    "active",
+    "commission_bps",
+    "stripe_account_id",
+    "stripe_charges_enabled",
+}
+
+
+def row(tenant) -> dict:
+    return Tenant.objects.filter(pk=tenant.pk).values().get()
+
+
+def test_staff_see_only_their_own_tenant(staff_client, tenant, other_tenant):
+    changelist = staff_client.get(TENANTS)
+    other = [
+        staff_client.get(f"{TENANTS}{other_tenant.pk}/change/"),
+        staff_client.post(f"{TENANTS}{other_tenant.pk}/change/", {"name": "Hijacked"}),
+        staff_client.get(f"{TENANTS}{other_tenant.pk}/history/"),
+    ]
+
+    assert changelist.status_code == 200
+    assert list(changelist.context["cl"].result_list) == [tenant]
+    assert [r.status_code for r in other] == [404, 404, 404]
+    assert Tenant.objects.get(pk=other_tenant.pk).name == "Beta Weddings"
+
+
+def test_staff_view_settings_but_cannot_change_them(staff_client, tenant):
+    before = row(tenant)
+
+    page = staff_client.get(f"{TENANTS}{tenant.pk}/change/")
+    response = staff_client.post(
+        f"{TENANTS}{tenant.pk}/change/", {"name": "Renamed", "primary_color": "#000000"}
+    )
+
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert response.status_code == 403
+    assert row(tenant) == before
+
+
+def test_owner_updates_branding_through_the_service(owner_client, tenant):
+    before = row(tenant)
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    response = owner_client.post(
+        f"{TENANTS}{tenant.pk}/change/",
+        {**page_form_data(page), "primary_color": "#112233", "font_family": "Lora, serif"},
+    )
+
+    assert response.status_code == 302
+    after = row(tenant)
+    assert (after["primary_color"], after["font_family"]) == ("#112233", "Lora, serif")
+    # Branding changes invalidate the tenant's cached catalog (tenant_update).
+    assert after["catalog_version"] == before["catalog_version"] + 1
+    unchanged = {
+        k: v
+        for k, v in after.items()
+        if k not in {"primary_color", "font_family", "catalog_version", "updated_at"}
+    }
+    assert unchanged == {k: v for k, v in before.items() if k in unchanged}
+
+
+def test_owner_cannot_change_commission_or_stripe_fields(owner_client, tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(stripe_account_id="acct_123")
+    before = row(tenant)
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    response = owner_client.post(
+        f"{TENANTS}{tenant.pk}/change/",
+        {
+            **page_form_data(page),
+            "name": "Alpha Weddings & Co",
+            # forged: these fields are not on the owner's form
+            "commission_bps": "0",
+            "stripe_account_id": "acct_forged",
+            "stripe_charges_enabled": "on",
+            "slug": "forged-slug",
+            "active": "",
+        },
+    )
+
+    assert PLATFORM_FIELDS.isdisjoint(page.context["adminform"].form.fields)
+    assert PLATFORM_FIELDS <= set(page.context["adminform"].readonly_fields)
+    assert response.status_code == 302
+    after = row(tenant)
+    assert after["name"] == "Alpha Weddings & Co"
+    assert {name: after[name] for name in PLATFORM_FIELDS} == {
+        name: before[name] for name in PLATFORM_FIELDS
+    }
+
+
+def test_owner_invalid_settings_are_form_errors(owner_client, tenant):
+    before = row(tenant)
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    response = owner_client.post(
+        f"{TENANTS}{tenant.pk}/change/",
+        {**page_form_data(page), "primary_color": "red", "hold_minutes": "5"},
+    )
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert error_codes(form, "primary_color") == ["invalid_color"]
+    assert error_codes(form, "hold_minutes") == ["min_value"]
+    assert row(tenant) == before
+
+
+def test_staff_cannot_add_or_delete_tenants(owner_client, tenant):
+    responses = [
+        owner_client.get(f"{TENANTS}add/"),
+        owner_client.get(f"{TENANTS}{tenant.pk}/delete/"),
+        owner_client.post(f"{TENANTS}{tenant.pk}/delete/", {"post": "yes"}),
+    ]
+
+    assert [r.status_code for r in responses] == [403, 403, 403]
+    assert Tenant.objects.count() == 1
+
+
+def test_superuser_sees_every_tenant_and_edits_platform_fields(
+    superuser_client, tenant, other_tenant
+):
+    changelist = superuser_client.get(TENANTS)
+    page = superuser_client.get(f"{TENANTS}{other_tenant.pk}/change/")
+
+    response = superuser_client.post(
+        f"{TENANTS}{other_tenant.pk}/change/", {**page_form_data(page), "commission_bps": "750"}
+    )
+
+    assert set(changelist.context["cl"].result_list) == {tenant, other_tenant}
+    assert response.status_code == 302
+    assert row(other_tenant)["commission_bps"] == 750
+
+
+def test_superuser_creates_tenant_with_keys(superuser_client, unscoped):
+    page = superuser_client.get(f"{TENANTS}add/")
+    body = {**page_form_data(page), "name": "Gamma Events", "slug": "gamma-events"}
+
+    response = superuser_client.post(f"{TENANTS}add/", body, follow=True)
+    duplicate = superuser_client.post(f"{TENANTS}add/", body)
+
+    assert response.status_code == 200
+    gamma = Tenant.objects.get(slug="gamma-events")
+    assert sorted(ApiKey.objects.filter(tenant=gamma).values_list("kind", flat=True)) == [
+        "publishable",
+        "secret",
+    ]
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("secret key (shown once): sk_" in m for m in shown)
+    assert duplicate.status_code == 200
+    # The form's unique check answers first; tenant_create's constraint
+    # mapping (slug_taken) is what decides a race.
+    assert error_codes(duplicate.context["adminform"].form, "slug") == ["unique"]
+    assert Tenant.objects.count() == 1
+
+
+def test_api_keys_are_for_superusers_only(owner_client, tenant, unscoped):
+    api_key_issue(tenant=tenant, kind=ApiKey.Kind.PUBLISHABLE)
+
+    assert owner_client.get(KEYS).status_code == 403
+    index = owner_client.get("/admin/")
+    models = [m["object_name"] for app in index.context["app_list"] for m in app["models"]]
+    assert "ApiKey" not in models
+    assert "Tenant" in models
+
+
+def test_superuser_revokes_a_key(superuser_client, tenant, unscoped):
+    issued = api_key_issue(tenant=tenant, kind=ApiKey.Kind.SECRET).api_key
+
+    page = superuser_client.get(KEYS)
+    response = superuser_client.post(
+        KEYS, {"action": "revoke_keys", "_selected_action": [issued.pk]}
+    )
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    issued.refresh_from_db()
+    assert issued.revoked_at is not None
+    assert "key_hash" not in superuser_client.get(f"{KEYS}{issued.pk}/change/").content.decode()
+
+
+# --- several tenants, one login ------------------------------------------------
+
+
+@pytest.fixture
+def two_tenant_user(tenant, other_tenant):
+    user = MembershipFactory(tenant=tenant, role=TenantMembership.Role.OWNER).user
+    MembershipFactory(tenant=other_tenant, user=user, role=TenantMembership.Role.STAFF)
+    return user
+
+
+def test_user_with_several_tenants_switches_the_active_one(
+    client, two_tenant_user, tenant, other_tenant, unscoped
+):
+    PackageFactory(tenant=tenant, title="Alpha package")
+    theirs = PackageFactory(tenant=other_tenant, title="Beta package")
+    client.force_login(two_tenant_user)
+
+    index = client.get("/admin/")
+    switch_page = client.get(f"{TENANTS}switch/")
+    response = client.post(f"{TENANTS}switch/", {"tenant": other_tenant.pk})
+    packages = client.get("/admin/catalog/package/")
+    settings_page = client.get(f"{TENANTS}{other_tenant.pk}/change/")
+
+    assert f"{TENANTS}switch/" in index.content.decode()  # the header link
+    assert switch_page.status_code == 200
+    assert response.status_code == 302
+    assert client.session[ACTIVE_TENANT_SESSION_KEY] == other_tenant.pk
+    assert list(packages.context["cl"].result_list) == [theirs]
+    # Staff (not owner) in that tenant: view only.
+    assert settings_page.context["has_change_permission"] is False
+
+
+def test_switching_to_a_tenant_one_is_not_a_member_of_is_404(
+    client, two_tenant_user, tenant, unscoped
+):
+    stranger = Tenant.objects.create(slug="gamma-events", name="Gamma")
+    client.force_login(two_tenant_user)
+
+    response = client.post(f"{TENANTS}switch/", {"tenant": stranger.pk})
+    packages = client.get("/admin/catalog/package/")
+
+    assert response.status_code == 404
+    assert ACTIVE_TENANT_SESSION_KEY not in client.session
+    assert packages.status_code == 200
+    assert Package.objects.count() == 0
+
+
+# --- pages render for every role ---------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["staff", "owner", "superuser"])
+def test_tenant_admin_pages_render(client, tenant, role, superuser, unscoped):
+    user = superuser if role == "superuser" else MembershipFactory(tenant=tenant, role=role).user
+    client.force_login(user)
+    key = api_key_issue(tenant=tenant, kind=ApiKey.Kind.PUBLISHABLE).api_key
+
+    urls = [
+        "/admin/",
+        "/admin/tenants/",
+        TENANTS,
+        f"{TENANTS}{tenant.pk}/change/",
+        f"{TENANTS}{tenant.pk}/history/",
+        f"{TENANTS}switch/",
+    ]
+    expected = {url: 200 for url in urls}
+    if role == "superuser":
+        urls += [f"{TENANTS}add/", KEYS, f"{KEYS}{key.pk}/change/"]
+        expected = {url: 200 for url in urls}
+        expected[f"{TENANTS}switch/"] = 404  # no memberships: nothing to switch
+
+    assert {url: client.get(url).status_code for url in urls} == expected
