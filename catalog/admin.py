@@ -37,6 +37,7 @@ from tenants.admin_base import (
     TenantScopedInline,
     copy_saved,
     refused,
+    request_tenant,
 )
 from tenants.models import Tenant
 
@@ -179,7 +180,7 @@ class PackageAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         form_class = super().get_form(request, obj, change, **kwargs)
-        tenant = None if request.user.is_superuser else getattr(request, "tenant", None)
+        tenant = None if request.user.is_superuser else request_tenant(request)
         return type(form_class.__name__, (form_class,), {"scope_tenant": tenant})
 
     def save_model(self, request: HttpRequest, obj: Package, form: Any, change: bool) -> None:

@@ -33,14 +33,18 @@ class Package(models.Model):
     class Meta:
         ordering = ["position", "created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "slug"], name="catalog_package_tenant_slug_uniq"),
+            models.UniqueConstraint(
+                fields=["tenant", "slug"], name="catalog_package_tenant_slug_uniq"
+            ),
             # Target of the composite foreign keys below (same-tenant links).
             models.UniqueConstraint(fields=["id", "tenant"], name="catalog_package_id_tenant_uniq"),
             models.CheckConstraint(
                 condition=Q(price_cents__lte=MAX_PRICE_CENTS), name="catalog_package_price_range"
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "active", "position"], name="catalog_pkg_list_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "active", "position"], name="catalog_pkg_list_idx")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -63,7 +67,9 @@ class AddOn(models.Model):
         verbose_name = "add-on"
         ordering = ["position", "created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "slug"], name="catalog_addon_tenant_slug_uniq"),
+            models.UniqueConstraint(
+                fields=["tenant", "slug"], name="catalog_addon_tenant_slug_uniq"
+            ),
             models.UniqueConstraint(fields=["id", "tenant"], name="catalog_addon_id_tenant_uniq"),
             models.CheckConstraint(
                 condition=Q(price_cents__lte=MAX_PRICE_CENTS), name="catalog_addon_price_range"
@@ -104,8 +110,12 @@ def package_photo_path(instance: "PackagePhoto", filename: str) -> str:
 class PackagePhoto(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(upload_to=package_photo_path, width_field="width", height_field="height")
-    alt = models.CharField(max_length=200, blank=True, help_text="Describe the photo for screen readers.")
+    image = models.ImageField(
+        upload_to=package_photo_path, width_field="width", height_field="height"
+    )
+    alt = models.CharField(
+        max_length=200, blank=True, help_text="Describe the photo for screen readers."
+    )
     width = models.PositiveIntegerField(editable=False, default=0)
     height = models.PositiveIntegerField(editable=False, default=0)
     position = models.IntegerField(default=0)

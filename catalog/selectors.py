@@ -22,7 +22,9 @@ def _with_public_relations(queryset: QuerySet[Package], *, tenant: Tenant) -> Qu
             queryset=AddOn.objects.filter(tenant=tenant, active=True).order_by(*DISPLAY_ORDER),
             to_attr="active_add_ons",
         ),
-        Prefetch("photos", queryset=PackagePhoto.objects.filter(tenant=tenant).order_by(*PHOTO_ORDER)),
+        Prefetch(
+            "photos", queryset=PackagePhoto.objects.filter(tenant=tenant).order_by(*PHOTO_ORDER)
+        ),
     )
 
 

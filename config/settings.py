@@ -182,6 +182,10 @@ REST_FRAMEWORK = {
         "tenant_key": env.str("THROTTLE_RATE_PER_KEY", default="600/min"),
         "client_ip": env.str("THROTTLE_RATE_PER_IP", default="300/min"),
     },
+    # How many proxies in front of the app append to X-Forwarded-For; 0
+    # trusts only the socket's address, so clients cannot forge their IP
+    # to dodge the per-IP throttle. Behind one load balancer: 1.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Altar public API",

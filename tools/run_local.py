@@ -3,7 +3,8 @@
 Steps: check PostgreSQL, create the database if missing, migrate, seed the
 demo tenant, start the Stripe stand-in on loopback (Stripe is unreachable
 here; the stand-in serves its API and sends signed webhooks back), record the
-webhook endpoint, then serve. Ctrl-C stops everything.
+webhook endpoints, start the outbox worker, then serve. Ctrl-C stops
+everything.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def main() -> None:
     children: list[subprocess.Popen] = []
     try:
         children.append(start_standin(env))
+        # The outbox worker: confirmation e-mails (printed on this console)
+        # and refunds the platform owes run here, after commit.
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "manage.py", "db_worker", "--interval", "1"], cwd=ROOT, env=env
+            )
+        )
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
             cwd=ROOT,
