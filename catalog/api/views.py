@@ -18,6 +18,26 @@ from catalog.errors import PackageNotFound
 from tenants.api.base import TenantApiView
 
 
+def with_absolute_urls(package: dict, origin: str) -> dict:
+    """The cached package, already in its output shape (PackageOutputSerializer
+    documents it), with photo URLs made absolute for this request's origin.
+    Warm reads skip DRF serializers on purpose: the shape was fixed when the
+    entry was built, and re-serializing it cost most of a warm request."""
+    if not package["photos"]:
+        return package
+    photos = [
+        # Storage may already give absolute URLs (a CDN); only paths get the origin.
+        {**photo, "url": origin + photo["url"] if photo["url"].startswith("/") else photo["url"]}
+        for photo in package["photos"]
+    ]
+    return {**package, "photos": photos}
+
+
+def request_origin(request: Request) -> str:
+    """scheme://host of the request, once (cached photo URLs are paths)."""
+    return request.build_absolute_uri("/")[:-1]
+
+
 class PackagePagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -43,8 +63,8 @@ class PackageListApi(TenantApiView):
         # The whole active catalog is one cache entry; pages are cut in memory.
         paginator = PackagePagination()
         page = paginator.paginate_queryset(packages, request, view=self)
-        results = PackageOutputSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(results)
+        origin = request_origin(request)
+        return paginator.get_paginated_response([with_absolute_urls(p, origin) for p in page])
 
 
 class PackageDetailApi(TenantApiView):
@@ -60,4 +80,4 @@ class PackageDetailApi(TenantApiView):
         package = catalog_package_detail_cached(tenant=self.tenant, slug=slug)
         if package is None:
             raise PackageNotFound()
-        return Response(PackageOutputSerializer(package, context={"request": request}).data)
+        return Response(with_absolute_urls(package, request_origin(request)))
