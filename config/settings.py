@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_guid",
     "django_tasks",
     "django_tasks_db",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -66,7 +67,28 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.AdminTenantScopeMiddleware",
+    # Last, as django-axes requires: refuses logins while locked out.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Admin login brute-force protection (django-axes): after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked out for
+# AXES_COOLOFF_HOURS (an ops superuser can unlock with `axes_reset`).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+# Behind a proxy the client address comes from the same setting DRF uses.
+AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
+
+# Request bodies: the JSON API takes small documents; photo uploads are
+# files (checked at 5 MB by the catalog) and do not count here.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_BYTES", default=1_048_576)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
