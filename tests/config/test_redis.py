@@ -1,0 +1,77 @@
+"""With REDIS_URL, the catalog cache and the API throttles live in Redis
+(shared by every process and host); if Redis goes down the API keeps
+serving: cache misses fall through to the database and throttling degrades
+(no limit) instead of failing."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from rest_framework.throttling import SimpleRateThrottle
+
+from tests.factories import PackageFactory
+
+pytestmark = pytest.mark.django_db
+
+REDIS_DB = 13  # this suite's own database number on the local Redis
+
+
+def use_redis(settings, location: str) -> None:
+    settings.REDIS_URL = location
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": location,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5},
+        }
+    }
+
+
+@pytest.fixture
+def shared_redis(settings, worker_id):
+    # One Redis database per xdist worker would need 16+ numbers; a key
+    # prefix per worker keeps parallel runs apart instead.
+    use_redis(settings, f"redis://127.0.0.1:6379/{REDIS_DB}")
+    settings.CACHES["default"]["KEY_PREFIX"] = f"altar-test-{worker_id}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    for key in client.scan_iter(f"altar-test-{worker_id}:*"):
+        client.delete(key)
+
+
+def test_catalog_cache_and_throttles_are_stored_in_redis(
+    tenant, tenant_api, shared_redis, worker_id
+):
+    PackageFactory(tenant=tenant, slug="sunrise")
+
+    assert tenant_api.get("/api/v1/packages").status_code == 200
+
+    keys = {key.decode() for key in shared_redis.scan_iter(f"altar-test-{worker_id}:*")}
+    assert any(f":altar:catalog:v1:{tenant.pk}:" in key for key in keys)
+    assert any("throttle_client_ip" in key for key in keys)
+    assert any("throttle_tenant_key" in key for key in keys)
+
+
+def test_throttle_limits_hold_through_the_shared_store(
+    tenant, tenant_api, shared_redis, monkeypatch
+):
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": "2/day", "client_ip": "100/day"}
+    )
+
+    statuses = [tenant_api.get("/api/v1/tenant").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+
+
+def test_redis_down_keeps_the_api_serving_without_limits(tenant, tenant_api, settings, monkeypatch):
+    use_redis(settings, "redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": "2/day", "client_ip": "2/day"}
+    )
+    PackageFactory(tenant=tenant, slug="sunrise")
+
+    responses = [tenant_api.get("/api/v1/packages") for _ in range(4)]
+
+    assert [r.status_code for r in responses] == [200, 200, 200, 200]
+    assert [p["slug"] for p in responses[-1].json()["results"]] == ["sunrise"]
