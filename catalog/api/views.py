@@ -58,7 +58,8 @@ class PackageListApi(TenantApiView):
     def get(self, request: Request) -> Response:
         # DRF's paginator silently falls back to the default for a bad
         # page_size; the contract answers 400 instead.
-        PackageListInputSerializer(data=request.query_params).is_valid(raise_exception=True)
+        if request.query_params:  # the common first page skips building a serializer
+            PackageListInputSerializer(data=request.query_params).is_valid(raise_exception=True)
         packages = catalog_package_list_cached(tenant=self.tenant)
         # The whole active catalog is one cache entry; pages are cut in memory.
         paginator = PackagePagination()
