@@ -31,6 +31,9 @@ if not DEBUG and (
         "when DJANGO_DEBUG is off."
     )
 
+# Rotation: the previous key keeps sessions and signed links valid meanwhile.
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if DEBUG else []
 )
@@ -118,6 +121,10 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
+# Behind PgBouncer < 1.21 in transaction mode, server-side prepared
+# statements must be off (docs/deploy.md).
+if env.str("DB_PREPARE_THRESHOLD", default="") == "off":
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DATABASES["default"]["OPTIONS"]["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
