@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "djstripe",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware, as django-cors-headers requires.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,6 +92,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 # Behind a proxy the client address comes from the same setting DRF uses.
 AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
+
+# CORS: only the couples' API, only for origins a tenant lists
+# (tenants/cors.py decides per request); no cookies are involved.
+CORS_URLS_REGEX = r"^/api/v1/.*$"
+CORS_ALLOW_HEADERS = ["content-type", "x-tenant-key", "idempotency-key", "x-request-id"]
+CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after"]
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # Request bodies: the JSON API takes small documents; photo uploads are
 # files (checked at 5 MB by the catalog) and do not count here.

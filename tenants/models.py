@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -7,6 +8,7 @@ from django_scopes import ScopedManager
 from tenants.validators import (
     validate_currency,
     validate_hex_color,
+    validate_origin,
     validate_tenant_slug,
     validate_timezone,
 )
@@ -56,6 +58,15 @@ class Tenant(models.Model):
     # Empty: the hosted status page /bookings/{id}/.
     success_url_template = models.URLField(max_length=500, blank=True)
     cancel_url_template = models.URLField(max_length=500, blank=True)
+
+    # Couples' websites allowed to call the API from a browser (CORS), as
+    # origins: "https://juniper.example" (scheme, host, optional port).
+    cors_origins = ArrayField(
+        models.CharField(max_length=200, validators=[validate_origin]),
+        default=list,
+        blank=True,
+        help_text="Origins of this business's websites, e.g. https://www.example.com",
+    )
 
     stripe_account_id = models.CharField(max_length=64, blank=True)
     stripe_charges_enabled = models.BooleanField(default=False)

@@ -61,3 +61,15 @@ def validate_timezone(value: str) -> None:
 def validate_hex_color(value: str) -> None:
     if not HEX_COLOR_RE.match(value):
         raise ValidationError("Use a colour of the form #RRGGBB.", code="invalid_color")
+
+
+ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def validate_origin(value: str) -> None:
+    """A browser origin: scheme and host (and port), no path, lower case."""
+    if not ORIGIN_RE.fullmatch(value):
+        raise ValidationError(
+            "Enter an origin like https://www.example.com (no path, no trailing slash).",
+            code="invalid_origin",
+        )
