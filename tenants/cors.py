@@ -19,7 +19,6 @@ from tenants.models import ApiKey, Tenant
 from tenants.scoping import scopes_disabled
 from tenants.selectors import api_key_resolve
 
-
 API_PREFIX = "/api/v1/"
 
 
