@@ -1,17 +1,54 @@
 """Throttles for the public API: per client IP (checked first, so even
-requests with bad keys are limited) and per tenant key."""
+requests with bad keys are limited) and per tenant key.
+
+Both count requests in fixed windows with one atomic cache increment per
+request. DRF's SimpleRateThrottle instead keeps every request's timestamp
+in one cache entry that each request reads and rewrites whole: O(rate) work
+per request, and two processes reading the same list at once both write it
+back, so the shared limit undercounts. With Redis (REDIS_URL) the counter is
+an INCR shared by every process and host; if Redis is down, django-redis
+answers None and the request is allowed (throttling degrades, serving
+does not).
+"""
+
+from __future__ import annotations
 
 from rest_framework.throttling import SimpleRateThrottle
 
 
-class ClientIpThrottle(SimpleRateThrottle):
+class FixedWindowThrottle(SimpleRateThrottle):
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.window_ends_at = (window + 1) * self.duration
+        counter = f"{self.key}:{window}"
+        # add() is a no-op when the window's counter exists; the extra
+        # second outlives the window's end, never a request inside it.
+        self.cache.add(counter, 0, self.duration + 1)
+        try:
+            count = self.cache.incr(counter)
+        except ValueError:  # evicted between add() and incr()
+            self.cache.set(counter, 1, self.duration + 1)
+            count = 1
+        return count is None or count <= self.num_requests
+
+    def wait(self) -> float:
+        return max(1.0, self.window_ends_at - self.now)
+
+
+class ClientIpThrottle(FixedWindowThrottle):
     scope = "client_ip"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class TenantKeyThrottle(SimpleRateThrottle):
+class TenantKeyThrottle(FixedWindowThrottle):
     scope = "tenant_key"
 
     def get_cache_key(self, request, view):

@@ -75,3 +75,28 @@ def test_redis_down_keeps_the_api_serving_without_limits(tenant, tenant_api, set
 
     assert [r.status_code for r in responses] == [200, 200, 200, 200]
     assert [p["slug"] for p in responses[-1].json()["results"]] == ["sunrise"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_share_one_exact_limit(shared_redis, monkeypatch):
+    from collections import Counter
+
+    from rest_framework.test import APIClient
+
+    from tests.bookings.test_races import run_together
+    from tests.conftest import publishable_key_for
+    from tests.factories import TenantFactory
+
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": "5/day", "client_ip": "1000/day"}
+    )
+    key = publishable_key_for(TenantFactory())
+
+    def call():
+        client = APIClient()
+        client.credentials(HTTP_X_TENANT_KEY=key)
+        return client.get("/api/v1/tenant").status_code
+
+    statuses = run_together([call] * 20)
+
+    assert Counter(statuses) == {200: 5, 429: 15}
