@@ -11,20 +11,36 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from bookings.errors import BookingNotCancelable, PaymentProviderError, RefundTooLarge
+from bookings.admin_views import bookings_csv_response, calendar_context
+from bookings.errors import (
+    BookingNotCancelable,
+    BookingNotFound,
+    PaymentProviderError,
+    RefundTooLarge,
+)
 from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund
 from bookings.notifications import format_money
+from bookings.selectors import booking_refund_preview
 from bookings.services import (
     blackout_date_delete,
     blackout_date_set,
     blackout_range_add,
     booking_cancel,
+    booking_confirmation_resend,
 )
 from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
 
@@ -165,46 +181,181 @@ class BookingAdmin(TenantScopedAdmin):
         url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
         return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
 
-    def get_urls(self):
-        cancel = path(
-            "<uuid:booking_id>/cancel/",
-            self.admin_site.admin_view(self.cancel_view),
-            name="bookings_booking_cancel",
-        )
-        return [cancel, *super().get_urls()]
+    # --- actions on the selected rows ---
+    actions = ("resend_confirmation",)
 
-    def cancel_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+    @admin.action(description="Resend the confirmation e-mail (confirmed bookings)")
+    def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+        sent, skipped = 0, 0
+        for booking in queryset.select_related("tenant"):
+            try:
+                booking_confirmation_resend(tenant=booking.tenant, booking_id=booking.pk)
+            except (BookingNotFound, ValidationError):
+                skipped += 1
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, f"{sent} confirmation e-mail(s) queued.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} booking(s) skipped: only confirmed bookings have a confirmation.",
+                messages.WARNING,
+            )
+
+    # --- extra pages ---
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        extra = [
+            path("calendar/", view(self.calendar_view), name="bookings_booking_calendar"),
+            path("export.csv", view(self.export_view), name="bookings_booking_export"),
+            path(
+                "<uuid:booking_id>/cancel/",
+                view(self.cancel_view),
+                name="bookings_booking_cancel",
+            ),
+            path(
+                "<uuid:booking_id>/resend-confirmation/",
+                view(self.resend_view),
+                name="bookings_booking_resend",
+            ),
+        ]
+        # Before the model admin's catch-all "<path:object_id>/".
+        return [*extra, *super().get_urls()]
+
+    def _booking_or_404(self, request: HttpRequest, booking_id) -> Booking:
+        # get_object goes through the scoped queryset: another tenant's id is
+        # simply not found, exactly like an unknown one.
         booking = self.get_object(request, str(booking_id))
         if booking is None or not self.has_change_permission(request, booking):
             raise Http404("Not found.")
+        return booking
+
+    def calendar_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Booking calendar",
+            **calendar_context(request),
+        }
+        return TemplateResponse(request, "admin/bookings/booking/calendar.html", context)
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's rows as CSV: the same ChangeList, so the same
+        filters, search, date drill-down and tenant scope as the page."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Unknown filter.")
+        tenant = request_tenant(request)
+        name = f"bookings-{tenant.slug if tenant else 'all'}.csv"
+        return bookings_csv_response(changelist.queryset, filename=name)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {
+            **(extra_context or {}),
+            "export_query": request.GET.urlencode(),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def resend_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        booking = self._booking_or_404(request, booking_id)
+        change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
+        if request.method == "POST":
+            try:
+                booking_confirmation_resend(tenant=booking.tenant, booking_id=booking.pk)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    self.message_user(request, message, messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Confirmation e-mail queued to {booking.email}.", messages.SUCCESS
+                )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Resend the confirmation e-mail",
+            "booking": booking,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/resend.html", context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        booking = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "can_resend": booking is not None and booking.status == Booking.Status.CONFIRMED,
+            "can_cancel": booking is not None and booking.status in Booking.ACTIVE_STATUSES,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def cancel_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """Choose full, partial or no refund; "Review" shows what the choice
+        does to the money (refund and commission reversed) before the
+        cancel, which is one more POST. Posting without review cancels at once."""
+        booking = self._booking_or_404(request, booking_id)
         refundable = booking.paid_cents - booking.refunded_cents
         form = CancelForm(request.POST or None, refundable_cents=refundable)
+        preview = None
         if request.method == "POST" and form.is_valid():
-            try:
-                booking_cancel(
-                    tenant=booking.tenant,
-                    booking_id=booking.pk,
-                    refund_cents=form.cleaned_data["refund_cents"],
-                )
-            except (BookingNotCancelable, RefundTooLarge, PaymentProviderError) as exc:
-                form.add_error(None, exc.message)
+            refund_cents = form.cleaned_data["refund_cents"]
+            if "_review" in request.POST:
+                preview = self._money(booking, refund_cents)
             else:
-                self.message_user(request, "Booking canceled.", messages.SUCCESS)
-                return HttpResponseRedirect(
-                    reverse("admin:bookings_booking_change", args=[booking.pk])
-                )
+                try:
+                    booking_cancel(
+                        tenant=booking.tenant, booking_id=booking.pk, refund_cents=refund_cents
+                    )
+                except (BookingNotCancelable, RefundTooLarge, PaymentProviderError) as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(request, "Booking canceled.", messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse("admin:bookings_booking_change", args=[booking.pk])
+                    )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Cancel booking",
             "booking": booking,
             "form": form,
+            "preview": preview,
+            "options": [
+                {"label": "Full refund", **self._money(booking, None)},
+                {"label": "No refund", **self._money(booking, 0)},
+            ],
+            "paid": format_money(booking.paid_cents, booking.currency),
             "refundable": format_money(refundable, booking.currency),
             "commission": format_money(
                 booking.commission_cents - booking.commission_refunded_cents, booking.currency
             ),
         }
         return TemplateResponse(request, "admin/bookings/booking/cancel.html", context)
+
+    @staticmethod
+    def _money(booking: Booking, refund_cents: int | None) -> dict[str, Any]:
+        preview = booking_refund_preview(booking=booking, refund_cents=refund_cents)
+        currency = booking.currency
+        kept = booking.paid_cents - preview.refunded_after_cents
+        commission_kept = booking.commission_cents - preview.commission_refunded_after_cents
+        return {
+            "refund_cents": preview.refund_cents,
+            "refund": format_money(preview.refund_cents, currency),
+            "commission_reversed": format_money(preview.commission_reversed_cents, currency),
+            "kept": format_money(kept, currency),
+            "commission_kept": format_money(commission_kept, currency),
+        }
 
 
 class BlackoutRangeForm(forms.Form):

@@ -11,17 +11,21 @@ tenant's today in its own time zone.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from bookings.errors import BookingNotFound
 from bookings.models import BlackoutDate, Booking
 from tenants.models import Tenant
+from webhooks.models import StripeEvent
 
 # When several reasons apply to one date, the first listed wins: a past date
 # is "past" even if it was booked.
@@ -147,3 +151,230 @@ def blackout_date_list(
     if end is not None:
         queryset = queryset.filter(date__lte=end)
     return list(queryset.order_by("date"))
+
+
+# --- the admin dashboard and calendar -------------------------------------------
+#
+# `tenant=None` means every tenant: only for superusers, whose admin requests
+# run with scopes disabled. Each function costs a fixed number of queries
+# whatever the number of bookings, so the dashboard does too.
+
+UPCOMING_DAYS = 60
+
+
+@dataclass(frozen=True)
+class HeldBooking:
+    booking: Booking
+    time_left: dt.timedelta
+
+
+@dataclass(frozen=True)
+class MonthRevenue:
+    """Revenue of one month, one currency: confirmed bookings whose wedding
+    (event_date) falls in the month; revenue = amount - refunded, commission
+    = commission - commission reversed."""
+
+    month: dt.date  # the first day of the month
+    currency: str
+    bookings: int
+    revenue_cents: int
+    commission_cents: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: dt.date
+    upcoming: list[Booking]
+    holds: list[HeldBooking]
+    months: list[dt.date]
+    revenue: list[MonthRevenue]
+    failed_webhooks: int
+    failed_webhook_latest: list[StripeEvent]
+
+
+def _for_tenant(queryset: QuerySet, tenant: Tenant | None) -> QuerySet:
+    return queryset if tenant is None else queryset.filter(tenant=tenant)
+
+
+def _month_start(day: dt.date, months_later: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 + months_later
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def dashboard_today(*, tenant: Tenant | None, now: dt.datetime) -> dt.date:
+    """The tenant's today; across tenants, UTC's (stated on the page)."""
+    if tenant is None:
+        return now.astimezone(dt.UTC).date()
+    return tenant_today(tenant=tenant, now=now)
+
+
+def dashboard_upcoming_weddings(
+    *, tenant: Tenant | None, today: dt.date, days: int = UPCOMING_DAYS
+) -> list[Booking]:
+    """Confirmed weddings from today to today + `days`, soonest first. One query."""
+    queryset = Booking.objects.filter(
+        status=Booking.Status.CONFIRMED,
+        event_date__range=(today, today + dt.timedelta(days=days)),
+    )
+    return list(
+        _for_tenant(queryset, tenant)
+        .select_related("package", "tenant")
+        .order_by("event_date", "created_at")
+    )
+
+
+def dashboard_live_holds(*, tenant: Tenant | None, now: dt.datetime) -> list[HeldBooking]:
+    """Holds still awaiting payment (lapsed ones excluded, whether or not
+    `expire_holds` has run), the one lapsing first on top. One query."""
+    queryset = Booking.objects.filter(status=Booking.Status.HELD, hold_expires_at__gt=now)
+    bookings = _for_tenant(queryset, tenant).select_related("package", "tenant")
+    return [
+        HeldBooking(booking=booking, time_left=booking.hold_expires_at - now)
+        for booking in bookings.order_by("hold_expires_at", "created_at")
+    ]
+
+
+def dashboard_revenue(*, tenant: Tenant | None, months: list[dt.date]) -> list[MonthRevenue]:
+    """Per month (each given as its first day) and currency; months with
+    nothing are left out. One query."""
+    if not months:
+        return []
+    end = _month_start(max(months), 1)
+    queryset = Booking.objects.filter(
+        status=Booking.Status.CONFIRMED, event_date__gte=min(months), event_date__lt=end
+    )
+    rows = (
+        _for_tenant(queryset, tenant)
+        .annotate(month=TruncMonth("event_date"))
+        .values("month", "currency")
+        .annotate(
+            bookings=Count("pk"),
+            revenue_cents=Sum(F("amount_cents") - F("refunded_cents")),
+            commission_cents=Sum(F("commission_cents") - F("commission_refunded_cents")),
+        )
+        .order_by("month", "currency")
+    )
+    return [
+        MonthRevenue(
+            month=row["month"],
+            currency=row["currency"],
+            bookings=row["bookings"],
+            revenue_cents=row["revenue_cents"],
+            commission_cents=row["commission_cents"],
+        )
+        for row in rows
+        if row["month"] in months
+    ]
+
+
+def dashboard_failed_webhooks(
+    *, tenant: Tenant | None, latest: int = 5
+) -> tuple[int, list[StripeEvent]]:
+    """Stripe events whose processing failed (they need a replay or a fix):
+    how many, and the most recent few. Two queries."""
+    queryset = _for_tenant(StripeEvent.objects.filter(status=StripeEvent.Status.FAILED), tenant)
+    return queryset.count(), list(queryset.order_by("-received_at", "-id")[:latest])
+
+
+def dashboard_get(*, tenant: Tenant | None, now: dt.datetime | None = None) -> Dashboard:
+    """Everything the admin index shows. Five queries, whatever the data."""
+    now = now or timezone.now()
+    today = dashboard_today(tenant=tenant, now=now)
+    months = [_month_start(today), _month_start(today, 1)]
+    failed, failed_latest = dashboard_failed_webhooks(tenant=tenant)
+    return Dashboard(
+        today=today,
+        upcoming=dashboard_upcoming_weddings(tenant=tenant, today=today),
+        holds=dashboard_live_holds(tenant=tenant, now=now),
+        months=months,
+        revenue=dashboard_revenue(tenant=tenant, months=months),
+        failed_webhooks=failed,
+        failed_webhook_latest=failed_latest,
+    )
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: dt.date
+    in_month: bool
+    past: bool
+    today: bool
+    booking: Booking | None  # confirmed, or a hold that has not lapsed
+    blackout: BlackoutDate | None
+
+    @property
+    def state(self) -> str:
+        """One word for what the day is, most important first."""
+        if self.booking is not None:
+            return "booked" if self.booking.status == Booking.Status.CONFIRMED else "held"
+        if self.blackout is not None:
+            return "blackout"
+        return "past" if self.past else "free"
+
+
+def booking_calendar_month(
+    *, tenant: Tenant, month: dt.date, now: dt.datetime | None = None
+) -> list[list[CalendarDay]]:
+    """The month's weeks (Monday first, padded with the neighbouring months'
+    days) with each day's occupying booking and blackout. Two queries."""
+    now = now or timezone.now()
+    today = tenant_today(tenant=tenant, now=now)
+    weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
+    first, last = weeks[0][0], weeks[-1][-1]
+    bookings = {
+        booking.event_date: booking
+        for booking in occupying_bookings(tenant=tenant, now=now).filter(
+            event_date__range=(first, last)
+        )
+    }
+    blackouts = {
+        blackout.date: blackout
+        for blackout in BlackoutDate.objects.filter(tenant=tenant, date__range=(first, last))
+    }
+    return [
+        [
+            CalendarDay(
+                date=day,
+                in_month=day.month == month.month,
+                past=day < today,
+                today=day == today,
+                booking=bookings.get(day),
+                blackout=blackouts.get(day),
+            )
+            for day in week
+        ]
+        for week in weeks
+    ]
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    refund_cents: int
+    commission_reversed_cents: int  # by this refund
+    refunded_after_cents: int
+    commission_refunded_after_cents: int
+
+
+def booking_refund_preview(*, booking: Booking, refund_cents: int | None) -> RefundPreview:
+    """What a staff cancel refunding `refund_cents` (None: all that is
+    left) would do to the money: the same proportional commission reversal
+    as bookings.services._refund_apply (a test pins the two together)."""
+    refundable = booking.paid_cents - booking.refunded_cents
+    amount = refundable if refund_cents is None else refund_cents
+    refunded_after = min(booking.paid_cents, booking.refunded_cents + amount)
+    base = booking.paid_cents or booking.amount_cents
+    commission_after = (
+        int(
+            (Decimal(booking.commission_cents) * refunded_after / base).quantize(
+                Decimal(1), rounding=ROUND_HALF_UP
+            )
+        )
+        if base and amount
+        else booking.commission_refunded_cents
+    )
+    return RefundPreview(
+        refund_cents=amount,
+        commission_reversed_cents=commission_after - booking.commission_refunded_cents,
+        refunded_after_cents=refunded_after,
+        commission_refunded_after_cents=commission_after,
+    )

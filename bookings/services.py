@@ -593,3 +593,24 @@ def _idempotency_claim(*, tenant: Tenant, key: str, fingerprint: str) -> Idempot
             raise IdempotencyInProgress()
         return existing
     raise IdempotencyInProgress()
+
+
+# --- staff: resend the confirmation e-mail --------------------------------------
+
+
+@transaction.atomic
+def booking_confirmation_resend(*, tenant: Tenant, booking_id: uuid.UUID | str) -> None:
+    """Send the couple's confirmation e-mail again (staff asked: lost mail,
+    typo fixed). Clears the "already sent" mark and queues the mail task in
+    the same transaction, so the task cannot see the old mark and skip, and
+    a rolled-back request queues nothing. Only confirmed bookings: raises
+    BookingNotFound or ValidationError (code `booking_not_confirmed`)."""
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    if booking.status != Booking.Status.CONFIRMED:
+        raise ValidationError(
+            "Only confirmed bookings have a confirmation to resend.",
+            code="booking_not_confirmed",
+        )
+    booking.confirmation_mailed_at = None
+    booking.save(update_fields=["confirmation_mailed_at", "updated_at"])
+    _mail_after_commit(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)

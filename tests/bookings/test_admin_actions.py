@@ -1,0 +1,380 @@
+"""Booking actions in the admin: cancel with a reviewed refund, resend the
+confirmation e-mail, CSV export; the tenant boundary on every one of them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django_tasks_db.models import DBTaskResult
+
+from bookings.admin_views import CSV_COLUMNS
+from bookings.models import Booking
+from bookings.selectors import booking_refund_preview
+from bookings.services import booking_confirmation_resend
+from tests.conftest import run_outbox
+from tests.factories import BookingAddOnFactory, BookingFactory
+
+pytestmark = pytest.mark.django_db
+
+BOOKINGS = "/admin/bookings/booking/"
+
+
+def read_csv(response) -> list[dict[str, str]]:
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
+
+
+# --- cancel: the review shows the refund and commission reversal ---------------
+
+
+@pytest.fixture
+def paid(tenant, unscoped):
+    # 1,234.56 USD paid, commission 10 % = 123.46 (rounded half up).
+    return BookingFactory(
+        tenant=tenant,
+        amount_cents=123_456,
+        paid_cents=123_456,
+        commission_cents=12_346,
+        stripe_payment_intent_id="pi_paid",
+    )
+
+
+def test_cancel_page_shows_full_and_no_refund_amounts(staff_client, paid):
+    html = staff_client.get(f"{BOOKINGS}{paid.pk}/cancel/").content.decode()
+
+    assert (
+        '<tr><th scope="row">Full refund</th><td>1,234.56 USD</td><td>123.46 USD</td>'
+        "<td>0.00 USD</td></tr>" in html
+    )
+    assert (
+        '<tr><th scope="row">No refund</th><td>0.00 USD</td><td>0.00 USD</td>'
+        "<td>1,234.56 USD</td></tr>" in html
+    )
+
+
+def test_cancel_review_shows_partial_amounts_and_changes_nothing(
+    staff_client, paid, stripe_standin, unscoped
+):
+    response = staff_client.post(
+        f"{BOOKINGS}{paid.pk}/cancel/", {"refund": "partial", "amount": "500.25", "_review": "1"}
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    # 123.46 * 500.25 / 1234.56 = 50.0276... -> 50.03
+    assert '<td id="review-refund">500.25 USD</td>' in html
+    assert '<td id="review-commission">50.03 USD</td>' in html
+    assert "Confirm: cancel and refund 500.25 USD" in html
+    assert '<input type="hidden" name="amount" value="500.25">' in html
+    paid.refresh_from_db()
+    assert (paid.status, paid.refunded_cents) == ("confirmed", 0)
+    assert [r for r in stripe_standin.requests if r.path == "/v1/refunds"] == []
+
+
+@pytest.fixture
+def stripe_paid(tenant, tenant_api, catalog, stripe_standin, unscoped):
+    """A booking paid through checkout and the Stripe stand-in (refunds are real calls)."""
+    from bookings.services import booking_mark_paid
+    from tests.bookings.conftest import checkout_body
+
+    response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
+    booking = Booking.objects.get(pk=response.json()["booking"]["id"])
+    stripe_standin.pay(booking.stripe_checkout_session_id)
+    session = stripe_standin.get(booking.stripe_checkout_session_id)
+    booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=session["id"],
+        payment_intent_id=session["payment_intent"],
+        amount_paid_cents=session["amount_total"],
+    )
+    booking.refresh_from_db()
+    return booking
+
+
+def test_confirmed_cancel_does_what_the_review_showed(staff_client, stripe_paid, unscoped):
+    # 1,623.45 USD paid (elopement + flowers), commission 162.35 USD.
+    preview = booking_refund_preview(booking=stripe_paid, refund_cents=50_025)
+    review = staff_client.post(
+        f"{BOOKINGS}{stripe_paid.pk}/cancel/",
+        {"refund": "partial", "amount": "500.25", "_review": "1"},
+    ).content.decode()
+
+    confirm = staff_client.post(
+        f"{BOOKINGS}{stripe_paid.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
+    )
+
+    assert (stripe_paid.paid_cents, stripe_paid.commission_cents) == (162_345, 16_235)
+    # 16235 * 50025 / 162345 = 5002.77... -> 5003
+    assert preview.commission_reversed_cents == 5_003
+    assert '<td id="review-commission">50.03 USD</td>' in review
+    assert confirm.status_code == 302
+    stripe_paid.refresh_from_db()
+    assert stripe_paid.status == "canceled"
+    assert (
+        (stripe_paid.refunded_cents, stripe_paid.commission_refunded_cents)
+        == (
+            preview.refunded_after_cents,
+            preview.commission_refunded_after_cents,
+        )
+        == (50_025, 5_003)
+    )
+
+
+def test_full_refund_review_then_confirm(staff_client, stripe_paid, unscoped):
+    review = staff_client.post(
+        f"{BOOKINGS}{stripe_paid.pk}/cancel/", {"refund": "full", "_review": "1"}
+    ).content.decode()
+    confirm = staff_client.post(
+        f"{BOOKINGS}{stripe_paid.pk}/cancel/", {"refund": "full", "amount": ""}
+    )
+
+    assert '<td id="review-refund">1,623.45 USD</td>' in review
+    assert '<td id="review-commission">162.35 USD</td>' in review
+    assert confirm.status_code == 302
+    stripe_paid.refresh_from_db()
+    assert (stripe_paid.refunded_cents, stripe_paid.commission_refunded_cents) == (162_345, 16_235)
+
+
+# --- resend the confirmation e-mail ---------------------------------------------
+
+
+def couple_mails(booking) -> list:
+    return [m for m in mail.outbox if m.to == [booking.email]]
+
+
+def test_resend_service_clears_the_mark_and_queues_one_mail(tenant, unscoped):
+    booking = BookingFactory(
+        tenant=tenant, confirmation_mailed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+
+    booking_confirmation_resend(tenant=tenant, booking_id=booking.pk)
+
+    booking.refresh_from_db()
+    assert booking.confirmation_mailed_at is None
+    (task,) = DBTaskResult.objects.all()
+    assert task.task_path == "bookings.tasks.booking_mail_confirmed"
+    assert run_outbox() == 1
+    assert len(couple_mails(booking)) == 1
+    booking.refresh_from_db()
+    assert booking.confirmation_mailed_at is not None
+
+
+def test_resend_refuses_a_booking_that_is_not_confirmed(tenant, unscoped):
+    booking = BookingFactory(tenant=tenant, status=Booking.Status.HELD)
+
+    with pytest.raises(ValidationError) as refused:
+        booking_confirmation_resend(tenant=tenant, booking_id=booking.pk)
+
+    assert refused.value.code == "booking_not_confirmed"
+    assert DBTaskResult.objects.count() == 0
+
+
+def test_resend_button_sends_exactly_one_mail_each_time(staff_client, tenant, unscoped):
+    booking = BookingFactory(tenant=tenant, email="ada@example.com")
+    change = staff_client.get(f"{BOOKINGS}{booking.pk}/change/").content.decode()
+    assert f'href="{BOOKINGS}{booking.pk}/resend-confirmation/"' in change
+
+    page = staff_client.get(f"{BOOKINGS}{booking.pk}/resend-confirmation/")
+    first = staff_client.post(f"{BOOKINGS}{booking.pk}/resend-confirmation/")
+    run_outbox()
+    after_first = len(couple_mails(booking))
+    second = staff_client.post(f"{BOOKINGS}{booking.pk}/resend-confirmation/")
+    run_outbox()
+
+    assert page.status_code == 200
+    assert (first.status_code, first["Location"]) == (302, f"{BOOKINGS}{booking.pk}/change/")
+    assert second.status_code == 302
+    assert after_first == 1
+    assert len(couple_mails(booking)) == 2
+    assert run_outbox() == 0  # nothing left over
+
+
+def test_resend_button_is_not_offered_for_a_held_booking(staff_client, tenant, unscoped):
+    booking = BookingFactory(tenant=tenant, status=Booking.Status.HELD)
+
+    change = staff_client.get(f"{BOOKINGS}{booking.pk}/change/").content.decode()
+    post = staff_client.post(f"{BOOKINGS}{booking.pk}/resend-confirmation/", follow=True)
+
+    assert "resend-confirmation" not in change
+    assert "Only confirmed bookings have a confirmation to resend." in post.content.decode()
+    assert DBTaskResult.objects.count() == 0
+
+
+def test_resend_admin_action_mails_confirmed_bookings_only(staff_client, tenant, unscoped):
+    one = BookingFactory(tenant=tenant, email="one@example.com")
+    two = BookingFactory(tenant=tenant, email="two@example.com")
+    held = BookingFactory(tenant=tenant, status=Booking.Status.HELD, email="held@example.com")
+
+    response = staff_client.post(
+        BOOKINGS,
+        {"action": "resend_confirmation", "_selected_action": [one.pk, two.pk, held.pk]},
+        follow=True,
+    )
+    ran = run_outbox()
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "2 confirmation e-mail(s) queued." in html
+    assert "1 booking(s) skipped" in html
+    assert ran == 2
+    assert (len(couple_mails(one)), len(couple_mails(two)), len(couple_mails(held))) == (1, 1, 0)
+
+
+# --- the tenant boundary on every action ------------------------------------------
+
+
+def test_another_tenants_booking_in_action_urls_is_404(staff_client, other_tenant, unscoped):
+    theirs = BookingFactory(tenant=other_tenant, email="theirs@example.com")
+
+    answers = [
+        staff_client.get(f"{BOOKINGS}{theirs.pk}/resend-confirmation/").status_code,
+        staff_client.post(f"{BOOKINGS}{theirs.pk}/resend-confirmation/").status_code,
+        staff_client.get(f"{BOOKINGS}{theirs.pk}/cancel/").status_code,
+        staff_client.post(
+            f"{BOOKINGS}{theirs.pk}/cancel/", {"refund": "none", "_review": "1"}
+        ).status_code,
+    ]
+    action = staff_client.post(
+        BOOKINGS, {"action": "resend_confirmation", "_selected_action": [theirs.pk]}
+    )
+
+    assert answers == [404, 404, 404, 404]
+    assert action.status_code == 302  # "no items selected": the row is not in the scoped list
+    assert DBTaskResult.objects.count() == 0
+    theirs.refresh_from_db()
+    assert theirs.status == "confirmed"
+
+
+# --- CSV export -------------------------------------------------------------------
+
+
+def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
+    booking = BookingFactory(
+        tenant=tenant,
+        event_date=dt.date(2030, 5, 4),
+        couple_name="Zoë & Ana",
+        email="zoe@example.com",
+        phone="555 0100",
+        notes="Line one\nline two, with comma",
+        amount_cents=162_345,
+        paid_cents=162_345,
+        commission_cents=16_235,
+    )
+    BookingAddOnFactory(booking=booking, title="Flowers")
+    BookingFactory(tenant=other_tenant, couple_name="Their Couple")
+
+    response = staff_client.get(f"{BOOKINGS}export.csv")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="bookings-alpha-weddings.csv"'
+    (row,) = read_csv(response)
+    assert row == {
+        "id": str(booking.pk),
+        "tenant": "alpha-weddings",
+        "event_date": "2030-05-04",
+        "status": "confirmed",
+        "couple_name": "Zoë & Ana",
+        "email": "zoe@example.com",
+        "phone": "555 0100",
+        "package": booking.package.title,
+        "add_ons": "Flowers",
+        "currency": "usd",
+        "amount_cents": "162345",
+        "paid_cents": "162345",
+        "refunded_cents": "0",
+        "commission_cents": "16235",
+        "commission_refunded_cents": "0",
+        "hold_expires_at": "",
+        "created_at": booking.created_at.isoformat(),
+        "confirmed_at": booking.confirmed_at.isoformat(),
+        "canceled_at": "",
+        "cancel_reason": "",
+        "notes": "Line one\nline two, with comma",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "written"),
+    [
+        ('=HYPERLINK("http://evil")', '\'=HYPERLINK("http://evil")'),
+        ("+1+2", "'+1+2"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("Ada = Grace", "Ada = Grace"),
+        ("'quoted", "'quoted"),
+    ],
+)
+def test_csv_export_neutralises_formulas(staff_client, tenant, unscoped, name, written):
+    BookingFactory(tenant=tenant, couple_name=name, phone="+1 555 0100", notes="-")
+
+    (row,) = read_csv(staff_client.get(f"{BOOKINGS}export.csv"))
+
+    assert row["couple_name"] == written
+    assert row["phone"] == "'+1 555 0100"
+    assert row["notes"] == "'-"
+
+
+def test_csv_export_respects_filters_and_search(staff_client, tenant, other_tenant, unscoped):
+    ada = BookingFactory(tenant=tenant, couple_name="Ada Lovelace")
+    BookingFactory(tenant=tenant, couple_name="Ada Held", status=Booking.Status.HELD)
+    BookingFactory(tenant=tenant, couple_name="Grace Hopper")
+    BookingFactory(tenant=other_tenant, couple_name="Ada Elsewhere")
+    changelist = staff_client.get(BOOKINGS, {"q": "Ada", "status__exact": "confirmed"})
+
+    response = staff_client.get(f"{BOOKINGS}export.csv", {"q": "Ada", "status__exact": "confirmed"})
+    everything = read_csv(staff_client.get(f"{BOOKINGS}export.csv"))
+
+    assert [r["id"] for r in read_csv(response)] == [str(ada.pk)]
+    assert list(changelist.context["cl"].result_list) == [ada]
+    assert f"{BOOKINGS}export.csv?q=Ada&amp;status__exact=confirmed" in changelist.content.decode()
+    assert sorted(r["couple_name"] for r in everything) == [
+        "Ada Held",
+        "Ada Lovelace",
+        "Grace Hopper",
+    ]
+
+
+def test_csv_export_with_an_unknown_filter_is_a_bad_request(staff_client, tenant):
+    assert (
+        staff_client.get(f"{BOOKINGS}export.csv", {"tenant__slug": "beta-weddings"}).status_code
+        == 400
+    )
+
+
+def test_superuser_export_covers_every_tenant_or_the_filtered_one(
+    superuser_client, tenant, other_tenant, unscoped
+):
+    BookingFactory(tenant=tenant, couple_name="Mine")
+    BookingFactory(tenant=other_tenant, couple_name="Theirs")
+
+    everything = read_csv(superuser_client.get(f"{BOOKINGS}export.csv"))
+    filtered = read_csv(
+        superuser_client.get(f"{BOOKINGS}export.csv", {"tenant__id__exact": other_tenant.pk})
+    )
+
+    assert sorted(r["tenant"] for r in everything) == ["alpha-weddings", "beta-weddings"]
+    assert [r["couple_name"] for r in filtered] == ["Theirs"]
+
+
+def test_owner_can_use_every_booking_tool(owner_client, tenant, unscoped):
+    booking = BookingFactory(tenant=tenant)
+
+    answers = [
+        owner_client.get("/admin/").status_code,
+        owner_client.get(f"{BOOKINGS}calendar/").status_code,
+        owner_client.get(f"{BOOKINGS}export.csv").status_code,
+        owner_client.get(f"{BOOKINGS}{booking.pk}/cancel/").status_code,
+        owner_client.get(f"{BOOKINGS}{booking.pk}/resend-confirmation/").status_code,
+    ]
+
+    assert answers == [200, 200, 200, 200, 200]

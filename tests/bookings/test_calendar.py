@@ -1,0 +1,236 @@
+"""The booking calendar in the admin: which day shows what, month
+navigation, the tenant boundary, accessibility markup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from bookings.models import Booking
+from bookings.selectors import booking_calendar_month
+from tests.factories import BlackoutDateFactory, BookingFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/admin/bookings/booking/calendar/"
+
+
+def month_after_next() -> dt.date:
+    """A month entirely in the future, whatever today is."""
+    first = timezone.now().date().replace(day=1)
+    return (first + dt.timedelta(days=62)).replace(day=1)
+
+
+def cells(html: str) -> dict[str, tuple[str, str]]:
+    """data-date -> (data-state, accessible label) of every day cell: the
+    link's aria-label, or the visually hidden text of a cell without a link."""
+    return {
+        date: (state, label)
+        for date, state, label in re.findall(
+            r'<td class="[^"]*" data-date="([\d-]+)" data-state="(\w+)"[^>]*>\s*'
+            r'(?:<a href="[^"]*" aria-label="|<span class="visually-hidden">)([^"<]*)',
+            html,
+        )
+    }
+
+
+@pytest.fixture
+def month_data(tenant, other_tenant, unscoped):
+    month = month_after_next()
+    now = timezone.now()
+    return {
+        "month": month,
+        "booked": BookingFactory(
+            tenant=tenant, event_date=month.replace(day=3), couple_name="Ada & Grace"
+        ),
+        "held": BookingFactory(
+            tenant=tenant,
+            event_date=month.replace(day=4),
+            status=Booking.Status.HELD,
+            hold_expires_at=now + dt.timedelta(minutes=20),
+            couple_name="Held & Co",
+        ),
+        # A lapsed hold and a canceled booking do not occupy their dates.
+        "lapsed": BookingFactory(
+            tenant=tenant,
+            event_date=month.replace(day=5),
+            status=Booking.Status.HELD,
+            hold_expires_at=now - dt.timedelta(minutes=1),
+            couple_name="Lapsed",
+        ),
+        "canceled": BookingFactory(
+            tenant=tenant,
+            event_date=month.replace(day=6),
+            status=Booking.Status.CANCELED,
+            couple_name="Canceled",
+        ),
+        "blackout": BlackoutDateFactory(tenant=tenant, date=month.replace(day=7), reason="Holiday"),
+        "theirs": BookingFactory(
+            tenant=other_tenant, event_date=month.replace(day=8), couple_name="Their Couple"
+        ),
+        "their_blackout": BlackoutDateFactory(
+            tenant=other_tenant, date=month.replace(day=9), reason="Their holiday"
+        ),
+    }
+
+
+def test_calendar_month_shows_each_day_state(staff_client, month_data, unscoped):
+    month = month_data["month"]
+
+    page = staff_client.get(URL, {"month": f"{month:%Y-%m}"})
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    days = cells(html)
+    day = lambda n: month.replace(day=n).isoformat()  # noqa: E731
+    assert days[day(3)][0] == "booked"
+    assert days[day(4)][0] == "held"
+    assert days[day(5)][0] == "free"
+    assert days[day(6)][0] == "free"
+    assert days[day(7)][0] == "blackout"
+    assert days[day(8)][0] == "free"  # the other tenant's booking
+    assert days[day(9)][0] == "free"  # the other tenant's blackout
+    in_month = [d for d in days if d.startswith(f"{month:%Y-%m}")]
+    assert sorted(set(state for d, (state, _) in days.items() if d in in_month)) == [
+        "blackout",
+        "booked",
+        "free",
+        "held",
+    ]
+    booked = month_data["booked"]
+    assert (
+        f"{month.replace(day=3):%A} 3 {month:%B %Y}: Booked: Ada &amp; Grace — open booking"
+        in (days[day(3)][1])
+    )
+    assert f'href="/admin/bookings/booking/{booked.pk}/change/"' in html
+    assert f'href="/admin/bookings/booking/{month_data["held"].pk}/change/"' in html
+    assert f'href="/admin/bookings/blackoutdate/{month_data["blackout"].pk}/change/"' in html
+    assert f'href="/admin/bookings/blackoutdate/add/?date={day(5)}"' in html
+    assert "Their Couple" not in html and "Their holiday" not in html
+    assert "Lapsed" not in html and "Canceled" not in html
+
+
+def test_calendar_accessible_markup_and_navigation(staff_client, tenant, unscoped):
+    month = month_after_next()
+    prev_month = (month - dt.timedelta(days=1)).replace(day=1)
+    next_month = (month + dt.timedelta(days=32)).replace(day=1)
+
+    html = staff_client.get(URL, {"month": f"{month:%Y-%m}"}).content.decode()
+
+    assert f"<caption>Bookings of Alpha Weddings, {month:%B %Y}</caption>" in html
+    table = html[
+        html.index('id="booking-calendar"') : html.index("</table>", html.index("booking-calendar"))
+    ]
+    assert table.count('<th scope="col">') == 7
+    assert f'href="?month={prev_month:%Y-%m}"' in html
+    assert f'href="?month={next_month:%Y-%m}"' in html
+    assert "@media (max-width: 600px)" in html
+    assert ":focus-visible" in html
+    assert len(cells(html)) % 7 == 0
+
+
+def test_calendar_marks_past_days_and_today(tenant, unscoped):
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    BookingFactory(tenant=tenant, event_date=dt.date(2026, 11, 10), couple_name="Earlier")
+    BlackoutDateFactory(tenant=tenant, date=dt.date(2026, 11, 11), reason="")
+
+    weeks = booking_calendar_month(tenant=tenant, month=dt.date(2026, 11, 1), now=now)
+
+    days = {day.date.day: day for week in weeks for day in week if day.in_month}
+    assert [(n, days[n].state, days[n].past, days[n].today) for n in (10, 11, 19, 20, 21)] == [
+        (10, "booked", True, False),
+        (11, "blackout", True, False),
+        (19, "past", True, False),
+        (20, "free", False, True),
+        (21, "free", False, False),
+    ]
+    assert [day.date for day in weeks[0][:6]] == [dt.date(2026, 10, 26 + n) for n in range(6)]
+    # 30 November 2026 is a Monday: the last row is padded to Sunday 6 December.
+    assert (weeks[-1][0].date, weeks[-1][-1].date) == (dt.date(2026, 11, 30), dt.date(2026, 12, 6))
+
+
+def test_calendar_page_labels_today_and_past_bookings(staff_client, tenant, unscoped):
+    today = timezone.now().date()  # the tenant is in UTC
+    earlier = BookingFactory(
+        tenant=tenant, event_date=today - dt.timedelta(days=1), couple_name="Earlier"
+    )
+
+    html = staff_client.get(URL, {"month": f"{earlier.event_date:%Y-%m}"}).content.decode()
+
+    days = cells(html)
+    assert days[earlier.event_date.isoformat()] == (
+        "booked",
+        f"{earlier.event_date:%A} {earlier.event_date.day} {earlier.event_date:%B %Y}: "
+        "Booked: Earlier (past) — open booking",
+    )
+    this_month = staff_client.get(URL).content.decode()
+    assert cells(this_month)[today.isoformat()] == (
+        "free",
+        f"Today, {today:%A} {today.day} {today:%B %Y}: Free — add blackout",
+    )
+    assert this_month.count('aria-current="date"') == 1
+
+
+def test_calendar_selector_costs_two_queries(tenant, month_data, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        weeks = booking_calendar_month(tenant=tenant, month=month_data["month"])
+
+    flat = {day.date: day.state for week in weeks for day in week}
+    assert flat[month_data["month"].replace(day=3)] == "booked"
+    assert all(len(week) == 7 for week in weeks)
+    assert weeks[0][0].date.weekday() == 0
+
+
+def test_bad_month_parameter_shows_the_current_month(staff_client, tenant):
+    html = staff_client.get(URL, {"month": "2026-13"}).content.decode()
+
+    assert f"{timezone.now().date():%B %Y}</caption>" in html
+
+
+def test_staff_cannot_see_another_tenants_calendar_by_query(staff_client, month_data, unscoped):
+    month = month_data["month"]
+
+    html = staff_client.get(URL, {"month": f"{month:%Y-%m}", "tenant": "beta-weddings"}).content
+    html = html.decode()
+
+    assert "Alpha Weddings," in html
+    assert "Their Couple" not in html
+
+
+def test_superuser_picks_a_tenant_for_the_calendar(superuser_client, month_data, unscoped):
+    month = month_data["month"]
+
+    picker = superuser_client.get(URL)
+    theirs = superuser_client.get(URL, {"month": f"{month:%Y-%m}", "tenant": "beta-weddings"})
+
+    assert picker.status_code == 200
+    assert "Choose a tenant to see its calendar." in picker.content.decode()
+    html = theirs.content.decode()
+    assert f"<caption>Bookings of Beta Weddings, {month:%B %Y}</caption>" in html
+    days = cells(html)
+    assert days[month.replace(day=8).isoformat()][0] == "booked"
+    assert days[month.replace(day=3).isoformat()][0] == "free"
+    assert "Their Couple" in html and "Ada &amp; Grace" not in html
+    other_id = month_data["theirs"].tenant_id
+    assert (
+        f"/admin/bookings/blackoutdate/add/?date={month.replace(day=3)}&amp;tenant={other_id}"
+        in (html)
+    )
+
+
+def test_blackout_add_form_is_prefilled_from_the_calendar_link(staff_client, tenant):
+    page = staff_client.get("/admin/bookings/blackoutdate/add/", {"date": "2030-06-01"})
+
+    assert page.status_code == 200
+    assert page.context["adminform"].form.initial["date"] == "2030-06-01"
+
+
+def test_a_user_without_a_tenant_role_cannot_open_the_calendar(client, db):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+
+    assert client.get(URL).status_code == 403
