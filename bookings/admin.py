@@ -43,6 +43,7 @@ from bookings.services import (
     booking_confirmation_resend,
 )
 from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
+from tenants.validators import ZERO_DECIMAL_CURRENCIES
 
 
 class ReadOnlyInline(TenantScopedInline):
@@ -83,9 +84,11 @@ class CancelForm(forms.Form):
         help_text="In the booking's currency, e.g. 250.00",
     )
 
-    def __init__(self, *args: Any, refundable_cents: int, **kwargs: Any):
+    def __init__(self, *args: Any, refundable_cents: int, currency: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.refundable_cents = refundable_cents
+        # Minor units per major unit: 1 for zero-decimal currencies (JPY…).
+        self.minor_per_major = 1 if currency in ZERO_DECIMAL_CURRENCIES else 100
 
     def clean(self) -> dict:
         data = super().clean()
@@ -93,7 +96,7 @@ class CancelForm(forms.Form):
             amount = data.get("amount")
             if amount is None:
                 raise ValidationError({"amount": "Enter the amount to refund."})
-            cents = int(amount * 100)
+            cents = int(amount * self.minor_per_major)
             if cents > self.refundable_cents:
                 raise ValidationError({"amount": "More than what is left of the payment."})
             data["refund_cents"] = cents
@@ -306,7 +309,9 @@ class BookingAdmin(TenantScopedAdmin):
         cancel, which is one more POST. Posting without review cancels at once."""
         booking = self._booking_or_404(request, booking_id)
         refundable = booking.paid_cents - booking.refunded_cents
-        form = CancelForm(request.POST or None, refundable_cents=refundable)
+        form = CancelForm(
+            request.POST or None, refundable_cents=refundable, currency=booking.currency
+        )
         preview = None
         if request.method == "POST" and form.is_valid():
             refund_cents = form.cleaned_data["refund_cents"]

@@ -109,8 +109,8 @@ def _load(tenant_id: int, booking_id: UUID) -> tuple[Tenant, Booking]:
     return tenant, booking
 
 
-def send_booking_confirmed(*, tenant_id: int, booking_id: UUID) -> None:
-    """To the couple (with an .ics) and to the tenant's staff."""
+def send_booking_confirmed(*, tenant_id: int, booking_id: UUID, notify_staff: bool = True) -> None:
+    """To the couple (with an .ics) and, unless it is a resend, to the tenant's staff."""
     tenant, booking = _load(tenant_id, booking_id)
     with tenant_scope(tenant):
         context = _context(booking)
@@ -122,12 +122,13 @@ def send_booking_confirmed(*, tenant_id: int, booking_id: UUID) -> None:
             reply_to=tenant.contact_email,
             ics=booking_ics(booking),
         )
-        _send(
-            f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
-            "emails/booking_confirmed_staff.txt",
-            context,
-            _staff_recipients(tenant),
-        )
+        if notify_staff:
+            _send(
+                f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
+                "emails/booking_confirmed_staff.txt",
+                context,
+                _staff_recipients(tenant),
+            )
 
 
 def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:

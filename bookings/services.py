@@ -613,4 +613,7 @@ def booking_confirmation_resend(*, tenant: Tenant, booking_id: uuid.UUID | str) 
         )
     booking.confirmation_mailed_at = None
     booking.save(update_fields=["confirmation_mailed_at", "updated_at"])
-    _mail_after_commit(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
+    # The couple only: staff were told when the booking was confirmed.
+    tasks.booking_mail_confirmed.enqueue(
+        tenant_id=tenant.pk, booking_id=str(booking.pk), notify_staff=False
+    )

@@ -39,10 +39,11 @@ def retry_delay(attempt: int) -> dt.timedelta:
 
 
 @task()
-def booking_mail_confirmed(*, tenant_id: int, booking_id: str) -> str:
-    return _mail(
-        tenant_id, booking_id, "confirmation_mailed_at", notifications.send_booking_confirmed
-    )
+def booking_mail_confirmed(*, tenant_id: int, booking_id: str, notify_staff: bool = True) -> str:
+    def send(**ids) -> None:
+        notifications.send_booking_confirmed(**ids, notify_staff=notify_staff)
+
+    return _mail(tenant_id, booking_id, "confirmation_mailed_at", send)
 
 
 @task()

@@ -151,6 +151,9 @@ def couple_mails(booking) -> list:
 
 
 def test_resend_service_clears_the_mark_and_queues_one_mail(tenant, unscoped):
+    from tests.factories import MembershipFactory
+
+    MembershipFactory(tenant=tenant, user__email="staff@alpha.example")
     booking = BookingFactory(
         tenant=tenant, confirmation_mailed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     )
@@ -163,6 +166,7 @@ def test_resend_service_clears_the_mark_and_queues_one_mail(tenant, unscoped):
     assert task.task_path == "bookings.tasks.booking_mail_confirmed"
     assert run_outbox() == 1
     assert len(couple_mails(booking)) == 1
+    assert len(mail.outbox) == 1  # the couple only: staff heard at confirmation
     booking.refresh_from_db()
     assert booking.confirmation_mailed_at is not None
 
