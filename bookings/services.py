@@ -47,6 +47,7 @@ from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund, 
 from bookings.selectors import tenant_today, window_refusal
 from catalog.models import Package
 from config.db import violated_constraint
+from tenants.audit import audit_entry, audit_record, audit_record_many, diff
 from tenants.models import Tenant
 
 logger = logging.getLogger("altar.bookings")
@@ -126,9 +127,7 @@ def booking_hold(
 
     # A lapsed hold never blocks a date: expire it here, in this transaction,
     # rather than waiting for `expire_holds`.
-    Booking.objects.filter(
-        tenant=tenant, event_date=event_date, status=Booking.Status.HELD, hold_expires_at__lte=now
-    ).update(status=Booking.Status.EXPIRED, expired_at=now, updated_at=now)
+    _expire_lapsed(Booking.objects.filter(tenant=tenant, event_date=event_date), now=now)
 
     lines = [offered[slug] for slug in add_on_slugs]
     amount = package.price_cents + sum(add_on.price_cents for add_on in lines)
@@ -180,6 +179,28 @@ def booking_hold(
         )
         for add_on in lines
     )
+    audit_record(
+        tenant=tenant,
+        action="booking.held",
+        obj=booking,
+        changes=diff(
+            {},
+            {
+                "status": booking.status,
+                "event_date": event_date,
+                "package": package.slug,
+                "add_ons": add_on_slugs,
+                "amount_cents": amount,
+                "currency": booking.currency,
+                "hold_expires_at": booking.hold_expires_at,
+                # Redacted by the audit log to "<set>".
+                "couple_name": couple_name,
+                "email": email,
+                "phone": phone,
+                "notes": notes,
+            },
+        ),
+    )
     return booking
 
 
@@ -220,9 +241,19 @@ def _hold_discard(*, tenant: Tenant, booking_id: uuid.UUID) -> None:
     """Compensation for a hold whose checkout could not be opened: the hold
     and its lines go, as if the request never happened."""
     BookingAddOn.objects.filter(tenant=tenant, booking_id=booking_id).delete()
-    Booking.objects.filter(
+    deleted, _ = Booking.objects.filter(
         tenant=tenant, pk=booking_id, status=Booking.Status.HELD, paid_cents=0
     ).delete()
+    if deleted:
+        # The hold's own entry committed with it; say why the booking is gone.
+        audit_record(
+            tenant=tenant,
+            action="booking.discarded",
+            object_type="bookings.booking",
+            object_id=str(booking_id),
+            object_repr=f"booking {booking_id}",
+            changes={"status": ["held", None]},
+        )
 
 
 # --- payment, expiry ----------------------------------------------------------
@@ -259,6 +290,12 @@ def booking_mark_paid(
 
     if booking.status == Booking.Status.CANCELED:
         booking.save(update_fields=fields)
+        audit_record(
+            tenant=tenant,
+            action="booking.paid",
+            obj=booking,
+            changes={"paid_cents": [0, amount_paid_cents]},
+        )
         _refund_in_full_after_commit(tenant=tenant, booking=booking)
         return "paid after cancellation; refunding"
 
@@ -277,9 +314,25 @@ def booking_mark_paid(
         booking.canceled_at = now
         booking.cancel_reason = DATE_TAKEN
         booking.save(update_fields=[*fields, "status", "canceled_at", "cancel_reason"])
+        audit_record(
+            tenant=tenant,
+            action="booking.canceled",
+            obj=booking,
+            changes={
+                "status": [previous, booking.status],
+                "cancel_reason": ["", DATE_TAKEN],
+                "paid_cents": [0, amount_paid_cents],
+            },
+        )
         _refund_in_full_after_commit(tenant=tenant, booking=booking)
         _mail_after_commit(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
         return "paid after the hold lapsed and the date was taken; refunding"
+    audit_record(
+        tenant=tenant,
+        action="booking.confirmed",
+        obj=booking,
+        changes={"status": [previous, booking.status], "paid_cents": [0, amount_paid_cents]},
+    )
     _mail_after_commit(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
 
@@ -322,6 +375,12 @@ def booking_expire(
     booking.status = Booking.Status.EXPIRED
     booking.expired_at = timezone.now()
     booking.save(update_fields=["status", "expired_at", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        action="booking.expired",
+        obj=booking,
+        changes={"status": ["held", "expired"], "expire_reason": [None, reason]},
+    )
     return "expired"
 
 
@@ -330,9 +389,40 @@ def bookings_expire_lapsed(*, now: dt.datetime | None = None) -> int:
     scopes: this is the `expire_holds` command). Bookkeeping only: a lapsed
     hold already stops occupying its date."""
     now = now or timezone.now()
-    return Booking.objects.filter(status=Booking.Status.HELD, hold_expires_at__lte=now).update(
+    with transaction.atomic():
+        # Holds another transaction has locked (being paid or canceled right
+        # now) are skipped: that transaction decides, the next run catches up.
+        return _expire_lapsed(Booking.objects.all(), now=now, skip_locked=True)
+
+
+def _expire_lapsed(bookings, *, now: dt.datetime, skip_locked: bool = False) -> int:
+    """Mark the lapsed holds among `bookings` expired, one audit entry each.
+    Call inside atomic. The rows are locked first and then updated by id, so
+    the entries name exactly the bookings this changed (Django's UPDATE
+    cannot return them)."""
+    lapsed = list(
+        bookings.filter(status=Booking.Status.HELD, hold_expires_at__lte=now)
+        .select_related("tenant")
+        .select_for_update(of=("self",), skip_locked=skip_locked)
+        .order_by("pk")
+    )
+    if not lapsed:
+        return 0
+    Booking.objects.filter(pk__in=[booking.pk for booking in lapsed]).update(
         status=Booking.Status.EXPIRED, expired_at=now, updated_at=now
     )
+    audit_record_many(
+        [
+            audit_entry(
+                tenant=booking.tenant,
+                action="booking.expired",
+                obj=booking,
+                changes={"status": ["held", "expired"], "expire_reason": [None, "hold_lapsed"]},
+            )
+            for booking in lapsed
+        ]
+    )
+    return len(lapsed)
 
 
 # --- cancellation and refunds -------------------------------------------------
@@ -372,12 +462,22 @@ def booking_cancel(
         if locked.status not in Booking.ACTIVE_STATUSES:
             # Canceled (or expired) meanwhile; the refund, if any, is recorded.
             raise BookingNotCancelable()
+        previous = locked.status
         locked.status = Booking.Status.CANCELED
         locked.canceled_at = timezone.now()
         locked.cancel_reason = (
             CANCELED_BY_STAFF if locked.paid_cents else CANCELED_BY_STAFF + "_before_payment"
         )
         locked.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
+        audit_record(
+            tenant=tenant,
+            action="booking.canceled",
+            obj=locked,
+            changes={
+                "status": [previous, locked.status],
+                "cancel_reason": ["", locked.cancel_reason],
+            },
+        )
         _mail_after_commit(tasks.booking_mail_canceled, tenant=tenant, booking=locked)
     return locked
 
@@ -442,7 +542,17 @@ def _refund_apply(
             refund.save(update_fields=["reason"])
         return False
     if status in ("failed", "canceled"):
+        audit_record(
+            tenant=tenant,
+            action="booking.refund_failed",
+            obj=booking,
+            changes={"refund": [None, stripe_refund_id], "refund_status": [None, status]},
+        )
         return True
+    before = {
+        "refunded_cents": booking.refunded_cents,
+        "commission_refunded_cents": booking.commission_refunded_cents,
+    }
     booking.refunded_cents = min(booking.paid_cents, booking.refunded_cents + amount_cents)
     base = booking.paid_cents or booking.amount_cents
     booking.commission_refunded_cents = (
@@ -451,6 +561,23 @@ def _refund_apply(
         else 0
     )
     booking.save(update_fields=["refunded_cents", "commission_refunded_cents", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        action="booking.refunded",
+        obj=booking,
+        changes={
+            "refund": [None, stripe_refund_id],
+            "refund_amount_cents": [None, amount_cents],
+            "refund_reason": [None, reason],
+            **diff(
+                before,
+                {
+                    "refunded_cents": booking.refunded_cents,
+                    "commission_refunded_cents": booking.commission_refunded_cents,
+                },
+            ),
+        },
+    )
     return True
 
 
@@ -493,7 +620,20 @@ def blackout_date_set(*, tenant: Tenant, date: dt.date, reason: str = "") -> Bla
     blackout, created = BlackoutDate.objects.get_or_create(
         tenant=tenant, date=date, defaults={"reason": reason}
     )
-    if not created and blackout.reason != reason:
+    if created:
+        audit_record(
+            tenant=tenant,
+            action="blackout.added",
+            obj=blackout,
+            changes={"date": [None, date.isoformat()], "reason": [None, reason]},
+        )
+    elif blackout.reason != reason:
+        audit_record(
+            tenant=tenant,
+            action="blackout.updated",
+            obj=blackout,
+            changes={"reason": [blackout.reason, reason]},
+        )
         blackout.reason = reason
         blackout.save(update_fields=["reason"])
     return blackout
@@ -512,18 +652,41 @@ def blackout_range_add(*, tenant: Tenant, start: dt.date, end: dt.date, reason: 
             {"end": ValidationError("At most 367 days at once.", code="too_long")}
         )
     existing = BlackoutDate.objects.filter(tenant=tenant, date__range=(start, end))
-    before = existing.count()
+    before = set(existing.values_list("pk", flat=True))
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     BlackoutDate.objects.bulk_create(
         [BlackoutDate(tenant=tenant, date=day, reason=reason) for day in days],
         ignore_conflicts=True,
     )
-    return existing.count() - before
+    # ignore_conflicts gives back no ids: the new rows are those not there before.
+    added = list(existing.exclude(pk__in=before).order_by("date"))
+    audit_record_many(
+        [
+            audit_entry(
+                tenant=tenant,
+                action="blackout.added",
+                obj=blackout,
+                changes={"date": [None, blackout.date.isoformat()], "reason": [None, reason]},
+            )
+            for blackout in added
+        ]
+    )
+    return len(added)
 
 
 @transaction.atomic
 def blackout_date_delete(*, tenant: Tenant, date: dt.date) -> None:
-    BlackoutDate.objects.filter(tenant=tenant, date=date).delete()
+    for blackout in BlackoutDate.objects.select_for_update().filter(tenant=tenant, date=date):
+        blackout_id = blackout.pk  # delete() clears it
+        blackout.delete()
+        audit_record(
+            tenant=tenant,
+            action="blackout.deleted",
+            object_type="bookings.blackoutdate",
+            object_id=str(blackout_id),
+            object_repr=str(blackout),
+            changes={"date": [date.isoformat(), None], "reason": [blackout.reason, None]},
+        )
 
 
 # --- Idempotency-Key ------------------------------------------------------------

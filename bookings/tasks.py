@@ -24,6 +24,7 @@ from django_tasks import task
 from bookings import notifications, payments
 from bookings.errors import PaymentProviderError
 from bookings.models import Booking
+from tenants.audit import actor_context
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -78,7 +79,7 @@ def booking_refund(
     from bookings.services import booking_refund_record
 
     tenant = Tenant.objects.get(pk=tenant_id)
-    with tenant_scope(tenant):
+    with tenant_scope(tenant), actor_context("system", "task:booking_refund"):
         booking = Booking.objects.get(pk=booking_id)
         try:
             refund = payments.refund_create(

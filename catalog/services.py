@@ -36,6 +36,7 @@ from catalog.errors import (
 from catalog.images import validate_image
 from catalog.models import MAX_PHOTOS_PER_PACKAGE, AddOn, Package, PackageAddOn, PackagePhoto
 from config.db import violated_constraint
+from tenants.audit import audit_entry, audit_record, audit_record_many, diff, snapshot
 from tenants.models import Tenant
 from tenants.services import tenant_catalog_changed
 
@@ -58,6 +59,18 @@ LINK_ADD_ON_CONSTRAINT = "catalog_packageaddon_add_on_same_tenant_fk"
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def _audit_fields(instance: Package | AddOn) -> dict[str, Any]:
+    return snapshot(instance, sorted(CATALOG_ITEM_FIELDS))
+
+
+def _offered_slugs(*, tenant: Tenant, package: Package) -> list[str]:
+    return sorted(
+        PackageAddOn.objects.filter(tenant=tenant, package=package).values_list(
+            "add_on__slug", flat=True
+        )
+    )
 
 
 def _clean(instance: Model, *, exclude: Iterable[str] = ("tenant",)) -> None:
@@ -222,8 +235,11 @@ def package_create(
     )
     _clean(package)
     _save_unique_slug(package, PACKAGE_SLUG_CONSTRAINT)
+    after = _audit_fields(package)
     if add_on_slugs:
         _set_add_on_links(tenant=tenant, package=package, add_on_slugs=add_on_slugs)
+        after["add_ons"] = _offered_slugs(tenant=tenant, package=package)
+    audit_record(tenant=tenant, action="package.created", obj=package, changes=diff({}, after))
     tenant_catalog_changed(tenant=tenant)
     return package
 
@@ -236,12 +252,20 @@ def package_update(*, tenant: Tenant, slug: str, **changes: Any) -> Package:
     _check_changes(changes, PACKAGE_CHANGES)
     package = _locked_package(tenant=tenant, slug=slug)
     add_on_slugs = changes.pop("add_on_slugs", None)
+    before = _audit_fields(package)
+    if add_on_slugs is not None:
+        before["add_ons"] = _offered_slugs(tenant=tenant, package=package)
     if changes:
         _apply_changes(package, changes)
         _clean(package)
         _save_unique_slug(package, PACKAGE_SLUG_CONSTRAINT)
+    after = _audit_fields(package)
     if add_on_slugs is not None:
         _set_add_on_links(tenant=tenant, package=package, add_on_slugs=add_on_slugs)
+        after["add_ons"] = _offered_slugs(tenant=tenant, package=package)
+    changed = diff(before, after)
+    if changed:
+        audit_record(tenant=tenant, action="package.updated", obj=package, changes=changed)
     tenant_catalog_changed(tenant=tenant)
     return package
 
@@ -251,6 +275,16 @@ def package_delete(*, tenant: Tenant, slug: str) -> None:
     """Delete a package with its add-on links and photos. A package with
     bookings (any status) is refused with PackageHasBookings: deactivate it."""
     package = _locked_package(tenant=tenant, slug=slug, for_delete=True)
+    # Built before the delete, which clears the pk; saved once it succeeded.
+    entry = audit_entry(
+        tenant=tenant,
+        action="package.deleted",
+        obj=package,
+        changes=diff(
+            {**_audit_fields(package), "add_ons": _offered_slugs(tenant=tenant, package=package)},
+            {},
+        ),
+    )
     photo_names = list(
         PackagePhoto.objects.filter(tenant=tenant, package=package).values_list("image", flat=True)
     )
@@ -259,6 +293,7 @@ def package_delete(*, tenant: Tenant, slug: str) -> None:
             package.delete()
     except ProtectedError as exc:  # Booking.package is PROTECT
         raise PackageHasBookings() from exc
+    audit_record_many([entry])
     _delete_files_on_commit(photo_names)
     tenant_catalog_changed(tenant=tenant)
 
@@ -289,6 +324,9 @@ def add_on_create(
     )
     _clean(add_on)
     _save_unique_slug(add_on, ADD_ON_SLUG_CONSTRAINT)
+    audit_record(
+        tenant=tenant, action="add_on.created", obj=add_on, changes=diff({}, _audit_fields(add_on))
+    )
     tenant_catalog_changed(tenant=tenant)
     return add_on
 
@@ -300,10 +338,14 @@ def add_on_update(*, tenant: Tenant, slug: str, **changes: Any) -> AddOn:
     Raises AddOnNotFound, SlugTaken, ValidationError."""
     _check_changes(changes, ADD_ON_CHANGES)
     add_on = _locked_add_on(tenant=tenant, slug=slug)
+    before = _audit_fields(add_on)
     if changes:
         _apply_changes(add_on, changes)
         _clean(add_on)
         _save_unique_slug(add_on, ADD_ON_SLUG_CONSTRAINT)
+    changed = diff(before, _audit_fields(add_on))
+    if changed:
+        audit_record(tenant=tenant, action="add_on.updated", obj=add_on, changes=changed)
     tenant_catalog_changed(tenant=tenant)
     return add_on
 
@@ -313,7 +355,14 @@ def add_on_delete(*, tenant: Tenant, slug: str) -> None:
     """Delete an add-on and its package links. Bookings keep their add-on
     lines (title and price as sold); only the reference is cleared."""
     add_on = _locked_add_on(tenant=tenant, slug=slug, for_delete=True)
+    entry = audit_entry(
+        tenant=tenant,
+        action="add_on.deleted",
+        obj=add_on,
+        changes=diff(_audit_fields(add_on), {}),
+    )
     add_on.delete()
+    audit_record_many([entry])
     tenant_catalog_changed(tenant=tenant)
 
 
@@ -373,6 +422,20 @@ def package_photo_add(
                 width=info.width,
                 height=info.height,
             )
+            audit_record(
+                tenant=tenant,
+                action="photo.added",
+                obj=photo,
+                changes=diff(
+                    {},
+                    {
+                        "package": package.slug,
+                        "image": stored_name,
+                        "alt": alt,
+                        "position": position,
+                    },
+                ),
+            )
             tenant_catalog_changed(tenant=tenant)
     except BaseException:
         field.storage.delete(stored_name)
@@ -399,12 +462,16 @@ def package_photo_update(
 ) -> PackagePhoto:
     """Change a photo's alt text and/or position. Raises PhotoNotFound."""
     photo = _photo_get(tenant=tenant, photo_id=photo_id, lock=True)
+    before = snapshot(photo, ["alt", "position"])
     if alt is not None:
         photo.alt = alt
     if position is not None:
         photo.position = position
     _clean(photo, exclude=("tenant", "package", "image"))
     photo.save(update_fields=["alt", "position"])
+    changed = diff(before, snapshot(photo, ["alt", "position"]))
+    if changed:
+        audit_record(tenant=tenant, action="photo.updated", obj=photo, changes=changed)
     tenant_catalog_changed(tenant=tenant)
     return photo
 
@@ -414,6 +481,13 @@ def package_photo_delete(*, tenant: Tenant, photo_id: int) -> None:
     """Delete a photo row now and its file once the transaction commits."""
     photo = _photo_get(tenant=tenant, photo_id=photo_id, lock=True)
     name = photo.image.name
+    entry = audit_entry(
+        tenant=tenant,
+        action="photo.deleted",
+        obj=photo,
+        changes=diff(snapshot(photo, ["package_id", "image", "alt", "position"]), {}),
+    )
     photo.delete()
+    audit_record_many([entry])
     _delete_files_on_commit([name])
     tenant_catalog_changed(tenant=tenant)

@@ -8,35 +8,64 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from config.errors import DomainError
 from tenants.admin_base import (
+    OWNER_ROLES,
     STAFF_ROLES,
     ServiceFormAdminMixin,
+    TenantScopedAdmin,
     copy_saved,
+    is_platform_admin,
     refused,
     request_tenant,
     role_allowed,
 )
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
-from tenants.selectors import memberships_for_user
-from tenants.services import api_key_revoke, tenant_create, tenant_update
+from tenants.selectors import api_key_list, memberships_for_user
+from tenants.services import (
+    api_key_revoke,
+    api_key_rotate,
+    membership_remove,
+    membership_role_change,
+    staff_link,
+    tenant_create,
+    tenant_update,
+)
 
-OWNER_ONLY = frozenset({TenantMembership.Role.OWNER})
+OWNER_ONLY = OWNER_ROLES
 # Set by the platform, never by the tenant's own staff.
 PLATFORM_FIELDS = (
     "slug", "active", "commission_bps", "stripe_account_id", "stripe_charges_enabled",
 )
+
+
+class ApiKeyRotateForm(forms.Form):
+    kind = forms.ChoiceField(choices=ApiKey.Kind.choices)
+    grace_hours = forms.DecimalField(
+        min_value=0,
+        max_value=720,
+        decimal_places=2,
+        initial=24,
+        help_text="How long the old key keeps working (0: refused at once; at most 30 days).",
+    )
 
 
 @admin.register(Tenant)
@@ -105,6 +134,10 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         # learn the tenant exists); look it up first: not found is 404.
         if self.get_object(request, unquote(object_id)) is None:
             raise Http404("Not found.")
+        extra_context = {
+            **(extra_context or {}),
+            "can_manage_team": role_allowed(request, OWNER_ONLY),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Logo preview")
@@ -153,10 +186,102 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     # --- switching the active tenant (staff linked to several) ---
     def get_urls(self):
-        switch = path(
-            "switch/", self.admin_site.admin_view(self.switch_view), name="tenants_tenant_switch"
+        view = self.admin_site.admin_view
+        return [
+            path("switch/", view(self.switch_view), name="tenants_tenant_switch"),
+            path(
+                "<path:object_id>/keys/",
+                view(self.api_keys_view),
+                name="tenants_tenant_api_keys",
+            ),
+            path(
+                "<path:object_id>/keys/rotate/",
+                view(self.api_key_rotate_view),
+                name="tenants_tenant_api_key_rotate",
+            ),
+            path(
+                "<path:object_id>/keys/<int:key_id>/revoke/",
+                view(self.api_key_revoke_view),
+                name="tenants_tenant_api_key_revoke",
+            ),
+            *super().get_urls(),
+        ]
+
+    # --- the tenant's API keys: owners (and superusers) rotate and revoke ---
+    def _keys_tenant(self, request: HttpRequest, object_id: str) -> Tenant:
+        """The tenant whose keys are managed. Looked up before the role check:
+        another tenant's keys are 404 for everyone who is not a superuser,
+        never a 403 that would confirm the tenant exists."""
+        tenant = self.get_object(request, unquote(object_id))
+        if tenant is None:
+            raise Http404("Not found.")
+        if not role_allowed(request, OWNER_ONLY):
+            raise PermissionDenied
+        return tenant
+
+    def _keys_page(
+        self, request: HttpRequest, tenant: Tenant, form: forms.Form | None = None
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": tenant,
+            "title": f"API keys: {tenant.name}",
+            "keys": api_key_list(tenant=tenant),
+            "rotate_form": form or ApiKeyRotateForm(),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/tenants/tenant/api_keys.html", context)
+
+    def api_keys_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        tenant = self._keys_tenant(request, object_id)
+        return self._keys_page(request, tenant)
+
+    def api_key_rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        tenant = self._keys_tenant(request, object_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(
+                reverse("admin:tenants_tenant_api_keys", args=[tenant.pk])
+            )
+        form = ApiKeyRotateForm(request.POST)
+        if not form.is_valid():
+            return self._keys_page(request, tenant, form)
+        rotated = api_key_rotate(
+            tenant=tenant,
+            kind=form.cleaned_data["kind"],
+            grace_hours=float(form.cleaned_data["grace_hours"]),
         )
-        return [switch, *super().get_urls()]
+        # Rendered in the POST's own response, never redirected to or stored:
+        # this page is the only time the new key exists in clear (the admin
+        # wraps the view in never_cache, so no cache keeps it either).
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": tenant,
+            "title": "New API key",
+            "kind": rotated.issued.api_key.get_kind_display(),
+            "key": rotated.issued.key,
+            "previous_valid_until": rotated.previous_valid_until,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/tenants/tenant/api_key_issued.html", context)
+
+    def api_key_revoke_view(
+        self, request: HttpRequest, object_id: str, key_id: int
+    ) -> HttpResponse:
+        tenant = self._keys_tenant(request, object_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])  # a change needs the CSRF-checked POST
+        # Filtered by tenant too: another tenant's key id is not found.
+        api_key = ApiKey.objects.filter(tenant=tenant, pk=key_id).first()
+        if api_key is None:
+            raise Http404("Not found.")
+        api_key_revoke(tenant=tenant, api_key=api_key)
+        self.message_user(
+            request, f"{api_key.get_kind_display()} key {api_key.prefix}… revoked.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_api_keys", args=[tenant.pk]))
 
     def switch_view(self, request: HttpRequest) -> HttpResponse:
         memberships = memberships_for_user(user=request.user)
@@ -227,3 +352,127 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in keys:
             api_key_revoke(tenant=api_key.tenant, api_key=api_key)
         self.message_user(request, f"{len(keys)} key(s) revoked.", messages.SUCCESS)
+
+
+# --- the owner's staff ------------------------------------------------------------
+
+
+class MembershipAddForm(forms.ModelForm):
+    email = forms.EmailField(
+        help_text="Their login. An existing user with this e-mail is linked; "
+        "otherwise an account is created and you get a link to set its password."
+    )
+
+    class Meta:
+        model = TenantMembership
+        fields = ("role",)
+
+
+@admin.register(TenantMembership)
+class TenantMembershipAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
+    """Owners add staff by e-mail, change roles and remove people; staff have
+    no access at all. Writes go through tenants.services (audited)."""
+
+    allowed_roles = OWNER_ONLY
+    list_display = ("user", "email", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email", "user__username")
+    list_select_related = ("user",)
+
+    @admin.display(description="E-mail", ordering="user__email")
+    def email(self, membership: TenantMembership) -> str:
+        return membership.user.email
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        fields = ["email", "role"] if obj is None else ["user", "role"]
+        if is_platform_admin(request):
+            fields.insert(0, "tenant")
+        return fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        # The person is fixed once linked: only the role changes.
+        return [*super().get_readonly_fields(request, obj), *(["user"] if obj else [])]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = MembershipAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: TenantMembership, form: Any, change: bool):
+        tenant = request_tenant(request) if not is_platform_admin(request) else obj.tenant
+        try:
+            if change:
+                if "role" in form.changed_data:
+                    saved = membership_role_change(
+                        tenant=tenant, membership=obj, role=form.cleaned_data["role"]
+                    )
+                else:
+                    saved = obj
+            else:
+                email = form.cleaned_data["email"]
+                if TenantMembership.objects.filter(
+                    tenant=tenant, user__email__iexact=email
+                ).exists():
+                    raise ValidationError(
+                        {"email": ValidationError(
+                            "Already on the team: change their role instead.",
+                            code="already_member",
+                        )}
+                    )
+                linked = staff_link(tenant=tenant, email=email, role=form.cleaned_data["role"])
+                saved = linked.membership
+                # Only for an account created just now: a reset link for an
+                # existing user (who may work for another business) would let
+                # this owner take over that account.
+                if linked.user_created and linked.password_reset_path:
+                    self.message_user(
+                        request,
+                        "Send this link to set their password (shown once): "
+                        f"{request.build_absolute_uri(linked.password_reset_path)}",
+                        messages.WARNING,
+                    )
+        except (DomainError, ValidationError) as exc:
+            raise refused(exc) from exc
+        copy_saved(obj, saved)
+
+    def delete_model(self, request: HttpRequest, obj: TenantMembership) -> None:
+        tenant = request_tenant(request) if not is_platform_admin(request) else obj.tenant
+        try:
+            membership_remove(tenant=tenant, membership=obj)
+        except ValidationError as exc:
+            raise refused(exc) from exc
+
+
+# --- the audit log (read-only) --------------------------------------------------
+
+from tenants.admin_base import TenantScopedAdmin  # noqa: E402
+from tenants.models import AuditEntry  # noqa: E402
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(TenantScopedAdmin):
+    """Append-only: nobody adds, edits or deletes entries here (the database
+    refuses UPDATE/DELETE too). Staff see their tenant's entries (scoped
+    manager); superusers every tenant's, with the tenant column and filter."""
+
+    list_display = (
+        "created_at", "action", "object_type", "object_repr", "actor_kind", "actor_label",
+    )
+    list_filter = ("action", "actor_kind", "object_type", "created_at")
+    search_fields = ("object_id", "actor_label")
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at", "action", "object_type", "object_id", "object_repr",
+        "actor_kind", "actor_label", "actor_user", "request_id", "changes",
+    )
+    readonly_fields = fields
+    list_select_related = ("tenant",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -13,15 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from config.errors import DomainError
-from tenants.models import Tenant, TenantMembership
+from tenants.models import AuditEntry, Tenant, TenantMembership
 
 STAFF_ROLES = frozenset({TenantMembership.Role.OWNER, TenantMembership.Role.STAFF})
+# Roles (issue 5): staff run the day-to-day (bookings, blackouts, catalog);
+# owners also run the business's settings, branding, staff and API keys;
+# platform fields (commission, Stripe Connect) are superusers' only. Every
+# check is made on the server, in has_*_permission / get_readonly_fields and
+# in the custom views, so a forged POST is refused whatever the page showed.
+OWNER_ROLES = frozenset({TenantMembership.Role.OWNER})
 
 
 def request_tenant(request: HttpRequest) -> Tenant | None:
@@ -31,6 +39,10 @@ def request_tenant(request: HttpRequest) -> Tenant | None:
 def request_role(request: HttpRequest) -> str | None:
     membership = getattr(request, "membership", None)
     return membership.role if membership else None
+
+
+def is_platform_admin(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_superuser
 
 
 def role_allowed(request: HttpRequest, roles: frozenset[str]) -> bool:
@@ -239,6 +251,37 @@ class TenantScopedAdmin(admin.ModelAdmin):
         # Django redirects with "doesn't exist"; another tenant's object must
         # be indistinguishable from a missing one: a plain 404.
         raise Http404("Not found.")
+
+    # --- history: the audit log, not Django's LogEntry ---
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The object's audit entries: unlike LogEntry they include changes
+        made through the API, by Stripe events and by commands."""
+        obj = self.get_object(request, unquote(object_id))  # scoped: another tenant's is None
+        if obj is None:
+            raise Http404("Not found.")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        entries = AuditEntry.objects.filter(
+            object_type=obj._meta.label_lower, object_id=str(obj.pk)
+        ).select_related("tenant")
+        if not request.user.is_superuser:
+            entries = entries.filter(tenant=request_tenant(request))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj}",
+            "subtitle": None,
+            "module_name": str(self.opts.verbose_name_plural).capitalize(),
+            "object": obj,
+            "opts": self.opts,
+            "entries": entries,
+            "audit_list_url": reverse("admin:tenants_auditentry_changelist"),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/audit_history.html", context)
 
 
 class TenantScopedInline(admin.TabularInline):

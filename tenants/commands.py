@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
 from config.errors import DomainError
+from tenants.audit import actor_context
 from tenants.errors import TenantNotFound
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -45,8 +46,11 @@ class AltarCommand(BaseCommand):
         return parser
 
     def execute(self, *args: Any, **options: Any) -> Any:
+        # The command's module name is the name ops typed (manage.py <name>).
+        name = type(self).__module__.rsplit(".", 1)[-1]
         try:
-            return super().execute(*args, **options)
+            with actor_context("command", f"command:{name}"):
+                return super().execute(*args, **options)
         except DomainError as exc:
             raise CommandError(exc.message) from exc
         except ValidationError as exc:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
+from tenants.audit import actor_context, current_request_id
 from tenants.scoping import no_tenant_scope, scopes_disabled, tenant_scope
 from tenants.selectors import memberships_for_user
 
@@ -29,6 +30,15 @@ class AdminTenantScopeMiddleware:
         if not request.path.startswith(self.admin_prefix):
             return self.get_response(request)
         user = request.user
+        if user.is_authenticated:
+            # Changes made through the admin are the signed-in user's.
+            with actor_context(
+                "staff", user.get_username(), user=user, request_id=current_request_id()
+            ):
+                return self._scoped(request, user)
+        return self._scoped(request, user)
+
+    def _scoped(self, request: HttpRequest, user) -> HttpResponse:
         if user.is_authenticated and user.is_active and user.is_superuser:
             with scopes_disabled():
                 return self.get_response(request)

@@ -174,3 +174,69 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} key {self.prefix}… ({self.tenant_id})"
+
+
+class AuditEntry(models.Model):
+    """One recorded state change: who (actor), when, what (before/after).
+
+    Append-only: written by tenants.audit in the transaction of the change
+    it records; no code path updates or deletes rows, and a database
+    trigger (migration 0003) refuses UPDATE and DELETE. `tenant` is PROTECT
+    for the same reason (tenants are deactivated, never deleted). Null
+    tenant: a platform-level change (e.g. a user account)."""
+
+    class ActorKind(models.TextChoices):
+        STAFF = "staff", "Staff user"
+        COUPLE = "couple", "Couple (API)"
+        STRIPE = "stripe", "Stripe event"
+        COMMAND = "command", "Command"
+        SYSTEM = "system", "System"
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
+    # Staff username, "stripe:evt_…", "command:<name>", "couple (api)"; never
+    # a couple's name or e-mail.
+    actor_label = models.CharField(max_length=200, blank=True)
+    # PROTECT, not SET_NULL: SET_NULL would UPDATE audit rows, which the
+    # trigger refuses. Staff who acted are deactivated, not deleted.
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    # {field: [before, after]}; personal data of couples only as "<set>".
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                "tenant", F("created_at").desc(), name="tenants_audit_tenant_time_idx"
+            ),
+            models.Index(
+                fields=["object_type", "object_id"], name="tenants_audit_object_idx"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(actor_kind__in=["staff", "couple", "stripe", "command", "system"]),
+                name="tenants_auditentry_actor_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr}".strip()

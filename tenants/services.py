@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -16,6 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from config.db import violated_constraint
+from tenants.audit import audit_record, diff, snapshot
 from tenants.errors import StaffUserConflict, TenantSlugTaken
 from tenants.keys import PREFIX_LENGTH, generate_key, hash_key, parse_key
 from tenants.models import ApiKey, Tenant, TenantMembership
@@ -94,6 +96,14 @@ def tenant_create(
         if violated_constraint(exc) == "tenants_tenant_slug_uniq":
             raise TenantSlugTaken(f"A tenant with slug {slug!r} already exists.") from exc
         raise
+    audit_record(
+        tenant=tenant,
+        action="tenant.created",
+        obj=tenant,
+        changes=diff(
+            {}, snapshot(tenant, ["slug", "name", "currency", "timezone", "commission_bps"])
+        ),
+    )
     return CreatedTenant(
         tenant=tenant,
         publishable=api_key_issue(tenant=tenant, kind=ApiKey.Kind.PUBLISHABLE),
@@ -104,6 +114,7 @@ def tenant_create(
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
     """Change tenant settings; branding changes invalidate the public cache."""
+    before = snapshot(tenant, fields)
     for name, value in fields.items():
         setattr(tenant, name, value)
     tenant.full_clean(validate_unique=False, validate_constraints=False)
@@ -111,6 +122,9 @@ def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
     # catalog write, and rewinding the version would serve the catalog cached
     # under the older number. Only tenant_catalog_changed moves it (F() + 1).
     tenant.save(update_fields=_TENANT_SAVE_FIELDS)
+    changed = diff(before, snapshot(tenant, fields))
+    if changed:
+        audit_record(tenant=tenant, action="tenant.updated", obj=tenant, changes=changed)
     if BRANDING_FIELDS & set(fields):
         tenant_catalog_changed(tenant=tenant)
         tenant.refresh_from_db(fields=["catalog_version"])
@@ -130,6 +144,13 @@ def api_key_issue(*, tenant: Tenant, kind: str, key: str | None = None) -> Issue
         prefix=parsed[1][:PREFIX_LENGTH],
         key_hash=hash_key(key),
         publishable_key=key if kind == ApiKey.Kind.PUBLISHABLE else "",
+    )
+    # The prefix only: never the key (a secret key is shown once, then gone).
+    audit_record(
+        tenant=tenant,
+        action="api_key.issued",
+        obj=api_key,
+        changes={"kind": [None, kind], "prefix": [None, api_key.prefix]},
     )
     return IssuedKey(api_key=api_key, key=key)
 
@@ -153,8 +174,15 @@ def api_key_rotate(*, tenant: Tenant, kind: str, grace_hours: float = 0) -> Rota
     previous_valid_until = None
     for api_key in current:
         # A key already on a shorter grace keeps its shorter one.
+        before = snapshot(api_key, ["valid_until"])
         api_key.valid_until = min(api_key.valid_until or until, until)
         api_key.save(update_fields=["valid_until"])
+        audit_record(
+            tenant=tenant,
+            action="api_key.rotated",
+            obj=api_key,
+            changes=diff(before, snapshot(api_key, ["valid_until"])),
+        )
         previous_valid_until = max(previous_valid_until or api_key.valid_until, api_key.valid_until)
     return RotatedKey(
         issued=api_key_issue(tenant=tenant, kind=kind), previous_valid_until=previous_valid_until
@@ -168,6 +196,12 @@ def api_key_revoke(*, tenant: Tenant, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        audit_record(
+            tenant=tenant,
+            action="api_key.revoked",
+            obj=api_key,
+            changes=diff({"revoked_at": None}, snapshot(api_key, ["revoked_at"])),
+        )
     return api_key
 
 
@@ -197,9 +231,26 @@ def staff_link(
     elif created:
         user.set_unusable_password()
     user.save()
+    previous_role = (
+        None
+        if created
+        else TenantMembership.objects.filter(tenant=tenant, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
     membership, _ = TenantMembership.objects.update_or_create(
         tenant=tenant, user=user, defaults={"role": role}
     )
+    if previous_role != role:
+        audit_record(
+            tenant=tenant,
+            action="membership.created" if previous_role is None else "membership.role_changed",
+            obj=membership,
+            changes={
+                **({"user": [None, user.get_username()]} if previous_role is None else {}),
+                "role": [previous_role, role],
+            },
+        )
     reset_path = None
     if not password and not user.has_usable_password():
         uid = urlsafe_base64_encode(force_bytes(user.pk))
@@ -223,7 +274,78 @@ def tenant_connect_account_update(
     locked = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
     if locked.stripe_account_id != account_id or locked.stripe_charges_enabled == charges_enabled:
         return False
+    audit_record(
+        tenant=tenant,
+        action="tenant.connect_updated",
+        obj=locked,
+        changes={"stripe_charges_enabled": [locked.stripe_charges_enabled, charges_enabled]},
+    )
     locked.stripe_charges_enabled = charges_enabled
     locked.save(update_fields=["stripe_charges_enabled", "updated_at"])
     tenant.stripe_charges_enabled = charges_enabled
     return True
+
+
+# --- memberships (the owner's staff page) -------------------------------------------
+
+
+def _owner_count_locked(*, tenant: Tenant) -> int:
+    """Owners of the tenant, with the tenant row locked: two owners demoting
+    or removing each other at once must not leave the tenant with none."""
+    Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).get()
+    return TenantMembership.objects.filter(
+        tenant=tenant, role=TenantMembership.Role.OWNER
+    ).count()
+
+
+def _refuse_last_owner(*, tenant: Tenant, membership: TenantMembership) -> None:
+    if (
+        membership.role == TenantMembership.Role.OWNER
+        and _owner_count_locked(tenant=tenant) <= 1
+    ):
+        raise ValidationError(
+            "A business needs at least one owner: make someone else owner first.",
+            code="last_owner",
+        )
+
+
+@transaction.atomic
+def membership_role_change(
+    *, tenant: Tenant, membership: TenantMembership, role: str
+) -> TenantMembership:
+    if membership.tenant_id != tenant.pk:
+        raise ValueError("membership belongs to another tenant")
+    membership = TenantMembership.objects.select_for_update(of=("self",)).get(
+        pk=membership.pk, tenant=tenant
+    )
+    if membership.role == role:
+        return membership
+    if role != TenantMembership.Role.OWNER:
+        _refuse_last_owner(tenant=tenant, membership=membership)
+    before = snapshot(membership, ["role"])
+    membership.role = role
+    membership.full_clean(validate_unique=False, validate_constraints=False)
+    membership.save(update_fields=["role"])
+    audit_record(
+        tenant=tenant,
+        action="membership.role_changed",
+        obj=membership,
+        changes=diff(before, snapshot(membership, ["role"])),
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, tenant: Tenant, membership: TenantMembership) -> None:
+    """Unlink a user from the tenant (the user account stays: audit entries
+    point at it, and it may work for other tenants)."""
+    if membership.tenant_id != tenant.pk:
+        raise ValueError("membership belongs to another tenant")
+    _refuse_last_owner(tenant=tenant, membership=membership)
+    audit_record(
+        tenant=tenant,
+        action="membership.removed",
+        obj=membership,
+        changes={"user": [membership.user.get_username(), None], "role": [membership.role, None]},
+    )
+    TenantMembership.objects.filter(pk=membership.pk, tenant=tenant).delete()

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import DomainError
+from tenants.audit import actor_context
 from tenants.models import Tenant
 from tenants.scoping import scopes_disabled, tenant_scope
 from webhooks import handlers
@@ -88,7 +89,8 @@ def stripe_event_process(*, event: dict[str, Any]) -> ProcessResult:
         if handler is None:
             status, outcome = StripeEvent.Status.IGNORED, "event type not handled"
         else:
-            with tenant_scope(tenant):
+            # What the event changes is recorded as the event's doing.
+            with tenant_scope(tenant), actor_context("stripe", f"stripe:{event['id']}"):
                 result = handler(event=event, tenant=tenant)
             status = StripeEvent.Status.PROCESSED if result.applied else StripeEvent.Status.IGNORED
             outcome = result.outcome

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from tenants.api.auth import TenantKeyAuthentication
 from tenants.api.throttling import ClientIpThrottle, TenantKeyThrottle
+from tenants.audit import actor_context, current_request_id
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -39,6 +40,11 @@ class TenantApiView(APIView):
         super().initial(request, *args, **kwargs)
         self.tenant = request.auth.tenant
         self._scope_stack.enter_context(tenant_scope(self.tenant))
+        # Couples are anonymous to the audit log (no name or e-mail): the
+        # request id ties an entry to the request's log lines instead.
+        self._scope_stack.enter_context(
+            actor_context("couple", "couple (api)", request_id=current_request_id())
+        )
 
     def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
         stack = getattr(self, "_scope_stack", None)
