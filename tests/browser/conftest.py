@@ -1,0 +1,80 @@
+"""Playwright driving Debian's Chromium (/usr/bin/chromium, installed by
+.ci/run) against pytest-django's live_server: a real browser, real HTTP,
+the real database (transactional, so the server thread sees the rows).
+
+Playwright's sync API keeps an asyncio loop running in this thread while it
+is open, and Django refuses ORM calls from a thread with a running loop
+(SynchronousOnlyOperation), although no Django code runs on that loop. So
+the browser fixture opts out of that check with Django's documented switch,
+DJANGO_ALLOW_ASYNC_UNSAFE, for its own lifetime only (monkeypatch undoes
+it), and each test gets its own Playwright rather than a session-wide one,
+so neither the loop nor the switch outlives the browser tests sharing a
+worker with the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Waits end on a selector or URL; this only bounds how long a broken page may
+# take to fail the test (never a pass/fail threshold).
+WAIT_MS = 20_000
+PASSWORD = "pw-Altar-2026"  # tests.factories.UserFactory
+
+
+@pytest.fixture
+def browser(monkeypatch) -> Iterator[Browser]:
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            # While a loop runs, Django keeps this thread's connections in
+            # context-local storage (asgiref's Local), apart from the thread's
+            # usual ones: close them now, or they stay checked out of the
+            # pool and block dropping the test database.
+            connections.close_all()
+            browser.close()
+
+
+@pytest.fixture
+def page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
+    # transactional_db first: the session-wide database is then set up before
+    # (and torn down after) the session-wide live server and its connection.
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Saved under test-artifacts/ (git-ignored), one file per worker so
+    parallel runs never write the same file."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    path = ARTIFACTS / f"{name}-{worker}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(page: Page, user) -> None:
+    page.goto("/admin/login/")
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")
