@@ -29,7 +29,9 @@ if settings.DEBUG:
 
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(("/api/", "/healthz", "/readyz"))
+    # The Stripe webhook endpoint answers machines too: its 5xx (which make
+    # Stripe retry) keep the JSON shape.
+    return request.path.startswith(("/api/", "/healthz", "/readyz", "/stripe/"))
 
 
 # Errors raised outside DRF views (unknown routes, crashes in middleware)

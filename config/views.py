@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -19,11 +20,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# A probe must answer within the load balancer's timeout: it connects on
+# its own with a short timeout instead of waiting DB_POOL_TIMEOUT for the pool.
+PROBE_TIMEOUT_SECONDS = 2
+
+
 def _database() -> str:
+    params = connections[DEFAULT_DB_ALIAS].get_connection_params()
+    params.pop("cursor_factory", None)
     try:
-        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
+        with psycopg.connect(**params, connect_timeout=PROBE_TIMEOUT_SECONDS) as probe:
+            probe.execute("SELECT 1")
+    except psycopg.Error:
         return "unavailable"
     return "ok"
 
@@ -45,7 +53,9 @@ def _redis() -> str:
     try:
         from django_redis import get_redis_connection
 
-        get_redis_connection("default").ping()
+        # A write, not a PING: a Redis refusing writes (full disk, MISCONF)
+        # answers PING but cannot hold the cache or the throttle counters.
+        get_redis_connection("default").set("altar:readyz", "1", ex=60)
     except Exception as exc:  # noqa: BLE001 - any client/network error means "unavailable"
         logger.warning("readiness: redis unavailable: %s", type(exc).__name__)
         return "unavailable"

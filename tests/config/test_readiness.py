@@ -67,3 +67,15 @@ def test_redis_down_makes_it_unready(client, settings):
         "migrations": "ok",
         "redis": "unavailable",
     }
+
+
+def test_database_down_is_503_quickly(client, monkeypatch):
+    from django.db import connections
+
+    # The probe connects on its own: point it at a closed port.
+    monkeypatch.setitem(connections["default"].settings_dict, "PORT", "1")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
