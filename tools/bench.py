@@ -12,6 +12,15 @@ tools/stripe_standin.py), 200 concurrent checkouts for one date across two
 gunicorn processes (exactly one must win), and signed
 `checkout.session.completed` webhooks with 25 % duplicate deliveries (every
 booking must be confirmed exactly once). The last two print PASS/FAIL lines.
+
+By default the deployment shape of docs/deploy.md runs: two gunicorn
+processes (the second joins for the contention run), one `db_worker`
+draining the outbox (the webhooks' confirmation e-mails), and Redis
+(REDIS_URL, db 3) for the cache and throttles; `--no-redis` and
+`--no-worker` drop those. Then, unless `--skip-big`, availability cost for
+one tenant while the separate database altar_bench_big holds 10^4 and then
+10^6 bookings over 1,000 tenants: selector and API latency, and the index
+the query plan uses.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import datetime as dt
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -41,6 +51,7 @@ BENCH_SLUG = "bench-studio"
 WEBHOOK_SECRET = "whsec_benchSecret" + "0" * 24
 WEBHOOK_UUID = "0b5e7c1a-6d2f-4c3e-9a10-be0c4b3e0001"
 CONTENDERS = 200
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/3"
 MAX_CHECKOUTS = 3000
 STANDIN_API_VERSION = "2024-06-20"
 
@@ -97,13 +108,20 @@ def bench_env() -> dict[str, str]:
     return env
 
 
-def reset_database(env: dict[str, str]) -> None:
+def reset_database(env: dict[str, str], *, copy_to: str | None = None) -> None:
+    """A freshly migrated BENCH_DB; `copy_to` gets a copy of it (migrating
+    twice would cost minutes: dj-stripe has many migrations)."""
     import psycopg
 
     with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
+        )
+        if copy_to:
+            conn.execute(f"DROP DATABASE IF EXISTS {copy_to} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {copy_to} TEMPLATE {BENCH_DB}")
 
 
 SEED_SCRIPT = """
@@ -222,6 +240,7 @@ with scopes_disabled():
         "triggers": triggers.count(),
         "trigger_exceptions": counts(triggers, "exception"),
         "mail_tasks": DBTaskResult.objects.count(),
+        "task_statuses": counts(DBTaskResult.objects.all(), "status"),
     }))
 """
 
@@ -355,6 +374,40 @@ def start_standin(port: int, api_key: str, log_path: Path) -> subprocess.Popen:
         )
     wait_listening(port, proc, "stripe stand-in", None)
     return proc
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    # Console e-mail backend: the mails land in the worker's log file.
+    with log_path.open("w") as log:
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--interval", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_outbox_drained(database_url: str, timeout: float = 120) -> int:
+    """Waits until no task is READY or RUNNING; returns how many still are."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while True:
+            pending = conn.execute(
+                "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+                "WHERE status IN ('READY', 'RUNNING')"
+            ).fetchone()[0]
+            if pending == 0 or time.monotonic() > deadline:
+                return pending
+            time.sleep(0.5)
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -530,6 +583,183 @@ def check(lines: list[str], ok: bool, what: str) -> None:
     lines.append(f"{'PASS' if ok else 'FAIL'} {what}")
 
 
+# --- Availability cost at 10^4 vs 10^6 bookings (separate database) --------
+
+BIG_DB = "altar_bench_big"
+BIG_TENANTS = 1000
+BIG_KEY = "pk_live_" + "BenchBigTenantPublishableKey".ljust(40, "0")
+BIG_SIZES = (10_000, 1_000_000)
+MEASURED_BOOKINGS = 100  # the measured tenant's, in its 366-day range, at both sizes
+
+BIG_SEED_SCRIPT = """
+import json
+from catalog.models import Package
+from tenants.models import ApiKey, Tenant
+from tenants.services import api_key_issue, tenant_create
+
+# The measured tenant through the services (it needs a real API key); the
+# other 999 in bulk: they only have to exist and own bookings.
+measured = tenant_create(slug="big-0000", name="Big 0").tenant
+api_key_issue(tenant=measured, kind=ApiKey.Kind.PUBLISHABLE, key=KEY)
+others = Tenant.objects.bulk_create(
+    Tenant(slug=f"big-{n:04d}", name=f"Big {n}") for n in range(1, TENANTS)
+)
+Package.objects.bulk_create(
+    Package(tenant=t, slug="package-0", title="Package 0", price_cents=100000)
+    for t in [measured, *others]
+)
+print("BENCH_BIG " + json.dumps(measured.pk))
+"""
+
+# Bookings straight in SQL (INSERT ... SELECT generate_series): seconds for a
+# million rows, where the ORM would take minutes. Every other tenant gets
+# bookings k = lo .. hi-1 on distinct dates from 300 days ago (so they overlap
+# the measured range); a third canceled, the rest confirmed.
+BIG_INSERT_SQL = """
+INSERT INTO bookings_booking (
+    id, tenant_id, package_id, event_date, couple_name, email, phone, notes, status,
+    hold_expires_at, amount_cents, currency, commission_bps, commission_cents, paid_cents,
+    refunded_cents, commission_refunded_cents, stripe_checkout_session_id,
+    stripe_payment_intent_id, stripe_account_id, checkout_url, created_at, updated_at,
+    confirmed_at, canceled_at, expired_at, cancel_reason, confirmation_mailed_at,
+    cancellation_mailed_at)
+SELECT gen_random_uuid(), p.tenant_id, p.id, %(first)s::date + %(step)s * k, 'Seed Couple',
+    'seed@example.com', '', '', CASE WHEN k %% 3 = 0 THEN 'canceled' ELSE 'confirmed' END,
+    NULL, 100000, 'usd', 1000, 10000, 100000, 0, 0, NULL, NULL, '', '', now(), now(),
+    CASE WHEN k %% 3 = 0 THEN NULL ELSE now() END, CASE WHEN k %% 3 = 0 THEN now() END,
+    NULL, '', NULL, NULL
+FROM catalog_package p CROSS JOIN generate_series(%(lo)s, %(hi)s - 1) AS k
+WHERE p.tenant_id {op} %(measured)s
+"""
+
+BIG_BLACKOUT_SQL = """
+INSERT INTO bookings_blackoutdate (tenant_id, date, reason, created_at)
+SELECT %(measured)s, %(first)s::date + 12 * k, 'Bench', now() FROM generate_series(0, 29) AS k
+"""
+
+BIG_MEASURE_SCRIPT = """
+import datetime as dt
+import json
+import time
+from bookings.selectors import availability_for_range, occupying_bookings
+from tenants.models import Tenant
+from tenants.scoping import tenant_scope
+from django.utils import timezone
+
+tenant = Tenant.objects.get(slug="big-0000")
+start = dt.date.fromisoformat(START)
+end = start + dt.timedelta(days=365)
+timings = []
+with tenant_scope(tenant):
+    for _ in range(ROUNDS):
+        t0 = time.perf_counter()
+        availability_for_range(tenant=tenant, start=start, end=end)
+        timings.append((time.perf_counter() - t0) * 1000)
+    plan = (
+        occupying_bookings(tenant=tenant, now=timezone.now())
+        .filter(event_date__range=(start, end))
+        .values_list("event_date", "status")
+        .explain(analyze=True)
+    )
+timings.sort()
+print("BENCH_MEASURE " + json.dumps({
+    "p50": timings[len(timings) // 2],
+    "p99": timings[min(len(timings) - 1, round(0.99 * (len(timings) - 1)))],
+    "plan": plan,
+}))
+"""
+
+
+@dataclass
+class BigRow:
+    total: int
+    measured: int
+    selector_p50: float
+    selector_p99: float
+    api: Result
+    plan: str
+
+    @property
+    def index(self) -> str:
+        """The index names the plan scans (what proves the per-tenant cost)."""
+        names = re.findall(r"Index (?:Only )?Scan (?:using|on) (\w+)", self.plan)
+        return ", ".join(dict.fromkeys(names)) or "NONE (sequential scan)"
+
+
+def big_availability(
+    env: dict[str, str], *, today: dt.date, log_path: Path, workers: int
+) -> list[BigRow]:
+    """Availability for one tenant (100 bookings, 30 blackouts in its 366-day
+    range) while the database holds 10^4, then 10^6 bookings over 1,000 tenants."""
+    import psycopg
+
+    # reset_database() made BIG_DB a copy of the freshly migrated BENCH_DB.
+    big_env = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BIG_DB}"}
+    code = f"KEY = {BIG_KEY!r}\nTENANTS = {BIG_TENANTS}\n" + BIG_SEED_SCRIPT
+    measured_pk = manage_shell(big_env, code, "BENCH_BIG")
+    others = BIG_TENANTS - 1
+    first_other = today - dt.timedelta(days=300)
+    rows: list[BigRow] = []
+    with psycopg.connect(big_env["DATABASE_URL"], autocommit=True) as conn:
+        params = {"measured": measured_pk, "first": today + dt.timedelta(days=1), "step": 3}
+        conn.execute(BIG_INSERT_SQL.format(op="="), {**params, "lo": 0, "hi": MEASURED_BOOKINGS})
+        conn.execute(BIG_BLACKOUT_SQL, {"measured": measured_pk, "first": today})
+        done = 0  # bookings per other tenant so far
+        for size in BIG_SIZES:
+            per_tenant = -(-(size - MEASURED_BOOKINGS) // others)  # ceiling
+            started = time.perf_counter()
+            conn.execute(
+                BIG_INSERT_SQL.format(op="<>"),
+                {**params, "first": first_other, "step": 1, "lo": done, "hi": per_tenant},
+            )
+            conn.execute("ANALYZE bookings_booking")
+            done = per_tenant
+            total = conn.execute("SELECT count(*) FROM bookings_booking").fetchone()[0]
+            print(f"seeded {total} bookings in {time.perf_counter() - started:.1f} s", flush=True)
+            rows.append(
+                measure_big(big_env, today=today, total=total, log_path=log_path, workers=workers)
+            )
+    return rows
+
+
+def measure_big(
+    env: dict[str, str], *, today: dt.date, total: int, log_path: Path, workers: int
+) -> BigRow:
+    code = f"START = {today.isoformat()!r}\nROUNDS = 200\n" + BIG_MEASURE_SCRIPT
+    selector = manage_shell(env, code, "BENCH_MEASURE")
+    port = free_port()
+    server = start_gunicorn(env, port, workers, log_path)
+    try:
+        end = today + dt.timedelta(days=AVAILABILITY_DAYS - 1)
+        api = load(
+            f"GET /api/v1/availability at {total} bookings",
+            port,
+            f"/api/v1/availability?start={today.isoformat()}&end={end.isoformat()}",
+            headers={"X-Tenant-Key": BIG_KEY},
+            clients=4,
+            per_client=100,
+        )
+    finally:
+        stop(server)
+    return BigRow(total, MEASURED_BOOKINGS, selector["p50"], selector["p99"], api, selector["plan"])
+
+
+def big_table(rows: list[BigRow]) -> str:
+    lines = [
+        "| bookings in DB (1,000 tenants) | measured tenant's bookings | selector p50 ms "
+        "| selector p99 ms | API req/s | API p50 ms | API p99 ms | API statuses "
+        "| index in plan |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.total:,} | {r.measured} | {r.selector_p50:.2f} | {r.selector_p99:.2f} "
+            f"| {r.api.rps:.0f} | {r.api.pct(50):.1f} | {r.api.pct(99):.1f} "
+            f"| {json.dumps(r.api.statuses, sort_keys=True)} | {r.index} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=250, help="GET requests per client")
@@ -542,11 +772,19 @@ def main() -> None:
         help="checkouts per client, each for a different date",
     )
     parser.add_argument("--webhooks", type=int, default=400, help="bookings paid by webhook")
+    parser.add_argument("--no-redis", action="store_true", help="local-memory cache/throttles")
+    parser.add_argument("--no-worker", action="store_true", help="no db_worker process")
+    parser.add_argument(
+        "--skip-big", action="store_true", help="skip the 10^4 vs 10^6 bookings availability run"
+    )
     args = parser.parse_args()
     if args.clients * args.checkout_requests > MAX_CHECKOUTS:
         parser.error(f"clients x checkout-requests must be at most {MAX_CHECKOUTS}")
 
     env = bench_env()
+    if not args.no_redis:
+        env["REDIS_URL"] = BENCH_REDIS_URL
+        flush_redis(BENCH_REDIS_URL)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -556,7 +794,7 @@ def main() -> None:
     contended = today + dt.timedelta(days=CHECKOUT_FIRST_DAY + checkout_days + 10)
 
     print("Preparing the benchmark database…", flush=True)
-    reset_database(env)
+    reset_database(env, copy_to=None if args.skip_big else BIG_DB)
     paid = seed(env, today=today, webhooks=args.webhooks)
     hook_path = webhook_endpoint(env)
 
@@ -566,6 +804,10 @@ def main() -> None:
     server_env = {**env, "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}"}
     server_log = out / f"gunicorn-{stamp}.log"
     servers = [standin]
+    if not args.no_worker:
+        # The worker calls no Stripe API here; manage.py's checks refuse the
+        # stand-in's URL with DEBUG off, so it gets the plain env.
+        servers.append(start_worker(env, out / f"worker-{stamp}.log"))
     try:
         servers.append(start_gunicorn(server_env, port, args.workers, server_log))
         key = {"X-Tenant-Key": BENCH_KEY}
@@ -618,6 +860,7 @@ def main() -> None:
         )
         print("webhooks done", flush=True)
         results = [healthz, packages, availability, checkouts, contention, webhooks]
+        pending = None if args.no_worker else wait_outbox_drained(env["DATABASE_URL"])
     finally:
         for proc in reversed(servers):
             stop(proc)
@@ -672,6 +915,13 @@ def main() -> None:
         db["events_by_attempts"] == {"1": n},
         f"webhooks: every event processed in exactly 1 attempt (got {db['events_by_attempts']})",
     )
+    if pending is not None:
+        check(
+            verdicts,
+            pending == 0 and db["task_statuses"] == {"SUCCESSFUL": db["mail_tasks"]},
+            f"outbox: the worker ran every task once it was enqueued "
+            f"(statuses {json.dumps(db['task_statuses'], sort_keys=True)}, {pending} pending)",
+        )
     server_lines = server_log.read_text().splitlines()
     skipped = sum("no longer exists on Stripe" in line for line in server_lines)
     errors = sum('"level": "ERROR"' in line or "[ERROR]" in line for line in server_lines)
@@ -686,7 +936,38 @@ def main() -> None:
         f"stand-in log: bench-results/standin-{stamp}.log",
     ]
 
-    report = "\n".join([table(results, healthz), "", *verdicts, "", *notes])
+    mode = (
+        f"Mode: {args.workers} gunicorn workers x 4 threads per process (2 processes for "
+        f"contention), {'no worker' if args.no_worker else '1 db_worker'}, "
+        f"{'local-memory cache' if args.no_redis else 'Redis ' + BENCH_REDIS_URL}; "
+        f"{time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs"
+    )
+    sections = [mode, "", table(results, healthz), "", *verdicts, "", *notes]
+    if not args.skip_big:
+        print("Seeding altar_bench_big (10^4 then 10^6 bookings)…", flush=True)
+        rows = big_availability(env, today=today, log_path=server_log, workers=args.workers)
+        flat = rows[-1].api.pct(50) / rows[0].api.pct(50)
+        sections += [
+            "",
+            "Availability for one tenant (100 bookings, 30 blackouts, 366 days) as the "
+            "database grows:",
+            "",
+            big_table(rows),
+            "",
+            f"API p50 at {rows[-1].total:,} / at {rows[0].total:,} bookings: {flat:.2f}x",
+            "",
+            f"Query plan of the occupied-dates query at {rows[-1].total:,} bookings:",
+            "```",
+            rows[-1].plan,
+            "```",
+        ]
+        check(
+            verdicts,
+            all(r.api.statuses == {200: r.api.requests} for r in rows),
+            "big: every availability request answered 200",
+        )
+        sections.append(verdicts[-1])
+    report = "\n".join(sections)
     print(report)
     (out / f"bench-{stamp}.md").write_text(report + "\n")
     print(f"\nWritten to bench-results/bench-{stamp}.md")
