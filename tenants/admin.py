@@ -29,6 +29,7 @@ from config.errors import DomainError
 from tenants.admin_base import (
     OWNER_ROLES,
     STAFF_ROLES,
+    AuditHistoryMixin,
     ServiceFormAdminMixin,
     TenantScopedAdmin,
     copy_saved,
@@ -53,7 +54,11 @@ from tenants.services import (
 OWNER_ONLY = OWNER_ROLES
 # Set by the platform, never by the tenant's own staff.
 PLATFORM_FIELDS = (
-    "slug", "active", "commission_bps", "stripe_account_id", "stripe_charges_enabled",
+    "slug",
+    "active",
+    "commission_bps",
+    "stripe_account_id",
+    "stripe_charges_enabled",
 )
 
 
@@ -69,7 +74,7 @@ class ApiKeyRotateForm(forms.Form):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "active", "currency", "timezone", "commission_bps")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
@@ -80,8 +85,11 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             "Booking",
             {
                 "fields": (
-                    "hold_minutes", "min_notice_days", "max_advance_days",
-                    "success_url_template", "cancel_url_template",
+                    "hold_minutes",
+                    "min_notice_days",
+                    "max_advance_days",
+                    "success_url_template",
+                    "cancel_url_template",
                 )
             },
         ),
@@ -126,7 +134,10 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
         raise Http404("Not found.")
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "",
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
         # Django checks the change permission before the object's existence,
@@ -240,9 +251,7 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
     def api_key_rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         tenant = self._keys_tenant(request, object_id)
         if request.method != "POST":
-            return HttpResponseRedirect(
-                reverse("admin:tenants_tenant_api_keys", args=[tenant.pk])
-            )
+            return HttpResponseRedirect(reverse("admin:tenants_tenant_api_keys", args=[tenant.pk]))
         form = ApiKeyRotateForm(request.POST)
         if not form.is_valid():
             return self._keys_page(request, tenant, form)
@@ -278,7 +287,8 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
             raise Http404("Not found.")
         api_key_revoke(tenant=tenant, api_key=api_key)
         self.message_user(
-            request, f"{api_key.get_kind_display()} key {api_key.prefix}… revoked.",
+            request,
+            f"{api_key.get_kind_display()} key {api_key.prefix}… revoked.",
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:tenants_tenant_api_keys", args=[tenant.pk]))
@@ -307,17 +317,29 @@ class TenantAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
     """Superusers only for now; keys are issued by create_tenant/rotate_api_key."""
 
     list_display = (
-        "tenant", "kind", "prefix", "created_at", "valid_until", "revoked_at", "last_used_at",
+        "tenant",
+        "kind",
+        "prefix",
+        "created_at",
+        "valid_until",
+        "revoked_at",
+        "last_used_at",
     )
     list_filter = ("tenant", "kind")
     search_fields = ("prefix", "tenant__slug")
     readonly_fields = (
-        "tenant", "kind", "prefix", "publishable_key", "created_at", "valid_until",
-        "revoked_at", "last_used_at",
+        "tenant",
+        "kind",
+        "prefix",
+        "publishable_key",
+        "created_at",
+        "valid_until",
+        "revoked_at",
+        "last_used_at",
     )
     exclude = ("key_hash",)
     actions = ("revoke_keys",)
@@ -414,10 +436,12 @@ class TenantMembershipAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     tenant=tenant, user__email__iexact=email
                 ).exists():
                     raise ValidationError(
-                        {"email": ValidationError(
-                            "Already on the team: change their role instead.",
-                            code="already_member",
-                        )}
+                        {
+                            "email": ValidationError(
+                                "Already on the team: change their role instead.",
+                                code="already_member",
+                            )
+                        }
                     )
                 linked = staff_link(tenant=tenant, email=email, role=form.cleaned_data["role"])
                 saved = linked.membership
@@ -456,14 +480,27 @@ class AuditEntryAdmin(TenantScopedAdmin):
     manager); superusers every tenant's, with the tenant column and filter."""
 
     list_display = (
-        "created_at", "action", "object_type", "object_repr", "actor_kind", "actor_label",
+        "created_at",
+        "action",
+        "object_type",
+        "object_repr",
+        "actor_kind",
+        "actor_label",
     )
     list_filter = ("action", "actor_kind", "object_type", "created_at")
     search_fields = ("object_id", "actor_label")
     date_hierarchy = "created_at"
     fields = (
-        "created_at", "action", "object_type", "object_id", "object_repr",
-        "actor_kind", "actor_label", "actor_user", "request_id", "changes",
+        "created_at",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "actor_kind",
+        "actor_label",
+        "actor_user",
+        "request_id",
+        "changes",
     )
     readonly_fields = fields
     list_select_related = ("tenant",)

@@ -133,7 +133,10 @@ class ServiceFormAdminMixin:
     service_error_fields: dict[str, str] = {}
 
     def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
         try:
@@ -178,7 +181,41 @@ class ServiceFormAdminMixin:
                     self.message_user(request, f"{obj}: {message}", messages.ERROR)
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class AuditHistoryMixin:
+    """Object history pages show the audit log, not Django's LogEntry."""
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """The object's audit entries: unlike LogEntry they include changes
+        made through the API, by Stripe events and by commands."""
+        obj = self.get_object(request, unquote(object_id))  # scoped: another tenant's is None
+        if obj is None:
+            raise Http404("Not found.")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        entries = AuditEntry.objects.filter(
+            object_type=obj._meta.label_lower, object_id=str(obj.pk)
+        ).select_related("tenant")
+        if not request.user.is_superuser:
+            entries = entries.filter(tenant=request_tenant(request))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History: {obj}",
+            "subtitle": None,
+            "module_name": str(self.opts.verbose_name_plural).capitalize(),
+            "object": obj,
+            "opts": self.opts,
+            "entries": entries,
+            "audit_list_url": reverse("admin:tenants_auditentry_changelist"),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/audit_history.html", context)
+
+
+class TenantScopedAdmin(AuditHistoryMixin, admin.ModelAdmin):
     # Roles allowed to use this admin at all; owners-only admins narrow it.
     allowed_roles: frozenset[str] = STAFF_ROLES
     tenant_field = "tenant"
@@ -251,37 +288,6 @@ class TenantScopedAdmin(admin.ModelAdmin):
         # Django redirects with "doesn't exist"; another tenant's object must
         # be indistinguishable from a missing one: a plain 404.
         raise Http404("Not found.")
-
-    # --- history: the audit log, not Django's LogEntry ---
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
-    ) -> HttpResponse:
-        """The object's audit entries: unlike LogEntry they include changes
-        made through the API, by Stripe events and by commands."""
-        obj = self.get_object(request, unquote(object_id))  # scoped: another tenant's is None
-        if obj is None:
-            raise Http404("Not found.")
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
-        entries = AuditEntry.objects.filter(
-            object_type=obj._meta.label_lower, object_id=str(obj.pk)
-        ).select_related("tenant")
-        if not request.user.is_superuser:
-            entries = entries.filter(tenant=request_tenant(request))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"History: {obj}",
-            "subtitle": None,
-            "module_name": str(self.opts.verbose_name_plural).capitalize(),
-            "object": obj,
-            "opts": self.opts,
-            "entries": entries,
-            "audit_list_url": reverse("admin:tenants_auditentry_changelist"),
-            "preserved_filters": self.get_preserved_filters(request),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/audit_history.html", context)
 
 
 class TenantScopedInline(admin.TabularInline):

@@ -110,3 +110,18 @@ def test_superuser_sees_every_tenants_entries(superuser_client, changes):
     assert set(listed(response)) == {changes["our_entry"], changes["their_entry"]}
     assert list(their_history.context["entries"]) == [changes["their_entry"]]
     assert superuser_client.get(f"{AUDIT}{changes['their_entry'].pk}/change/").status_code == 200
+
+
+def test_tenant_history_page_shows_settings_changes(owner_client, tenant, other_tenant, unscoped):
+    from tenants.services import tenant_update
+
+    with actor_context("staff", "owner@alpha.example"):
+        tenant_update(tenant=tenant, primary_color="#112233")
+
+    own = owner_client.get(f"/admin/tenants/tenant/{tenant.pk}/history/")
+    other = owner_client.get(f"/admin/tenants/tenant/{other_tenant.pk}/history/")
+
+    assert own.status_code == 200
+    assert [e.action for e in own.context["entries"]] == ["tenant.updated"]
+    assert "#112233" in own.content.decode()
+    assert other.status_code == 404
