@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from bookings.models import BlackoutDate
+from bookings.models import BlackoutDate, Booking
 from catalog.models import AddOn, Package, PackageAddOn
 from tenants.keys import parse_key
 from tenants.management.commands.seed_demo import (
@@ -21,7 +21,7 @@ from tenants.models import ApiKey, Tenant, TenantMembership
 
 pytestmark = pytest.mark.usefixtures("unscoped")
 
-MODELS = (Tenant, ApiKey, TenantMembership, Package, AddOn, PackageAddOn, BlackoutDate)
+MODELS = (Tenant, ApiKey, TenantMembership, Package, AddOn, PackageAddOn, BlackoutDate, Booking)
 
 
 def seed() -> str:
@@ -113,3 +113,12 @@ def test_seed_demo_restores_a_changed_demo_without_duplicates(db):
     demo.refresh_from_db()
     assert demo.check_password(DEMO_PASSWORD)
     assert {model.__name__: model.objects.count() for model in MODELS} == counts
+
+
+@pytest.mark.django_db
+def test_demo_has_two_confirmed_weddings_and_one_hold():
+    seed()
+    seed()
+
+    statuses = sorted(Booking.objects.values_list("status", flat=True))
+    assert statuses == ["confirmed", "confirmed", "held"]

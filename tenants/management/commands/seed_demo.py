@@ -135,10 +135,46 @@ DEMO_PACKAGES = [
 DEMO_BLACKOUTS = [(9, "Team retreat"), (23, "Owners' anniversary"), (61, "Trail closed")]
 
 
+# (days from today, package, add-ons, couple, paid?) — clear of the blackouts.
+DEMO_BOOKINGS = [
+    (20, "sunrise-summit", ["florals"], "Ada & Grace", True),
+    (45, "alpine-lake", ["second-photographer", "drone-footage"], "Hedy & Alan", True),
+    (30, "courthouse-and-cocktails", [], "Marie & Pierre", False),
+]
+
+
 def seed_demo_bookings(*, tenant: Tenant) -> int:
-    """Hook for demo bookings (to come). Must stay idempotent: return how
-    many bookings it created, 0 when they exist already."""
-    return 0
+    """Two confirmed weddings and one hold awaiting payment, so the dashboard
+    and calendar have something to show. Idempotent: nothing when the tenant
+    has bookings already. They go through the booking services (and the
+    audit log); the "payments" are recorded without a Stripe PaymentIntent,
+    so these demo bookings can be canceled without refund only — bookings
+    paid through the stand-in's checkout page can be refunded."""
+    from bookings.models import Booking
+    from bookings.services import booking_hold, booking_mark_paid
+
+    if Booking.objects.filter(tenant=tenant).exists():
+        return 0
+    today = tenant_today(tenant=tenant)
+    for days, package, add_ons, couple, paid in DEMO_BOOKINGS:
+        slug = couple.split(" ")[0].lower()
+        booking = booking_hold(
+            tenant=tenant,
+            package_slug=package,
+            add_on_slugs=add_ons,
+            event_date=today + dt.timedelta(days=days),
+            couple_name=couple,
+            email=f"{slug}@couples.altar.localhost",
+        )
+        if paid:
+            booking_mark_paid(
+                tenant=tenant,
+                booking_id=booking.pk,
+                checkout_session_id=f"cs_demo_{slug}",
+                payment_intent_id="",
+                amount_paid_cents=booking.amount_cents,
+            )
+    return len(DEMO_BOOKINGS)
 
 
 def _seed_tenant() -> tuple[Tenant, bool]:
@@ -244,19 +280,25 @@ class Command(AltarCommand):
 
         base = settings.PUBLIC_BASE_URL.rstrip("/")
         write = self.stdout.write
-        write(f"Demo tenant {tenant.slug} ({tenant.name}): "
-              f"{'created' if tenant_created else 'already there'}.")
+        write(
+            f"Demo tenant {tenant.slug} ({tenant.name}): "
+            f"{'created' if tenant_created else 'already there'}."
+        )
         created, updated = summary["created"], summary["updated"]
         write(
             f"Catalog: {created['packages']} packages, {created['add_ons']} add-ons, "
             f"{created['blackout_dates']} blackout dates created; "
             f"{updated['packages'] + updated['add_ons']} updated."
         )
-        write(f"Logins: {'set' if staff_changed or superuser_changed else 'unchanged'}; "
-              f"demo bookings created: {bookings}.")
+        write(
+            f"Logins: {'set' if staff_changed or superuser_changed else 'unchanged'}; "
+            f"demo bookings created: {bookings}."
+        )
         if key_state == "revoked":
-            self.stderr.write("Warning: the demo publishable key was revoked or rotated; "
-                              "it is refused until you delete that key row.")
+            self.stderr.write(
+                "Warning: the demo publishable key was revoked or rotated; "
+                "it is refused until you delete that key row."
+            )
         write("")
         write(f"Admin:  {base}/admin/")
         write(f"  tenant owner: {DEMO_STAFF_EMAIL} / {DEMO_PASSWORD}")
