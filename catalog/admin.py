@@ -173,7 +173,13 @@ class PackageAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     search_fields = ("title", "slug")
     ordering = ("position", "created_at", "id")
     fields = (
-        "title", "slug", "description", "price_cents", "active", "position", "offered_add_ons",
+        "title",
+        "slug",
+        "description",
+        "price_cents",
+        "active",
+        "position",
+        "offered_add_ons",
     )
     inlines = [PackagePhotoInline]
     service_error_fields = {"add_ons": "offered_add_ons", "new_slug": "slug"}

@@ -215,9 +215,7 @@ class CatalogPlan:
     package_prunes: list[str] = field(default_factory=list)
     add_on_prunes: list[str] = field(default_factory=list)
     blackout_prunes: list[dt.date] = field(default_factory=list)
-    unchanged: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(SECTIONS, 0)
-    )
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
 
     def summary(self) -> dict[str, dict[str, int]]:
         def counts(packages: int, add_ons: int, blackouts: int) -> dict[str, int]:
@@ -371,9 +369,7 @@ def catalog_export(*, tenant: Tenant) -> dict[str, list[dict[str, Any]]]:
     packages = sorted(Package.objects.filter(tenant=tenant), key=lambda p: (p.position, p.slug))
     add_ons = sorted(AddOn.objects.filter(tenant=tenant), key=lambda a: (a.position, a.slug))
     return {
-        "packages": [
-            {**item(p), "add_ons": sorted(links.get(p.pk, set()))} for p in packages
-        ],
+        "packages": [{**item(p), "add_ons": sorted(links.get(p.pk, set()))} for p in packages],
         "add_ons": [item(a) for a in add_ons],
         "blackout_dates": [
             {"date": b.date.isoformat(), "reason": b.reason}

@@ -76,9 +76,7 @@ def validate_image(upload: UploadedFile) -> ImageInfo:
                     image.draft(image.mode, (1, 1))
                     image.load()
     except _PILLOW_ERRORS as exc:
-        raise _image_error(
-            "Upload a JPEG, PNG or WebP image.", "invalid_image"
-        ) from exc
+        raise _image_error("Upload a JPEG, PNG or WebP image.", "invalid_image") from exc
     finally:
         upload.seek(0)
     if image_format not in ALLOWED_FORMATS or width < 1 or height < 1:

@@ -131,9 +131,11 @@ def _set_add_on_links(*, tenant: Tenant, package: Package, add_on_slugs: Any) ->
     """Make the package offer exactly these add-ons (of this tenant, active
     or not). Call inside atomic, holding the package row lock."""
     slugs = _normalized_slugs(add_on_slugs)
-    found = dict(
-        AddOn.objects.filter(tenant=tenant, slug__in=slugs).values_list("slug", "pk")
-    ) if slugs else {}
+    found = (
+        dict(AddOn.objects.filter(tenant=tenant, slug__in=slugs).values_list("slug", "pk"))
+        if slugs
+        else {}
+    )
     missing = [slug for slug in slugs if slug not in found]
     if missing:
         raise _invalid_add_ons(missing)

@@ -38,6 +38,4 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
 # tables (and those of Django's contrib apps it points at, which must be
 # built in the same pass) come straight from the models instead. Altar's own
 # migrations, with their raw-SQL constraints, still run as in production.
-MIGRATION_MODULES = {
-    app: None for app in ("djstripe", "auth", "contenttypes", "admin", "sessions")
-}
+MIGRATION_MODULES = {app: None for app in ("djstripe", "auth", "contenttypes", "admin", "sessions")}

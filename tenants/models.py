@@ -224,12 +224,8 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit log"
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(
-                "tenant", F("created_at").desc(), name="tenants_audit_tenant_time_idx"
-            ),
-            models.Index(
-                fields=["object_type", "object_id"], name="tenants_audit_object_idx"
-            ),
+            models.Index("tenant", F("created_at").desc(), name="tenants_audit_tenant_time_idx"),
+            models.Index(fields=["object_type", "object_id"], name="tenants_audit_object_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -293,16 +293,11 @@ def _owner_count_locked(*, tenant: Tenant) -> int:
     """Owners of the tenant, with the tenant row locked: two owners demoting
     or removing each other at once must not leave the tenant with none."""
     Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).get()
-    return TenantMembership.objects.filter(
-        tenant=tenant, role=TenantMembership.Role.OWNER
-    ).count()
+    return TenantMembership.objects.filter(tenant=tenant, role=TenantMembership.Role.OWNER).count()
 
 
 def _refuse_last_owner(*, tenant: Tenant, membership: TenantMembership) -> None:
-    if (
-        membership.role == TenantMembership.Role.OWNER
-        and _owner_count_locked(tenant=tenant) <= 1
-    ):
+    if membership.role == TenantMembership.Role.OWNER and _owner_count_locked(tenant=tenant) <= 1:
         raise ValidationError(
             "A business needs at least one owner: make someone else owner first.",
             code="last_owner",

@@ -8,9 +8,29 @@ from django.core.exceptions import ValidationError
 TENANT_SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 RESERVED_TENANT_SLUGS = frozenset(
     {
-        "admin", "api", "app", "assets", "auth", "billing", "blog", "cdn", "dashboard",
-        "docs", "help", "login", "logout", "mail", "media", "root", "static", "status",
-        "stripe", "support", "system", "webhooks", "www",
+        "admin",
+        "api",
+        "app",
+        "assets",
+        "auth",
+        "billing",
+        "blog",
+        "cdn",
+        "dashboard",
+        "docs",
+        "help",
+        "login",
+        "logout",
+        "mail",
+        "media",
+        "root",
+        "static",
+        "status",
+        "stripe",
+        "support",
+        "system",
+        "webhooks",
+        "www",
     }
 )
 HEX_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")

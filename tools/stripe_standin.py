@@ -461,9 +461,7 @@ _LINE_ITEM_PARAMS = frozenset(
 _PRICE_DATA_PARAMS = frozenset(
     "currency product product_data recurring tax_behavior unit_amount unit_amount_decimal".split()
 )
-_PRODUCT_DATA_PARAMS = frozenset(
-    "description images metadata name tax_code unit_label".split()
-)
+_PRODUCT_DATA_PARAMS = frozenset("description images metadata name tax_code unit_label".split())
 _PI_DATA_PARAMS = frozenset(
     """application_fee_amount capture_method description metadata on_behalf_of
     receipt_email setup_future_usage shipping statement_descriptor
@@ -562,11 +560,18 @@ class StripeStandin:
         # Hung requests wait on this; stop() and reset() set it so that no
         # handler thread outlives the test that hung it.
         self._release = threading.Event()
-        self._store(self._new_account_object(
-            self.platform_account_id, type_="standard", charges_enabled=True,
-            details_submitted=True, payouts_enabled=True, email="platform@example.com",
-            business_name="Altar (stand-in platform)",
-        ), owner=None)
+        self._store(
+            self._new_account_object(
+                self.platform_account_id,
+                type_="standard",
+                charges_enabled=True,
+                details_submitted=True,
+                payouts_enabled=True,
+                email="platform@example.com",
+                business_name="Altar (stand-in platform)",
+            ),
+            owner=None,
+        )
 
     def reset(self) -> None:
         """Forget all objects, requests, faults and deliveries (not the config)."""
@@ -984,14 +989,20 @@ class StripeStandin:
             "payouts_enabled": payouts,
             "requirements": _requirements(charges_enabled),
             "settings": {
-                "branding": {"icon": None, "logo": None, "primary_color": None,
-                             "secondary_color": None},
+                "branding": {
+                    "icon": None,
+                    "logo": None,
+                    "primary_color": None,
+                    "secondary_color": None,
+                },
                 "card_payments": {"statement_descriptor_prefix": None},
                 "dashboard": {"display_name": business_name, "timezone": "Etc/UTC"},
                 "payments": {"statement_descriptor": None},
-                "payouts": {"debit_negative_balances": True,
-                            "schedule": {"delay_days": 2, "interval": "daily"},
-                            "statement_descriptor": None},
+                "payouts": {
+                    "debit_negative_balances": True,
+                    "schedule": {"delay_days": 2, "interval": "daily"},
+                    "statement_descriptor": None,
+                },
             },
             "tos_acceptance": {"date": _now() if submitted else None},
             "type": type_,
@@ -1019,9 +1030,15 @@ class StripeStandin:
             if new_id in self._objects:
                 raise StandinError(f"{new_id} already exists")
             acct = self._new_account_object(
-                new_id, type_=type, charges_enabled=charges_enabled,
-                payouts_enabled=payouts_enabled, details_submitted=details_submitted,
-                email=email, country=country, business_name=business_name, metadata=metadata,
+                new_id,
+                type_=type,
+                charges_enabled=charges_enabled,
+                payouts_enabled=payouts_enabled,
+                details_submitted=details_submitted,
+                email=email,
+                country=country,
+                business_name=business_name,
+                metadata=metadata,
             )
             return copy.deepcopy(self._store(acct, owner=None))
 
@@ -1160,24 +1177,37 @@ class StripeStandin:
         self, charge_id: str, pi: dict, owner: str | None, email: str, *, succeeded: bool
     ) -> dict:
         amount, currency = pi["amount"], pi["currency"]
-        txn_id = self._settle_balance(charge_id, amount, currency, "charge", owner) if succeeded \
+        txn_id = (
+            self._settle_balance(charge_id, amount, currency, "charge", owner)
+            if succeeded
             else None
+        )
         transfer_id = None
         if succeeded and pi["transfer_data"]:
             transfer_id = self._make_transfer(pi, charge_id)
         if pi["payment_method_types"] == ["card"]:
             details = {
                 "type": "card",
-                "card": {"brand": "visa", "country": "US", "exp_month": 12,
-                         "exp_year": time.gmtime().tm_year + 3, "funding": "credit",
-                         "last4": "4242", "network": "visa"},
+                "card": {
+                    "brand": "visa",
+                    "country": "US",
+                    "exp_month": 12,
+                    "exp_year": time.gmtime().tm_year + 3,
+                    "funding": "credit",
+                    "last4": "4242",
+                    "network": "visa",
+                },
             }
         else:
             details = {
                 "type": "us_bank_account",
-                "us_bank_account": {"account_holder_type": "individual",
-                                    "account_type": "checking", "bank_name": "STRIPE TEST BANK",
-                                    "last4": "6789", "routing_number": "110000000"},
+                "us_bank_account": {
+                    "account_holder_type": "individual",
+                    "account_type": "checking",
+                    "bank_name": "STRIPE TEST BANK",
+                    "last4": "6789",
+                    "routing_number": "110000000",
+                },
             }
         return {
             "id": charge_id,
@@ -1210,7 +1240,9 @@ class StripeStandin:
                 "risk_level": "normal",
                 "seller_message": "Payment complete.",
                 "type": "authorized",
-            } if succeeded else None,
+            }
+            if succeeded
+            else None,
             "paid": succeeded,
             "payment_intent": pi["id"],
             "payment_method": None,
@@ -1254,9 +1286,17 @@ class StripeStandin:
             "exchange_rate": None,
             "fee": fee,
             "fee_details": (
-                [{"amount": fee, "application": None, "currency": currency,
-                  "description": "Stripe processing fees", "type": "stripe_fee"}]
-                if fee else []
+                [
+                    {
+                        "amount": fee,
+                        "application": None,
+                        "currency": currency,
+                        "description": "Stripe processing fees",
+                        "type": "stripe_fee",
+                    }
+                ]
+                if fee
+                else []
             ),
             "net": amount - fee,
             "reporting_category": kind,
@@ -1284,8 +1324,13 @@ class StripeStandin:
             "destination_payment": None,
             "livemode": False,
             "metadata": {},
-            "reversals": {"object": "list", "data": [], "has_more": False, "total_count": 0,
-                          "url": "/v1/transfers/reversals"},
+            "reversals": {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "total_count": 0,
+                "url": "/v1/transfers/reversals",
+            },
             "reversed": False,
             "source_transaction": charge_id,
             "source_type": "card",
@@ -1315,15 +1360,24 @@ class StripeStandin:
             charge = self._objects[pi["latest_charge"]]
             if succeed:
                 pi.update({"status": "succeeded", "amount_received": pi["amount"]})
-                charge.update({
-                    "status": "succeeded", "paid": True, "captured": True,
-                    "amount_captured": charge["amount"],
-                    "balance_transaction": self._settle_balance(
-                        charge["id"], charge["amount"], charge["currency"], "charge", owner),
-                    "outcome": {"network_status": "approved_by_network", "reason": None,
-                                "risk_level": "normal", "seller_message": "Payment complete.",
-                                "type": "authorized"},
-                })
+                charge.update(
+                    {
+                        "status": "succeeded",
+                        "paid": True,
+                        "captured": True,
+                        "amount_captured": charge["amount"],
+                        "balance_transaction": self._settle_balance(
+                            charge["id"], charge["amount"], charge["currency"], "charge", owner
+                        ),
+                        "outcome": {
+                            "network_status": "approved_by_network",
+                            "reason": None,
+                            "risk_level": "normal",
+                            "seller_message": "Payment complete.",
+                            "type": "authorized",
+                        },
+                    }
+                )
                 if pi["transfer_data"]:
                     charge["transfer"] = self._make_transfer(pi, charge["id"])
                 session["payment_status"] = "paid"
@@ -1337,16 +1391,21 @@ class StripeStandin:
                     "type": "card_error",
                 }
                 pi.update({"status": "requires_payment_method", "last_payment_error": error})
-                charge.update({
-                    "status": "failed",
-                    "failure_code": "insufficient_funds",
-                    "failure_message": error["message"],
-                    "outcome": {"network_status": "declined_by_network",
-                                "reason": "insufficient_funds", "risk_level": "normal",
-                                "seller_message": "The bank returned the decline code "
-                                                  "`insufficient_funds`.",
-                                "type": "issuer_declined"},
-                })
+                charge.update(
+                    {
+                        "status": "failed",
+                        "failure_code": "insufficient_funds",
+                        "failure_message": error["message"],
+                        "outcome": {
+                            "network_status": "declined_by_network",
+                            "reason": "insufficient_funds",
+                            "risk_level": "normal",
+                            "seller_message": "The bank returned the decline code "
+                            "`insufficient_funds`.",
+                            "type": "issuer_declined",
+                        },
+                    }
+                )
                 kind = "checkout.session.async_payment_failed"
             event = self.build_event(kind, _public(session), owner)
         return self._deliver_once(event)
@@ -1393,15 +1452,14 @@ class StripeStandin:
         moment = _now() if now is None else now
         with self._lock:
             due = [
-                obj for obj in self._objects.values()
+                obj
+                for obj in self._objects.values()
                 if obj.get("object") == "checkout.session"
                 and obj["status"] == "open"
                 and obj["expires_at"] <= moment
             ]
             due.sort(key=lambda s: s["expires_at"])
-            events = [
-                self._expire_session(s, request_id=None, idempotency_key=None) for s in due
-            ]
+            events = [self._expire_session(s, request_id=None, idempotency_key=None) for s in due]
         return [self._deliver_once(e) for e in events]
 
     # -- refunds -------------------------------------------------------------
@@ -1473,13 +1531,19 @@ class StripeStandin:
             "object": "refund",
             "amount": amount,
             "balance_transaction": self._settle_balance(
-                refund_id, -amount, charge["currency"], "refund", owner),
+                refund_id, -amount, charge["currency"], "refund", owner
+            ),
             "charge": charge["id"],
             "created": _now(),
             "currency": charge["currency"],
-            "destination_details": {"card": {"reference_status": "pending",
-                                             "reference_type": "acquirer_reference_number",
-                                             "type": "refund"}, "type": "card"},
+            "destination_details": {
+                "card": {
+                    "reference_status": "pending",
+                    "reference_type": "acquirer_reference_number",
+                    "type": "refund",
+                },
+                "type": "card",
+            },
             "failure_balance_transaction": None,
             "metadata": metadata,
             "payment_intent": charge["payment_intent"],
@@ -1580,13 +1644,19 @@ class StripeStandin:
             if slot is not None and slot in self._idempotency:
                 _, _, o_fp, o_status, o_body = self._idempotency[slot]
                 if o_fp != fingerprint:
-                    return 400, {"error": {
-                        "type": "idempotency_error",
-                        "message": "Keys for idempotent requests can only be used with the "
-                                   "same parameters they were first used with. Try using a key "
-                                   f"other than '{idem_key}' if you meant to execute a "
-                                   "different request.",
-                    }}, extra
+                    return (
+                        400,
+                        {
+                            "error": {
+                                "type": "idempotency_error",
+                                "message": "Keys for idempotent requests can only be used with the "
+                                "same parameters they were first used with. Try using a key "
+                                f"other than '{idem_key}' if you meant to execute a "
+                                "different request.",
+                            }
+                        },
+                        extra,
+                    )
                 extra["Idempotent-Replayed"] = "true"
                 extra["Original-Request"] = o_body.get("_request_id", "")
                 body = {k: v for k, v in o_body.items() if k != "_request_id"}
@@ -1611,8 +1681,8 @@ class StripeStandin:
             return {
                 "type": "invalid_request_error",
                 "message": "You did not provide an API key. You need to provide your API key "
-                           "in the Authorization header, using Bearer auth (e.g. "
-                           "'Authorization: Bearer YOUR_SECRET_KEY').",
+                "in the Authorization header, using Bearer auth (e.g. "
+                "'Authorization: Bearer YOUR_SECRET_KEY').",
             }
         scheme, _, credential = authorization.partition(" ")
         key = credential.strip()
@@ -1625,8 +1695,10 @@ class StripeStandin:
             key = ""
         if not key.startswith("sk_") or not hmac.compare_digest(key, self.api_key):
             shown = (key[:8] + "*" * 4 + key[-4:]) if len(key) > 12 else "****"
-            return {"type": "invalid_request_error",
-                    "message": f"Invalid API Key provided: {shown}"}
+            return {
+                "type": "invalid_request_error",
+                "message": f"Invalid API Key provided: {shown}",
+            }
         return None
 
     def _resolve_owner(self, stripe_account: str | None) -> str | None:
@@ -1682,14 +1754,22 @@ class StripeStandin:
         if isinstance(value, str) and value in self._objects and self._owners[value] == owner:
             node[head] = copy.deepcopy(_public(self._objects[value]))
         elif head == "sources" and node.get("object") == "customer":
-            node["sources"] = {"object": "list", "data": [], "has_more": False,
-                               "url": f"/v1/customers/{node['id']}/sources"}
+            node["sources"] = {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/customers/{node['id']}/sources",
+            }
         self._expand_path(node.get(head), rest, owner)
 
     def _line_item_list(self, session_id: str) -> dict:
         items = copy.deepcopy(self._line_items.get(session_id, []))
-        return {"object": "list", "data": items, "has_more": False,
-                "url": f"/v1/checkout/sessions/{session_id}/line_items"}
+        return {
+            "object": "list",
+            "data": items,
+            "has_more": False,
+            "url": f"/v1/checkout/sessions/{session_id}/line_items",
+        }
 
     # -- HTTP: API routes ----------------------------------------------------
 
@@ -1717,8 +1797,10 @@ class StripeStandin:
         ui_mode = p.get("ui_mode") or "hosted"
         if ui_mode != "hosted":
             raise StripeAPIError(
-                400, "The Stripe stand-in implements ui_mode=hosted only.",
-                code="parameter_invalid", param="ui_mode",
+                400,
+                "The Stripe stand-in implements ui_mode=hosted only.",
+                code="parameter_invalid",
+                param="ui_mode",
             )
         now = _now()
 
@@ -1740,8 +1822,10 @@ class StripeStandin:
         currency = items[0]["currency"]
         if p.get("currency") and _as_currency(p["currency"], "currency") != currency:
             raise StripeAPIError(
-                400, "currency must match the line items' currency.",
-                code="parameter_invalid", param="currency",
+                400,
+                "currency must match the line items' currency.",
+                code="parameter_invalid",
+                param="currency",
             )
         amount_total = sum(item["amount_total"] for item in items)
 
@@ -1769,16 +1853,20 @@ class StripeStandin:
         customer_email = _as_str(p.get("customer_email"), "customer_email", max_len=800)
         if customer and customer_email:
             raise StripeAPIError(
-                400, "You may only specify one of these parameters: customer, customer_email.",
-                code="parameter_invalid", param="customer_email",
+                400,
+                "You may only specify one of these parameters: customer, customer_email.",
+                code="parameter_invalid",
+                param="customer_email",
             )
         if customer:
             self._lookup("customer", customer, ctx.owner, param="customer", status=400)
         customer_creation = p.get("customer_creation") or "if_required"
         if customer_creation not in ("always", "if_required"):
             raise StripeAPIError(
-                400, f"Invalid customer_creation: {customer_creation}",
-                code="parameter_invalid", param="customer_creation",
+                400,
+                f"Invalid customer_creation: {customer_creation}",
+                code="parameter_invalid",
+                param="customer_creation",
             )
 
         pi_data = self._payment_intent_data(ctx, amount_total)
@@ -1787,9 +1875,7 @@ class StripeStandin:
         cancel_url = _as_str(p.get("cancel_url"), "cancel_url", max_len=5000)
         for name, url in (("success_url", success_url), ("cancel_url", cancel_url)):
             if url is not None and not url.startswith(("http://", "https://")):
-                raise StripeAPIError(
-                    400, "Not a valid URL", code="url_invalid", param=name
-                )
+                raise StripeAPIError(400, "Not a valid URL", code="url_invalid", param=name)
         session = {
             "id": session_id,
             "object": "checkout.session",
@@ -1798,8 +1884,12 @@ class StripeStandin:
             "allow_promotion_codes": None,
             "amount_subtotal": amount_total,
             "amount_total": amount_total,
-            "automatic_tax": {"enabled": False, "liability": None, "provider": None,
-                              "status": None},
+            "automatic_tax": {
+                "enabled": False,
+                "liability": None,
+                "provider": None,
+                "status": None,
+            },
             "billing_address_collection": p.get("billing_address_collection"),
             "cancel_url": cancel_url,
             "client_reference_id": _as_str(
@@ -1813,8 +1903,12 @@ class StripeStandin:
             "currency": currency,
             "currency_conversion": None,
             "custom_fields": [],
-            "custom_text": {"after_submit": None, "shipping_address": None, "submit": None,
-                            "terms_of_service_acceptance": None},
+            "custom_text": {
+                "after_submit": None,
+                "shipping_address": None,
+                "submit": None,
+                "terms_of_service_acceptance": None,
+            },
             "customer": customer,
             "customer_creation": customer_creation,
             "customer_details": None,
@@ -1886,31 +1980,39 @@ class StripeStandin:
                 unit_decimal = Decimal(str(decimal))
             except InvalidOperation:
                 raise StripeAPIError(
-                    400, f"Invalid decimal: {decimal}", code="parameter_invalid",
+                    400,
+                    f"Invalid decimal: {decimal}",
+                    code="parameter_invalid",
                     param=f"{pprefix}[unit_amount_decimal]",
                 ) from None
             if unit_decimal < 0:
                 raise StripeAPIError(
-                    400, "This value must be greater than or equal to 0.",
-                    code="parameter_invalid", param=f"{pprefix}[unit_amount_decimal]",
+                    400,
+                    "This value must be greater than or equal to 0.",
+                    code="parameter_invalid",
+                    param=f"{pprefix}[unit_amount_decimal]",
                 )
             total = int((unit_decimal * quantity).to_integral_value())
         else:
             total = unit_amount * quantity
         if price_data.get("recurring"):
             raise StripeAPIError(
-                400, "You must be in subscription mode to specify a recurring price.",
-                code="parameter_invalid", param=f"{pprefix}[recurring]",
+                400,
+                "You must be in subscription mode to specify a recurring price.",
+                code="parameter_invalid",
+                param=f"{pprefix}[recurring]",
             )
         product_data = _as_dict(price_data.get("product_data"), f"{pprefix}[product_data]")
         if price_data.get("product"):
-            raise _no_such("product", str(price_data["product"]),
-                           param=f"{pprefix}[product]", status=400)
+            raise _no_such(
+                "product", str(price_data["product"]), param=f"{pprefix}[product]", status=400
+            )
         if not product_data:
             raise _missing(f"{pprefix}[product_data]")
         _check_known(product_data, _PRODUCT_DATA_PARAMS, f"{pprefix}[product_data]")
-        name = _as_str(product_data.get("name"), f"{pprefix}[product_data][name]",
-                       required=True, max_len=250)
+        name = _as_str(
+            product_data.get("name"), f"{pprefix}[product_data][name]", required=True, max_len=250
+        )
         _as_metadata(product_data.get("metadata"), f"{pprefix}[product_data][metadata]")
         return {
             "id": None,
@@ -1951,20 +2053,27 @@ class StripeStandin:
     def _payment_intent_data(self, ctx: _Ctx, amount_total: int) -> dict:
         raw = _as_dict(ctx.params.get("payment_intent_data"), "payment_intent_data")
         _check_known(raw, _PI_DATA_PARAMS, "payment_intent_data")
-        out: dict[str, Any] = {"metadata": _as_metadata(
-            raw.get("metadata"), "payment_intent_data[metadata]")}
-        fee = _as_int(raw.get("application_fee_amount"),
-                      "payment_intent_data[application_fee_amount]", minimum=0)
+        out: dict[str, Any] = {
+            "metadata": _as_metadata(raw.get("metadata"), "payment_intent_data[metadata]")
+        }
+        fee = _as_int(
+            raw.get("application_fee_amount"),
+            "payment_intent_data[application_fee_amount]",
+            minimum=0,
+        )
         capture = raw.get("capture_method") or None
         if capture not in (None, "automatic", "automatic_async"):
             raise StripeAPIError(
-                400, "The Stripe stand-in implements automatic capture only.",
-                code="parameter_invalid", param="payment_intent_data[capture_method]",
+                400,
+                "The Stripe stand-in implements automatic capture only.",
+                code="parameter_invalid",
+                param="payment_intent_data[capture_method]",
             )
         out["capture_method"] = capture
         transfer_raw = _as_dict(raw.get("transfer_data"), "payment_intent_data[transfer_data]")
-        _check_known(transfer_raw, frozenset({"amount", "destination"}),
-                     "payment_intent_data[transfer_data]")
+        _check_known(
+            transfer_raw, frozenset({"amount", "destination"}), "payment_intent_data[transfer_data]"
+        )
         transfer_data = None
         if transfer_raw:
             param = "payment_intent_data[transfer_data][destination]"
@@ -1983,17 +2092,21 @@ class StripeStandin:
                 )
             if ctx.owner is not None:
                 raise StripeAPIError(
-                    400, "transfer_data cannot be used on a direct charge (Stripe-Account).",
-                    code="parameter_invalid", param=param,
+                    400,
+                    "transfer_data cannot be used on a direct charge (Stripe-Account).",
+                    code="parameter_invalid",
+                    param=param,
                 )
             transfer_data = {"destination": destination}
-            t_amount = _as_int(transfer_raw.get("amount"),
-                               "payment_intent_data[transfer_data][amount]", minimum=0)
+            t_amount = _as_int(
+                transfer_raw.get("amount"), "payment_intent_data[transfer_data][amount]", minimum=0
+            )
             if t_amount is not None:
                 if fee is not None:
                     raise StripeAPIError(
-                        400, "You may only specify one of these parameters: "
-                             "application_fee_amount, transfer_data[amount].",
+                        400,
+                        "You may only specify one of these parameters: "
+                        "application_fee_amount, transfer_data[amount].",
                         code="parameter_invalid",
                         param="payment_intent_data[transfer_data][amount]",
                     )
@@ -2019,11 +2132,17 @@ class StripeStandin:
         out["transfer_data"] = transfer_data
         on_behalf_of = _as_str(raw.get("on_behalf_of"), "payment_intent_data[on_behalf_of]")
         if on_behalf_of is not None and self._account(on_behalf_of) is None:
-            raise _no_such("account", on_behalf_of,
-                           param="payment_intent_data[on_behalf_of]", status=400)
+            raise _no_such(
+                "account", on_behalf_of, param="payment_intent_data[on_behalf_of]", status=400
+            )
         out["on_behalf_of"] = on_behalf_of
-        for key in ("description", "receipt_email", "statement_descriptor",
-                    "statement_descriptor_suffix", "transfer_group"):
+        for key in (
+            "description",
+            "receipt_email",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+            "transfer_group",
+        ):
             out[key] = _as_str(raw.get(key), f"payment_intent_data[{key}]")
         return out
 
@@ -2032,8 +2151,8 @@ class StripeStandin:
         if session["status"] != "open":
             raise StripeAPIError(
                 400,
-                "Only Checkout Sessions with a status in [\"open\"] can be expired. This "
-                f"Checkout Session has a status of \"{session['status']}\".",
+                'Only Checkout Sessions with a status in ["open"] can be expired. This '
+                f'Checkout Session has a status of "{session["status"]}".',
                 param="session",
             )
         ctx.events.append(
@@ -2056,8 +2175,9 @@ class StripeStandin:
                 code="parameter_missing",
             )
         if pi_id:
-            pi = self._lookup("payment_intent", pi_id, ctx.owner, param="payment_intent",
-                              status=400)
+            pi = self._lookup(
+                "payment_intent", pi_id, ctx.owner, param="payment_intent", status=400
+            )
             if pi["status"] != "succeeded" or not pi.get("latest_charge"):
                 raise StripeAPIError(
                     400,
@@ -2067,8 +2187,10 @@ class StripeStandin:
                 )
             if charge_id and charge_id != pi["latest_charge"]:
                 raise StripeAPIError(
-                    400, "The charge does not belong to the given payment_intent.",
-                    code="parameter_invalid", param="charge",
+                    400,
+                    "The charge does not belong to the given payment_intent.",
+                    code="parameter_invalid",
+                    param="charge",
                 )
             charge_id = pi["latest_charge"]
         assert charge_id is not None
@@ -2116,8 +2238,9 @@ class StripeStandin:
             )
         kind = p.get("type") or "express"
         if kind not in ("express", "standard", "custom"):
-            raise StripeAPIError(400, f"Invalid type: {kind}", code="parameter_invalid",
-                                 param="type")
+            raise StripeAPIError(
+                400, f"Invalid type: {kind}", code="parameter_invalid", param="type"
+            )
         profile = _as_dict(p.get("business_profile"), "business_profile")
         acct = self._new_account_object(
             self._new_id("acct"),
@@ -2145,16 +2268,21 @@ class StripeStandin:
 
     def _api_create_account_link(self, ctx: _Ctx, match: re.Match) -> dict:
         p = ctx.params
-        _check_known(p, frozenset(
-            "account collect collection_options expand refresh_url return_url type".split()))
+        _check_known(
+            p,
+            frozenset(
+                "account collect collection_options expand refresh_url return_url type".split()
+            ),
+        )
         account_id = _as_str(p.get("account"), "account", required=True)
         assert account_id is not None
         if self._account(account_id) is None or account_id == self.platform_account_id:
             raise _no_such("account", account_id, param="account", status=400)
         kind = _as_str(p.get("type"), "type", required=True)
         if kind not in ("account_onboarding", "account_update"):
-            raise StripeAPIError(400, f"Invalid type: {kind}", code="parameter_invalid",
-                                 param="type")
+            raise StripeAPIError(
+                400, f"Invalid type: {kind}", code="parameter_invalid", param="type"
+            )
         token = _rand(24)
         self._account_links[token] = {
             "account": account_id,
@@ -2180,8 +2308,11 @@ class StripeStandin:
             session_id, action = m.groups()
             try:
                 if action == "complete":
-                    self.pay(session_id, async_payment=form.get("method") == "delayed",
-                             email=form.get("email") or None)
+                    self.pay(
+                        session_id,
+                        async_payment=form.get("method") == "delayed",
+                        email=form.get("email") or None,
+                    )
                     target = self.get(session_id)["success_url"]  # type: ignore[index]
                 elif action == "cancel":
                     self.cancel(session_id)
@@ -2260,8 +2391,10 @@ class StripeStandin:
             )
         else:
             state = "expired" if lapsed and session["status"] == "open" else session["status"]
-            parts.append(f"<p>This checkout session is {html.escape(state)} "
-                         f"(payment {html.escape(session['payment_status'])}).</p>")
+            parts.append(
+                f"<p>This checkout session is {html.escape(state)} "
+                f"(payment {html.escape(session['payment_status'])}).</p>"
+            )
         return 200, _page("Checkout (Stripe stand-in)", "".join(parts)), {}
 
 
@@ -2311,8 +2444,12 @@ def _customer_object(
         "discount": None,
         "email": email,
         "invoice_prefix": _rand(8).upper(),
-        "invoice_settings": {"custom_fields": None, "default_payment_method": None,
-                             "footer": None, "rendering_options": None},
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
         "livemode": False,
         "metadata": dict(metadata or {}),
         "name": name,
@@ -2327,25 +2464,36 @@ def _customer_object(
 
 def _default_fault(status: int) -> dict:
     if status == 402:
-        return {"type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
-                "message": "Your card was declined."}
+        return {
+            "type": "card_error",
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "message": "Your card was declined.",
+        }
     if status == 429:
-        return {"type": "invalid_request_error", "code": "rate_limit",
-                "message": "Too many requests hit the API too quickly."}
+        return {
+            "type": "invalid_request_error",
+            "code": "rate_limit",
+            "message": "Too many requests hit the API too quickly.",
+        }
     if status == 401:
         return {"type": "invalid_request_error", "message": "Invalid API Key provided."}
     if status == 403:
-        return {"type": "invalid_request_error",
-                "message": "The provided key does not have the required permissions."}
+        return {
+            "type": "invalid_request_error",
+            "message": "The provided key does not have the required permissions.",
+        }
     if status in (400, 404):
         return {"type": "invalid_request_error", "message": "Injected invalid request."}
-    return {"type": "api_error",
-            "message": "An unknown error occurred while processing this request."}
+    return {
+        "type": "api_error",
+        "message": "An unknown error occurred while processing this request.",
+    }
 
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!doctype html><html><head><meta charset=\"utf-8\">"
+        '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;max-width:36em;margin:2em auto}"
         "td,th{padding:.2em .8em;text-align:left}button{margin:.5em .2em}</style>"
@@ -2415,13 +2563,19 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("stand-in failed on %s %s", method, self.path)
             status = 500
             try:
-                self._respond(500, json.dumps({"error": _default_fault(500)}),
-                              "application/json", {})
+                self._respond(
+                    500, json.dumps({"error": _default_fault(500)}), "application/json", {}
+                )
             except OSError:
                 pass
         if standin.log_requests:
-            log.info("%s %s -> %s (%.0f ms)", method, split.path, status,
-                     (time.monotonic() - started) * 1000)
+            log.info(
+                "%s %s -> %s (%.0f ms)",
+                method,
+                split.path,
+                status,
+                (time.monotonic() - started) * 1000,
+            )
 
     def _respond(self, status: int, text: str, content_type: str, headers: dict) -> None:
         data = text.encode("utf-8")
@@ -2451,17 +2605,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-secret")
     parser.add_argument("--connect-webhook-url")
     parser.add_argument("--connect-webhook-secret")
-    parser.add_argument("--sweep-interval", type=float, default=5.0,
-                        help="seconds between lapse sweeps of expired checkout sessions")
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=5.0,
+        help="seconds between lapse sweeps of expired checkout sessions",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s stripe-standin %(message)s")
-    standin = StripeStandin(api_key=args.api_key, host=args.host, port=args.port,
-                            log_requests=True)
+    standin = StripeStandin(api_key=args.api_key, host=args.host, port=args.port, log_requests=True)
     try:
         standin.configure_webhooks(
-            url=args.webhook_url, secret=args.webhook_secret,
-            connect_url=args.connect_webhook_url, connect_secret=args.connect_webhook_secret,
+            url=args.webhook_url,
+            secret=args.webhook_secret,
+            connect_url=args.connect_webhook_url,
+            connect_secret=args.connect_webhook_secret,
         )
     except ValueError as exc:
         parser.error(str(exc))

@@ -50,9 +50,7 @@ def key_rows(tenant) -> list[dict]:
 
 
 def member_rows() -> list[tuple]:
-    return list(
-        TenantMembership.objects.order_by("pk").values_list("tenant_id", "user_id", "role")
-    )
+    return list(TenantMembership.objects.order_by("pk").values_list("tenant_id", "user_id", "role"))
 
 
 def keys_url(tenant) -> str:
@@ -191,9 +189,7 @@ def test_staff_and_owners_manage_bookings_blackouts_and_catalog(client, role, te
     index = staff_client.get("/admin/")
 
     assert {url: r.status_code for url, r in pages.items()} == {url: 200 for url in urls}
-    assert pages[f"/admin/catalog/package/{package.pk}/change/"].context[
-        "has_change_permission"
-    ]
+    assert pages[f"/admin/catalog/package/{package.pk}/change/"].context["has_change_permission"]
     models = {m["object_name"] for app in index.context["app_list"] for m in app["models"]}
     assert {"Package", "AddOn", "Booking", "BlackoutDate"} <= models
     assert "ApiKey" not in models
@@ -240,9 +236,7 @@ def test_owner_rotates_the_publishable_key_without_grace(
     assert actions[-2:] == [("api_key.rotated", "staff"), ("api_key.issued", "staff")]
 
 
-def test_old_key_keeps_working_for_the_grace_hours(
-    owner_client, api_client, tenant, publishable
-):
+def test_old_key_keeps_working_for_the_grace_hours(owner_client, api_client, tenant, publishable):
     started = timezone.now()
 
     response = owner_client.post(
@@ -259,9 +253,7 @@ def test_old_key_keeps_working_for_the_grace_hours(
     assert api_client.get("/api/v1/tenant", HTTP_X_TENANT_KEY=publishable.key).status_code == 401
 
 
-def test_a_new_secret_key_is_shown_once_and_stored_only_as_a_hash(
-    owner_client, tenant, unscoped
-):
+def test_a_new_secret_key_is_shown_once_and_stored_only_as_a_hash(owner_client, tenant, unscoped):
     response = owner_client.post(
         f"{keys_url(tenant)}rotate/", {"kind": "secret", "grace_hours": "1.5"}
     )
@@ -324,9 +316,7 @@ def test_staff_cannot_see_rotate_or_revoke_keys(staff_client, tenant, publishabl
     assert key_rows(tenant) == before
 
 
-def test_another_tenants_keys_are_not_found(
-    other_owner_client, tenant, other_tenant, publishable
-):
+def test_another_tenants_keys_are_not_found(other_owner_client, tenant, other_tenant, publishable):
     before = key_rows(tenant)
 
     responses = [

@@ -216,9 +216,7 @@ def test_owner_rotates_the_publishable_key_and_the_old_one_stops_working(
     assert (tenant_api_status(new_key), tenant_api_status(old_key)) == (200, 200)
 
     # ...and not after it (moved into the past instead of waiting an hour).
-    ApiKey.objects.filter(tenant=tenant, publishable_key=old_key).update(
-        valid_until=timezone.now()
-    )
+    ApiKey.objects.filter(tenant=tenant, publishable_key=old_key).update(valid_until=timezone.now())
     assert (tenant_api_status(new_key), tenant_api_status(old_key)) == (200, 401)
 
     # The key list shows the old key with its end and the new one active.

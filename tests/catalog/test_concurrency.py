@@ -68,12 +68,17 @@ def test_five_concurrent_package_creations_with_distinct_slugs_make_five_rows():
     tenant = TenantFactory()
     version = catalog_version(tenant)
 
-    results = run_together([
-        in_scope(tenant, lambda i=i: services.package_create(
-            tenant=tenant, slug=f"package-{i}", title=f"Package {i}", price_cents=1000 * i
-        ))
-        for i in range(5)
-    ])
+    results = run_together(
+        [
+            in_scope(
+                tenant,
+                lambda i=i: services.package_create(
+                    tenant=tenant, slug=f"package-{i}", title=f"Package {i}", price_cents=1000 * i
+                ),
+            )
+            for i in range(5)
+        ]
+    )
 
     assert [outcome(r) for r in results] == ["created"] * 5
     with scopes_disabled():
@@ -87,12 +92,17 @@ def test_five_concurrent_package_creations_of_one_slug_make_one_row():
     tenant = TenantFactory()
     version = catalog_version(tenant)
 
-    results = run_together([
-        in_scope(tenant, lambda i=i: services.package_create(
-            tenant=tenant, slug="elopement", title=f"Contender {i}", price_cents=i
-        ))
-        for i in range(5)
-    ])
+    results = run_together(
+        [
+            in_scope(
+                tenant,
+                lambda i=i: services.package_create(
+                    tenant=tenant, slug="elopement", title=f"Contender {i}", price_cents=i
+                ),
+            )
+            for i in range(5)
+        ]
+    )
 
     assert Counter(outcome(r) for r in results) == {"created": 1, "slug_taken": 4}
     [winner] = [r for r in results if isinstance(r, Package)]
@@ -106,12 +116,17 @@ def test_five_concurrent_package_creations_of_one_slug_make_one_row():
 def test_five_concurrent_add_on_creations_of_one_slug_make_one_row():
     tenant = TenantFactory()
 
-    results = run_together([
-        in_scope(tenant, lambda: services.add_on_create(
-            tenant=tenant, slug="flowers", title="Flowers", price_cents=100
-        ))
-        for _ in range(5)
-    ])
+    results = run_together(
+        [
+            in_scope(
+                tenant,
+                lambda: services.add_on_create(
+                    tenant=tenant, slug="flowers", title="Flowers", price_cents=100
+                ),
+            )
+            for _ in range(5)
+        ]
+    )
 
     assert Counter(outcome(r) for r in results) == {"created": 1, "slug_taken": 4}
     with scopes_disabled():
@@ -121,12 +136,17 @@ def test_five_concurrent_add_on_creations_of_one_slug_make_one_row():
 def test_the_same_slug_created_concurrently_in_two_tenants_makes_two_rows():
     tenants = [TenantFactory(), TenantFactory()]
 
-    results = run_together([
-        in_scope(t, lambda t=t: services.package_create(
-            tenant=t, slug="elopement", title="Elopement", price_cents=1
-        ))
-        for t in tenants
-    ])
+    results = run_together(
+        [
+            in_scope(
+                t,
+                lambda t=t: services.package_create(
+                    tenant=t, slug="elopement", title="Elopement", price_cents=1
+                ),
+            )
+            for t in tenants
+        ]
+    )
 
     assert [outcome(r) for r in results] == ["created", "created"]
     with scopes_disabled():
@@ -144,12 +164,17 @@ def test_three_concurrent_updates_of_one_package_leave_one_of_their_titles():
     version = catalog_version(tenant)
     titles = ["Title A", "Title B", "Title C"]
 
-    results = run_together([
-        in_scope(tenant, lambda title=title: services.package_update(
-            tenant=tenant, slug="elopement", title=title
-        ))
-        for title in titles
-    ])
+    results = run_together(
+        [
+            in_scope(
+                tenant,
+                lambda title=title: services.package_update(
+                    tenant=tenant, slug="elopement", title=title
+                ),
+            )
+            for title in titles
+        ]
+    )
 
     assert [outcome(r) for r in results] == ["created"] * 3  # each returned its Package
     with scopes_disabled():
@@ -165,16 +190,19 @@ def test_concurrent_renames_onto_one_slug_let_exactly_one_win():
         for slug in ("a", "b", "c"):
             services.package_create(tenant=tenant, slug=slug, title=slug, price_cents=1)
 
-    results = run_together([
-        in_scope(tenant, lambda slug=slug: services.package_update(
-            tenant=tenant, slug=slug, new_slug="winner"
-        ))
-        for slug in ("a", "b", "c")
-    ])
+    results = run_together(
+        [
+            in_scope(
+                tenant,
+                lambda slug=slug: services.package_update(
+                    tenant=tenant, slug=slug, new_slug="winner"
+                ),
+            )
+            for slug in ("a", "b", "c")
+        ]
+    )
 
     assert Counter(outcome(r) for r in results) == {"created": 1, "slug_taken": 2}
     losers = [slug for slug, r in zip("abc", results, strict=True) if isinstance(r, SlugTaken)]
     with scopes_disabled():
-        assert sorted(Package.objects.values_list("slug", flat=True)) == sorted(
-            ["winner", *losers]
-        )
+        assert sorted(Package.objects.values_list("slug", flat=True)) == sorted(["winner", *losers])

@@ -73,9 +73,7 @@ def photo_rows():
 # --- adding ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("fmt", "extension"), [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")]
-)
+@pytest.mark.parametrize(("fmt", "extension"), [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")])
 def test_a_real_image_is_stored_with_its_dimensions(tenant, package, media_root, fmt, extension):
     content = image_bytes(fmt, size=(640, 427))
     version = catalog_version(tenant)
@@ -277,7 +275,12 @@ def test_package_delete_removes_its_photo_files_once_committed(
 
 @pytest.mark.parametrize("photo_id", ["theirs", 987_654, "not-an-id"])
 def test_updating_or_deleting_an_unknown_or_other_tenants_photo_is_not_found(
-    tenant, other_tenant, package, media_root, photo_rows, photo_id,
+    tenant,
+    other_tenant,
+    package,
+    media_root,
+    photo_rows,
+    photo_id,
     django_capture_on_commit_callbacks,
 ):
     with scopes_disabled():

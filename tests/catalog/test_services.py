@@ -25,9 +25,7 @@ CATALOG_MODELS = (Package, AddOn, PackageAddOn, PackagePhoto)
 
 def catalog_snapshot() -> dict[str, list[dict]]:
     """Every catalog row of every tenant, for "nothing else changed"."""
-    return {
-        model.__name__: list(model.objects.order_by("pk").values()) for model in CATALOG_MODELS
-    }
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in CATALOG_MODELS}
 
 
 def versions() -> dict[int, int]:
@@ -544,8 +542,12 @@ def test_package_list_costs_three_queries_whatever_the_size(
             PackageAddOnFactory(package=package, add_on=add_on)
         for position in range(index % 3 + 1):
             PackagePhoto.objects.create(
-                tenant=tenant, package=package, image=f"p{index}-{position}.png",
-                width=10, height=10, position=position,
+                tenant=tenant,
+                package=package,
+                image=f"p{index}-{position}.png",
+                width=10,
+                height=10,
+                position=position,
             )
     PackageAddOnFactory(package=PackageFactory(tenant=other_tenant))  # noise
 
@@ -641,9 +643,7 @@ FAILED_WRITES: dict[str, Callable[[Tenant], object]] = {
     "package_create slug_taken": lambda t: services.package_create(
         tenant=t, slug="elopement", title="Dup", price_cents=1
     ),
-    "package_update not found": lambda t: services.package_update(
-        tenant=t, slug="nope", title="X"
-    ),
+    "package_update not found": lambda t: services.package_update(tenant=t, slug="nope", title="X"),
     "add_on_create invalid": lambda t: services.add_on_create(
         tenant=t, slug="new", title="New", price_cents=-1
     ),
@@ -657,8 +657,10 @@ def test_a_refused_write_bumps_no_catalog_version(tenant, other_tenant, write):
     create_package(tenant, add_on_slugs=["flowers"])
     before = versions()
 
-    with tenant_scope(tenant), pytest.raises((ValidationError, SlugTaken, PackageNotFound,
-                                              AddOnNotFound)):
+    with (
+        tenant_scope(tenant),
+        pytest.raises((ValidationError, SlugTaken, PackageNotFound, AddOnNotFound)),
+    ):
         write(tenant)
 
     assert versions() == before

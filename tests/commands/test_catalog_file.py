@@ -45,10 +45,22 @@ CATALOG = {
         },
     ],
     "add_ons": [
-        {"slug": "flowers", "title": "Flowers", "description": "A bouquet.",
-         "price_cents": 20_000, "active": True, "position": 1},
-        {"slug": "drone", "title": "Drone", "description": "",
-         "price_cents": 30_000, "active": True, "position": 2},
+        {
+            "slug": "flowers",
+            "title": "Flowers",
+            "description": "A bouquet.",
+            "price_cents": 20_000,
+            "active": True,
+            "position": 1,
+        },
+        {
+            "slug": "drone",
+            "title": "Drone",
+            "description": "",
+            "price_cents": 30_000,
+            "active": True,
+            "position": 2,
+        },
     ],
     "blackout_dates": [
         {"date": "2027-12-25", "reason": "Christmas"},
@@ -114,13 +126,17 @@ def test_import_creates_everything_in_the_file(tenant, other_tenant, tmp_path):
     }
     elopement = Package.objects.get(tenant=tenant, slug="elopement")
     assert (elopement.title, elopement.price_cents, elopement.active, elopement.position) == (
-        "Elopement", 150_000, True, 1,
+        "Elopement",
+        150_000,
+        True,
+        1,
     )
     assert sorted(elopement.add_ons.values_list("slug", flat=True)) == ["drone", "flowers"]
     assert Package.objects.get(tenant=tenant, slug="full-day").active is False
-    assert dict(
-        BlackoutDate.objects.filter(tenant=tenant).values_list("date", "reason")
-    ) == {dt.date(2027, 12, 25): "Christmas", dt.date(2028, 1, 1): ""}
+    assert dict(BlackoutDate.objects.filter(tenant=tenant).values_list("date", "reason")) == {
+        dt.date(2027, 12, 25): "Christmas",
+        dt.date(2028, 1, 1): "",
+    }
     assert Package.objects.filter(tenant=other_tenant).count() == 0
     assert snapshot()["versions"][other_tenant.pk] == before_other
 
@@ -172,8 +188,11 @@ def test_import_updates_only_what_differs(tenant, tmp_path):
 def test_import_links_add_ons_that_exist_only_in_the_catalog(tenant, tmp_path):
     # given an add-on already in the tenant's catalog, not in the file
     AddOnFactory(tenant=tenant, slug="champagne")
-    data = {"packages": [{"slug": "toast", "title": "Toast", "price_cents": 1000,
-                          "add_ons": ["champagne"]}]}
+    data = {
+        "packages": [
+            {"slug": "toast", "title": "Toast", "price_cents": 1000, "add_ons": ["champagne"]}
+        ]
+    }
 
     # when
     run("import_catalog", "--tenant", tenant.slug, write_catalog(tmp_path, data))
@@ -236,20 +255,30 @@ def test_cross_reference_errors_are_reported_after_field_errors_pass(tenant, tmp
         ([], "(file)"),
         ({"packages": {}}, "packages"),
         ({"packagez": []}, "packagez"),
-        ({"packages": [{"slug": "a", "title": "A", "price_cents": 1, "colour": "red"}]},
-         "packages[0].colour"),
-        ({"packages": [{"slug": "a", "title": "A", "price_cents": 1, "active": "yes"}]},
-         "packages[0].active"),
+        (
+            {"packages": [{"slug": "a", "title": "A", "price_cents": 1, "colour": "red"}]},
+            "packages[0].colour",
+        ),
+        (
+            {"packages": [{"slug": "a", "title": "A", "price_cents": 1, "active": "yes"}]},
+            "packages[0].active",
+        ),
         ({"packages": [{"slug": "a", "title": "A", "price_cents": -1}]}, "packages[0].price_cents"),
         ({"packages": [{"slug": "a", "price_cents": 1}]}, "packages[0].title"),
-        ({"packages": [{"slug": "a", "title": "A", "price_cents": 1, "add_ons": "x"}]},
-         "packages[0].add_ons"),
-        ({"packages": [{"slug": "a", "title": "A", "price_cents": 1, "add_ons": ["B!"]}]},
-         "packages[0].add_ons[0]"),
+        (
+            {"packages": [{"slug": "a", "title": "A", "price_cents": 1, "add_ons": "x"}]},
+            "packages[0].add_ons",
+        ),
+        (
+            {"packages": [{"slug": "a", "title": "A", "price_cents": 1, "add_ons": ["B!"]}]},
+            "packages[0].add_ons[0]",
+        ),
         ({"add_ons": [{"slug": "a", "title": "A", "price_cents": True}]}, "add_ons[0].price_cents"),
         ({"blackout_dates": [{"date": 20271225}]}, "blackout_dates[0].date"),
-        ({"blackout_dates": [{"date": "2027-12-25"}, {"date": "2027-12-25"}]},
-         "blackout_dates[1].date"),
+        (
+            {"blackout_dates": [{"date": "2027-12-25"}, {"date": "2027-12-25"}]},
+            "blackout_dates[1].date",
+        ),
     ],
 )
 def test_invalid_structures_are_refused_with_their_path(tenant, tmp_path, data, path):
@@ -301,8 +330,9 @@ def test_prune_deactivates_and_deletes_what_the_file_omits(tenant, other_tenant,
     their_blackout = BlackoutDateFactory(tenant=other_tenant, date=dt.date(2027, 7, 4))
 
     # when
-    report = run_json("import_catalog", "--tenant", tenant.slug, "--prune",
-                      write_catalog(tmp_path, CATALOG))
+    report = run_json(
+        "import_catalog", "--tenant", tenant.slug, "--prune", write_catalog(tmp_path, CATALOG)
+    )
 
     # then
     assert report["pruned"] == counts(1, 1, 1)
@@ -322,8 +352,9 @@ def test_prune_leaves_sections_the_file_does_not_have(tenant, tmp_path):
     data = {"packages": CATALOG["packages"]}
 
     # when
-    report = run_json("import_catalog", "--tenant", tenant.slug, "--prune",
-                      write_catalog(tmp_path, data))
+    report = run_json(
+        "import_catalog", "--tenant", tenant.slug, "--prune", write_catalog(tmp_path, data)
+    )
 
     # then
     assert report["pruned"] == counts()
@@ -338,8 +369,14 @@ def test_dry_run_reports_and_writes_nothing(tenant, tmp_path):
     before = snapshot()
 
     # when
-    report = run_json("import_catalog", "--tenant", tenant.slug, "--dry-run", "--prune",
-                      write_catalog(tmp_path, CATALOG))
+    report = run_json(
+        "import_catalog",
+        "--tenant",
+        tenant.slug,
+        "--dry-run",
+        "--prune",
+        write_catalog(tmp_path, CATALOG),
+    )
 
     # then
     assert report == {
@@ -370,14 +407,23 @@ def test_text_output_without_json(tenant, tmp_path):
 
 def test_export_prints_the_whole_catalog_in_a_stable_order(tenant, other_tenant):
     # given packages (one inactive), add-ons, links and blackouts, plus another tenant's
-    early = PackageFactory(tenant=tenant, slug="zeta", position=0, title="Zeta",
-                           description="Z", price_cents=5)
-    PackageFactory(tenant=tenant, slug="alpha", position=3, active=False, title="Alpha",
-                   description="", price_cents=7)
+    early = PackageFactory(
+        tenant=tenant, slug="zeta", position=0, title="Zeta", description="Z", price_cents=5
+    )
+    PackageFactory(
+        tenant=tenant,
+        slug="alpha",
+        position=3,
+        active=False,
+        title="Alpha",
+        description="",
+        price_cents=7,
+    )
     flowers = AddOnFactory(tenant=tenant, slug="flowers", title="Flowers", price_cents=2)
     PackageAddOnFactory(package=early, add_on=flowers)
-    PackageAddOnFactory(package=early, add_on=AddOnFactory(tenant=tenant, slug="cake",
-                                                          title="Cake", price_cents=3))
+    PackageAddOnFactory(
+        package=early, add_on=AddOnFactory(tenant=tenant, slug="cake", title="Cake", price_cents=3)
+    )
     BlackoutDateFactory(tenant=tenant, date=dt.date(2027, 5, 2), reason="B")
     BlackoutDateFactory(tenant=tenant, date=dt.date(2027, 5, 1), reason="A")
     PackageFactory(tenant=other_tenant, slug="not-ours")
@@ -388,16 +434,42 @@ def test_export_prints_the_whole_catalog_in_a_stable_order(tenant, other_tenant)
     # then
     assert exported == {
         "packages": [
-            {"slug": "zeta", "title": "Zeta", "description": "Z", "price_cents": 5,
-             "active": True, "position": 0, "add_ons": ["cake", "flowers"]},
-            {"slug": "alpha", "title": "Alpha", "description": "", "price_cents": 7,
-             "active": False, "position": 3, "add_ons": []},
+            {
+                "slug": "zeta",
+                "title": "Zeta",
+                "description": "Z",
+                "price_cents": 5,
+                "active": True,
+                "position": 0,
+                "add_ons": ["cake", "flowers"],
+            },
+            {
+                "slug": "alpha",
+                "title": "Alpha",
+                "description": "",
+                "price_cents": 7,
+                "active": False,
+                "position": 3,
+                "add_ons": [],
+            },
         ],
         "add_ons": [
-            {"slug": "cake", "title": "Cake", "description": "", "price_cents": 3,
-             "active": True, "position": 0},
-            {"slug": "flowers", "title": "Flowers", "description": "", "price_cents": 2,
-             "active": True, "position": 0},
+            {
+                "slug": "cake",
+                "title": "Cake",
+                "description": "",
+                "price_cents": 3,
+                "active": True,
+                "position": 0,
+            },
+            {
+                "slug": "flowers",
+                "title": "Flowers",
+                "description": "",
+                "price_cents": 2,
+                "active": True,
+                "position": 0,
+            },
         ],
         "blackout_dates": [
             {"date": "2027-05-01", "reason": "A"},

@@ -53,7 +53,10 @@ def test_seed_demo_creates_a_usable_demo_tenant(db):
     # then
     tenant = Tenant.objects.get(slug=DEMO_SLUG)
     assert (tenant.name, tenant.currency, tenant.timezone, tenant.hold_minutes) == (
-        "Juniper Elopements", "usd", "America/Denver", 30,
+        "Juniper Elopements",
+        "usd",
+        "America/Denver",
+        30,
     )
     assert 4 <= Package.objects.filter(tenant=tenant).count() <= 6
     assert 3 <= AddOn.objects.filter(tenant=tenant).count() <= 4

@@ -47,8 +47,17 @@ def tenant_status(key: str) -> int:
 
 def test_create_tenant_json_prints_the_tenant_and_both_keys(db):
     # when
-    result = run_json("create_tenant", "--slug", "juniper-co", "--name", "Juniper Co",
-                      "--timezone", "America/Denver", "--commission-bps", "750")
+    result = run_json(
+        "create_tenant",
+        "--slug",
+        "juniper-co",
+        "--name",
+        "Juniper Co",
+        "--timezone",
+        "America/Denver",
+        "--commission-bps",
+        "750",
+    )
 
     # then
     tenant = Tenant.objects.get(slug="juniper-co")
@@ -61,7 +70,10 @@ def test_create_tenant_json_prints_the_tenant_and_both_keys(db):
     assert KEY_RE.match(result["publishable_key"]) and KEY_RE.match(result["secret_key"])
     assert result["secret_key"].startswith("sk_live_")
     assert (tenant.name, tenant.timezone, tenant.commission_bps, tenant.currency) == (
-        "Juniper Co", "America/Denver", 750, "usd",
+        "Juniper Co",
+        "America/Denver",
+        750,
+        "usd",
     )
     assert ApiKey.objects.filter(tenant=tenant).count() == 2
     assert tenant_status(result["publishable_key"]) == 200
@@ -124,7 +136,11 @@ def test_create_tenant_without_slug_exits_non_zero_with_one_line():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     result = subprocess.run(
         [sys.executable, "manage.py", "create_tenant", "--name", "Juniper"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120,
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode == 2
@@ -218,8 +234,9 @@ def test_create_staff_with_password_from_env(tenant, monkeypatch):
     monkeypatch.setenv("ALTAR_STAFF_PASSWORD", "a-Long-pass-2026")
 
     # when
-    out = run("create_staff", "--tenant", tenant.slug, "--email", "Kim@Example.com",
-              "--role", "owner")
+    out = run(
+        "create_staff", "--tenant", tenant.slug, "--email", "Kim@Example.com", "--role", "owner"
+    )
 
     # then
     user = get_user_model().objects.get(email__iexact="kim@example.com")
@@ -259,9 +276,10 @@ def test_create_staff_links_an_existing_user_and_keeps_their_password(
     assert get_user_model().objects.count() == 1
     user.refresh_from_db()
     assert user.check_password("pw-Altar-2026")
-    assert dict(
-        TenantMembership.objects.filter(user=user).values_list("tenant__slug", "role")
-    ) == {other_tenant.slug: "owner", tenant.slug: "staff"}
+    assert dict(TenantMembership.objects.filter(user=user).values_list("tenant__slug", "role")) == {
+        other_tenant.slug: "owner",
+        tenant.slug: "staff",
+    }
     assert out.splitlines()[0] == f"Linked existing user kim@example.com to {tenant.slug} as staff."
     assert "The user keeps their existing password." in out.splitlines()
 
@@ -285,10 +303,13 @@ def test_create_staff_unknown_tenant_is_a_clear_error(db, monkeypatch):
     assert get_user_model().objects.count() == 0
 
 
-@pytest.mark.parametrize(("args", "match"), [
-    (["--email", "not-an-email"], "Not a valid e-mail address"),
-    (["--email", "kim@example.com", "--role", "boss"], "argument --role: invalid choice"),
-])
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (["--email", "not-an-email"], "Not a valid e-mail address"),
+        (["--email", "kim@example.com", "--role", "boss"], "argument --role: invalid choice"),
+    ],
+)
 def test_create_staff_refuses_bad_arguments(tenant, monkeypatch, args, match):
     monkeypatch.setenv("ALTAR_STAFF_PASSWORD", "a-Long-pass-2026")
 

@@ -143,7 +143,10 @@ def test_staff_cancel_with_partial_refund_records_the_refund_then_the_cancel(
 
     assert response.status_code == 302
     assert booking_actions() == [
-        "booking.held", "booking.confirmed", "booking.refunded", "booking.canceled",
+        "booking.held",
+        "booking.confirmed",
+        "booking.refunded",
+        "booking.canceled",
     ]
     refunded = entries(action="booking.refunded")[0]
     assert (refunded.actor_kind, refunded.actor_label) == ("staff", staff_user.username)
@@ -152,7 +155,10 @@ def test_staff_cancel_with_partial_refund_records_the_refund_then_the_cancel(
     assert refunded.changes["commission_refunded_cents"] == [0, 5_003]
     assert refunded.changes["refund_reason"] == [None, "staff"]
     assert [e.actor_kind for e in entries(object_type="bookings.booking")] == [
-        "couple", "stripe", "staff", "staff",
+        "couple",
+        "stripe",
+        "staff",
+        "staff",
     ]
 
 
@@ -321,7 +327,10 @@ def test_no_entry_carries_the_couples_name_email_phone_or_notes(
     recorded = list(AuditEntry.objects.values())
     dumped = json.dumps(recorded, default=str)
     assert {e["action"] for e in recorded} >= {
-        "booking.held", "booking.confirmed", "booking.refunded", "booking.canceled",
+        "booking.held",
+        "booking.confirmed",
+        "booking.refunded",
+        "booking.canceled",
     }
     assert [pii for pii in COUPLE_PII if pii in dumped] == []
 

@@ -25,21 +25,23 @@ class Command(TenantCommand):
         "The whole file is validated first; on any problem nothing is changed and every "
         "wrong entry is named (e.g. packages[2].price_cents). Everything is then applied "
         "in one transaction. Idempotent: rows that already match are left untouched. "
-        "--json prints {\"tenant\", \"created\", \"updated\", \"unchanged\", \"pruned\", "
-        "\"dry_run\"}, each count an object {\"packages\", \"add_ons\", \"blackout_dates\"}; "
-        "\"pruned\" counts deactivated packages/add-ons and deleted blackout dates."
+        '--json prints {"tenant", "created", "updated", "unchanged", "pruned", '
+        '"dry_run"}, each count an object {"packages", "add_ons", "blackout_dates"}; '
+        '"pruned" counts deactivated packages/add-ons and deleted blackout dates.'
     )
     json_option = True
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="FILE", help="The catalog JSON file ('-' for stdin).")
         parser.add_argument(
-            "--prune", action="store_true",
+            "--prune",
+            action="store_true",
             help="Deactivate packages and add-ons the file omits and delete blackout dates "
             "it omits (only for the sections the file contains).",
         )
         parser.add_argument(
-            "--dry-run", action="store_true",
+            "--dry-run",
+            action="store_true",
             help="Validate and report what would change; write nothing.",
         )
 

@@ -27,7 +27,8 @@ class Command(TenantCommand):
             "--email", required=True, help="The person's e-mail; it is also their login."
         )
         parser.add_argument(
-            "--role", choices=[r.value for r in TenantMembership.Role],
+            "--role",
+            choices=[r.value for r in TenantMembership.Role],
             default=TenantMembership.Role.STAFF,
             help="owner or staff (default: staff). Re-running with another role changes it.",
         )

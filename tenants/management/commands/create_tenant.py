@@ -20,7 +20,8 @@ class Command(AltarCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--slug", required=True,
+            "--slug",
+            required=True,
             help="Unique, URL-safe name: 3-50 lower-case letters, digits and hyphens, "
             "starting with a letter (e.g. juniper-elopements).",
         )
@@ -28,15 +29,21 @@ class Command(AltarCommand):
             "--name", required=True, help="Display name, e.g. 'Juniper Elopements'."
         )
         parser.add_argument(
-            "--currency", default="usd",
+            "--currency",
+            default="usd",
             help="Lower-case ISO 4217 code prices are charged in (default: usd).",
         )
         parser.add_argument(
-            "--timezone", default="UTC", metavar="AREA/CITY",
+            "--timezone",
+            default="UTC",
+            metavar="AREA/CITY",
             help="IANA time zone the business works in, e.g. America/Denver (default: UTC).",
         )
         parser.add_argument(
-            "--commission-bps", type=int, default=1000, metavar="BPS",
+            "--commission-bps",
+            type=int,
+            default=1000,
+            metavar="BPS",
             help="Platform commission in basis points, 0-5000 (default: 1000 = 10%%).",
         )
 
@@ -55,11 +62,13 @@ class Command(AltarCommand):
         )
         tenant = created.tenant
         if options["json"]:
-            self.print_json({
-                "tenant": {"id": tenant.pk, "slug": tenant.slug},
-                "publishable_key": created.publishable.key,
-                "secret_key": created.secret.key,
-            })
+            self.print_json(
+                {
+                    "tenant": {"id": tenant.pk, "slug": tenant.slug},
+                    "publishable_key": created.publishable.key,
+                    "secret_key": created.secret.key,
+                }
+            )
             return
         self.stdout.write(f"Created tenant {tenant.slug} ({tenant.name}), id {tenant.pk}.")
         self.stdout.write(f"Publishable key: {created.publishable.key}")

@@ -39,11 +39,16 @@ class Command(TenantCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--kind", choices=[k.value for k in ApiKey.Kind], default=ApiKey.Kind.PUBLISHABLE,
+            "--kind",
+            choices=[k.value for k in ApiKey.Kind],
+            default=ApiKey.Kind.PUBLISHABLE,
             help="Which key to rotate (default: publishable).",
         )
         parser.add_argument(
-            "--grace-hours", type=grace_hours, default=0.0, metavar="H",
+            "--grace-hours",
+            type=grace_hours,
+            default=0.0,
+            metavar="H",
             help="Hours the previous key(s) keep working (default: 0, refused immediately).",
         )
 
@@ -56,12 +61,14 @@ class Command(TenantCommand):
         # "valid until" to report (null), as when there was no previous key.
         until = rotated.previous_valid_until if grace > 0 else None
         if options["json"]:
-            self.print_json({
-                "tenant": tenant.slug,
-                "kind": kind,
-                "key": rotated.issued.key,
-                "previous_valid_until": until.isoformat() if until else None,
-            })
+            self.print_json(
+                {
+                    "tenant": tenant.slug,
+                    "kind": kind,
+                    "key": rotated.issued.key,
+                    "previous_valid_until": until.isoformat() if until else None,
+                }
+            )
             return
         self.stdout.write(f"New {kind} key for {tenant.slug}: {rotated.issued.key}")
         if kind == ApiKey.Kind.SECRET:
