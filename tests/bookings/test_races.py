@@ -4,12 +4,10 @@ together by a barrier; the database's partial unique constraint decides."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from bookings.errors import DateUnavailable
@@ -17,33 +15,11 @@ from bookings.models import Booking
 from bookings.services import booking_expire, booking_hold, booking_mark_paid
 from tenants.scoping import scopes_disabled, tenant_scope
 from tests.bookings.conftest import days_ahead, make_catalog
+from tests.concurrency import run_together
 from tests.conftest import run_outbox
 from tests.factories import BookingFactory, TenantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(calls: list[Callable[[], object]]) -> list[object]:
-    """Run each call in its own thread (own connection), all released at
-    once; returns each call's result or the exception it raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def hold_call(tenant, day: dt.date, name: str) -> Callable[[], object]:

@@ -4,44 +4,20 @@ constraints and the package row lock decide."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connections
 
 from catalog import services
 from catalog.errors import SlugTaken
 from catalog.models import AddOn, Package
 from tenants.models import Tenant
 from tenants.scoping import scopes_disabled, tenant_scope
+from tests.concurrency import run_together
 from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(calls: list[Callable[[], object]]) -> list[object]:
-    """Each call in its own thread (own connection), all released at once;
-    returns each call's result or the exception it raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def in_scope(tenant: Tenant, call: Callable[[], object]) -> Callable[[], object]:

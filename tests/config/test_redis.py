@@ -83,7 +83,7 @@ def test_concurrent_requests_share_one_exact_limit(shared_redis, monkeypatch):
 
     from rest_framework.test import APIClient
 
-    from tests.bookings.test_races import run_together
+    from tests.concurrency import run_together
     from tests.conftest import publishable_key_for
     from tests.factories import TenantFactory
 

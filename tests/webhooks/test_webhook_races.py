@@ -10,7 +10,7 @@ from django.core import mail
 from django.test import Client
 
 from bookings.models import Booking
-from tests.bookings.test_races import run_together
+from tests.concurrency import run_together
 from tests.conftest import run_outbox
 from tests.webhooks.conftest import PLATFORM_SECRET
 from tools.stripe_standin import sign_payload
