@@ -279,7 +279,7 @@ def booking_mark_paid(
         if _automatic_refund_owed(booking):
             # An earlier refund attempt failed after commit: this redelivery
             # (or replay) tries again; Stripe's idempotency key makes it one refund.
-            _refund_in_full_after_commit(tenant=tenant, booking=booking)
+            _queue_full_refund(tenant=tenant, booking=booking)
             return "payment already recorded; refund retried"
         return "payment already recorded"
     now = timezone.now()
@@ -296,7 +296,7 @@ def booking_mark_paid(
             obj=booking,
             changes={"paid_cents": [0, amount_paid_cents]},
         )
-        _refund_in_full_after_commit(tenant=tenant, booking=booking)
+        _queue_full_refund(tenant=tenant, booking=booking)
         return "paid after cancellation; refunding"
 
     previous = booking.status
@@ -324,8 +324,8 @@ def booking_mark_paid(
                 "paid_cents": [0, amount_paid_cents],
             },
         )
-        _refund_in_full_after_commit(tenant=tenant, booking=booking)
-        _mail_after_commit(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+        _queue_full_refund(tenant=tenant, booking=booking)
+        _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
         return "paid after the hold lapsed and the date was taken; refunding"
     audit_record(
         tenant=tenant,
@@ -333,7 +333,7 @@ def booking_mark_paid(
         obj=booking,
         changes={"status": [previous, booking.status], "paid_cents": [0, amount_paid_cents]},
     )
-    _mail_after_commit(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
+    _queue_mail(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
 
 
@@ -345,7 +345,7 @@ def _automatic_refund_owed(booking: Booking) -> bool:
     )
 
 
-def _refund_in_full_after_commit(*, tenant: Tenant, booking: Booking) -> None:
+def _queue_full_refund(*, tenant: Tenant, booking: Booking) -> None:
     """Queue (in this transaction: the outbox) a refund of what is left of
     the payment. The idempotency key is the booking's, so however often it
     is queued or retried, Stripe makes one refund."""
@@ -358,7 +358,9 @@ def _refund_in_full_after_commit(*, tenant: Tenant, booking: Booking) -> None:
     )
 
 
-def _mail_after_commit(task, *, tenant: Tenant, booking: Booking) -> None:
+def _queue_mail(task, *, tenant: Tenant, booking: Booking) -> None:
+    """Queue an e-mail task in this transaction (the outbox): the worker
+    sends it after commit, never for a rolled-back change."""
     task.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
 
 
@@ -478,7 +480,7 @@ def booking_cancel(
                 "cancel_reason": ["", locked.cancel_reason],
             },
         )
-        _mail_after_commit(tasks.booking_mail_canceled, tenant=tenant, booking=locked)
+        _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=locked)
     return locked
 
 
