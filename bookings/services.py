@@ -221,16 +221,9 @@ def booking_checkout(*, tenant: Tenant, **hold: Any) -> CheckoutStarted:
     except PaymentProviderError:
         _hold_discard(tenant=tenant, booking_id=booking.pk)
         raise
-    with transaction.atomic():
-        updated = Booking.objects.filter(
-            tenant=tenant, pk=booking.pk, stripe_checkout_session_id__isnull=True
-        ).update(
-            stripe_checkout_session_id=session.id,
-            checkout_url=session.url,
-            updated_at=timezone.now(),
-        )
-    if updated != 1:  # pragma: no cover - the booking was just created by us
-        raise RuntimeError("checkout session recorded twice")
+    Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
+        stripe_checkout_session_id=session.id, checkout_url=session.url, updated_at=timezone.now()
+    )
     booking.stripe_checkout_session_id = session.id
     booking.checkout_url = session.url
     return CheckoutStarted(booking=booking, checkout_url=session.url)

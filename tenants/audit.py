@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db.models import Model
 from django.db.models.fields.files import FieldFile
+from django_guid import get_guid
 
 from tenants.models import AuditEntry, Tenant
 
@@ -70,10 +71,6 @@ def current_actor() -> Actor:
 
 def current_request_id() -> str:
     """django_guid's id of the current request ("" outside a request)."""
-    try:
-        from django_guid import get_guid
-    except ImportError:  # pragma: no cover - django_guid is a dependency
-        return ""
     return get_guid() or ""
 
 

@@ -15,9 +15,9 @@ from corsheaders.signals import check_request_enabled
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from tenants.models import ApiKey, Tenant
+from tenants.api.auth import request_api_key
+from tenants.models import Tenant
 from tenants.scoping import scopes_disabled
-from tenants.selectors import api_key_resolve
 
 API_PREFIX = "/api/v1/"
 
@@ -31,8 +31,7 @@ def origin_allowed(request: HttpRequest) -> bool:
     if request.method == "OPTIONS":
         with scopes_disabled():
             return Tenant.objects.filter(active=True, cors_origins__contains=[origin]).exists()
-    key = request.headers.get("X-Tenant-Key", "").strip()
-    api_key = api_key_resolve(key=key, kind=ApiKey.Kind.PUBLISHABLE) if key else None
+    api_key = request_api_key(request)
     return api_key is not None and origin in api_key.tenant.cors_origins
 
 

@@ -1,5 +1,6 @@
 """Couples' API: the tenant comes from `X-Tenant-Key` (a publishable key)."""
 
+from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -26,14 +27,25 @@ class TenantInactive(exceptions.PermissionDenied):
     default_detail = "This business is not taking bookings."
 
 
+def request_api_key(request: HttpRequest) -> ApiKey | None:
+    """The valid publishable key the request's X-Tenant-Key names, resolved
+    once per request: the CORS check (before the view) and authentication
+    both ask, and each lookup is a database round trip."""
+    if not hasattr(request, "_altar_api_key"):
+        key = request.headers.get(TENANT_KEY_HEADER, "").strip()
+        request._altar_api_key = (
+            api_key_resolve(key=key, kind=ApiKey.Kind.PUBLISHABLE) if key else None
+        )
+    return request._altar_api_key
+
+
 class TenantKeyAuthentication(BaseAuthentication):
     """Sets request.auth to the ApiKey (its tenant preloaded); no user."""
 
     def authenticate(self, request: Request) -> tuple[None, ApiKey]:
-        key = request.headers.get(TENANT_KEY_HEADER, "").strip()
-        if not key:
+        if not request.headers.get(TENANT_KEY_HEADER, "").strip():
             raise TenantKeyMissing()
-        api_key = api_key_resolve(key=key, kind=ApiKey.Kind.PUBLISHABLE)
+        api_key = request_api_key(request._request)
         if api_key is None:
             raise TenantKeyInvalid()
         if not api_key.tenant.active:

@@ -54,3 +54,32 @@ def checkout_body(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+def pay_on_standin(standin, tenant, booking) -> str:
+    """The couple pays on the stand-in's page and Stripe's event reaches the
+    payment service (as the webhook handler would call it); returns its outcome."""
+    from bookings.services import booking_mark_paid
+
+    standin.pay(booking.stripe_checkout_session_id)
+    session = standin.get(booking.stripe_checkout_session_id)
+    return booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=session["id"],
+        payment_intent_id=session["payment_intent"],
+        amount_paid_cents=session["amount_total"],
+    )
+
+
+@pytest.fixture
+def paid_booking(tenant, tenant_api, catalog, stripe_standin, unscoped):
+    """A booking checked out through the API and paid on the stand-in, so
+    refunds are real calls to it."""
+    from bookings.models import Booking
+
+    response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
+    booking = Booking.objects.get(pk=response.json()["booking"]["id"])
+    pay_on_standin(stripe_standin, tenant, booking)
+    booking.refresh_from_db()
+    return booking

@@ -5,29 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import BlackoutDate, Booking
-from tests.bookings.conftest import checkout_body, days_ahead
+from tests.bookings.conftest import days_ahead
 from tests.factories import BlackoutDateFactory, BookingFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def paid_booking(tenant, tenant_api, catalog, stripe_standin, unscoped):
-    from bookings.services import booking_mark_paid
-
-    response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
-    booking = Booking.objects.get(pk=response.json()["booking"]["id"])
-    stripe_standin.pay(booking.stripe_checkout_session_id)
-    session = stripe_standin.get(booking.stripe_checkout_session_id)
-    booking_mark_paid(
-        tenant=tenant,
-        booking_id=booking.pk,
-        checkout_session_id=session["id"],
-        payment_intent_id=session["payment_intent"],
-        amount_paid_cents=session["amount_total"],
-    )
-    booking.refresh_from_db()
-    return booking
 
 
 def test_staff_see_only_their_bookings_and_search_by_name(

@@ -78,48 +78,27 @@ def test_cancel_review_shows_partial_amounts_and_changes_nothing(
     assert [r for r in stripe_standin.requests if r.path == "/v1/refunds"] == []
 
 
-@pytest.fixture
-def stripe_paid(tenant, tenant_api, catalog, stripe_standin, unscoped):
-    """A booking paid through checkout and the Stripe stand-in (refunds are real calls)."""
-    from bookings.services import booking_mark_paid
-    from tests.bookings.conftest import checkout_body
-
-    response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
-    booking = Booking.objects.get(pk=response.json()["booking"]["id"])
-    stripe_standin.pay(booking.stripe_checkout_session_id)
-    session = stripe_standin.get(booking.stripe_checkout_session_id)
-    booking_mark_paid(
-        tenant=tenant,
-        booking_id=booking.pk,
-        checkout_session_id=session["id"],
-        payment_intent_id=session["payment_intent"],
-        amount_paid_cents=session["amount_total"],
-    )
-    booking.refresh_from_db()
-    return booking
-
-
-def test_confirmed_cancel_does_what_the_review_showed(staff_client, stripe_paid, unscoped):
+def test_confirmed_cancel_does_what_the_review_showed(staff_client, paid_booking, unscoped):
     # 1,623.45 USD paid (elopement + flowers), commission 162.35 USD.
-    preview = booking_refund_preview(booking=stripe_paid, refund_cents=50_025)
+    preview = booking_refund_preview(booking=paid_booking, refund_cents=50_025)
     review = staff_client.post(
-        f"{BOOKINGS}{stripe_paid.pk}/cancel/",
+        f"{BOOKINGS}{paid_booking.pk}/cancel/",
         {"refund": "partial", "amount": "500.25", "_review": "1"},
     ).content.decode()
 
     confirm = staff_client.post(
-        f"{BOOKINGS}{stripe_paid.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
+        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
     )
 
-    assert (stripe_paid.paid_cents, stripe_paid.commission_cents) == (162_345, 16_235)
+    assert (paid_booking.paid_cents, paid_booking.commission_cents) == (162_345, 16_235)
     # 16235 * 50025 / 162345 = 5002.77... -> 5003
     assert preview.commission_reversed_cents == 5_003
     assert '<td id="review-commission">50.03 USD</td>' in review
     assert confirm.status_code == 302
-    stripe_paid.refresh_from_db()
-    assert stripe_paid.status == "canceled"
+    paid_booking.refresh_from_db()
+    assert paid_booking.status == "canceled"
     assert (
-        (stripe_paid.refunded_cents, stripe_paid.commission_refunded_cents)
+        (paid_booking.refunded_cents, paid_booking.commission_refunded_cents)
         == (
             preview.refunded_after_cents,
             preview.commission_refunded_after_cents,
@@ -128,19 +107,22 @@ def test_confirmed_cancel_does_what_the_review_showed(staff_client, stripe_paid,
     )
 
 
-def test_full_refund_review_then_confirm(staff_client, stripe_paid, unscoped):
+def test_full_refund_review_then_confirm(staff_client, paid_booking, unscoped):
     review = staff_client.post(
-        f"{BOOKINGS}{stripe_paid.pk}/cancel/", {"refund": "full", "_review": "1"}
+        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full", "_review": "1"}
     ).content.decode()
     confirm = staff_client.post(
-        f"{BOOKINGS}{stripe_paid.pk}/cancel/", {"refund": "full", "amount": ""}
+        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full", "amount": ""}
     )
 
     assert '<td id="review-refund">1,623.45 USD</td>' in review
     assert '<td id="review-commission">162.35 USD</td>' in review
     assert confirm.status_code == 302
-    stripe_paid.refresh_from_db()
-    assert (stripe_paid.refunded_cents, stripe_paid.commission_refunded_cents) == (162_345, 16_235)
+    paid_booking.refresh_from_db()
+    assert (paid_booking.refunded_cents, paid_booking.commission_refunded_cents) == (
+        162_345,
+        16_235,
+    )
 
 
 # --- resend the confirmation e-mail ---------------------------------------------

@@ -24,7 +24,7 @@ from bookings.services import (
     booking_record_refunds,
     commission_for,
 )
-from tests.bookings.conftest import checkout_body, days_ahead
+from tests.bookings.conftest import checkout_body, days_ahead, pay_on_standin
 from tests.conftest import run_outbox
 from tests.factories import MembershipFactory
 
@@ -41,19 +41,6 @@ def checkout(tenant_api, catalog, stripe_standin, unscoped):
         return Booking.objects.get(pk=response.json()["booking"]["id"])
 
     return start
-
-
-def pay(standin, tenant, booking, *, capture=None) -> str:
-    """The couple pays on the stand-in's page; Stripe's event reaches the service."""
-    standin.pay(booking.stripe_checkout_session_id)
-    session = standin.get(booking.stripe_checkout_session_id)
-    return booking_mark_paid(
-        tenant=tenant,
-        booking_id=booking.pk,
-        checkout_session_id=session["id"],
-        payment_intent_id=session["payment_intent"],
-        amount_paid_cents=session["amount_total"],
-    )
 
 
 def refunds_requested(standin) -> list:
@@ -73,7 +60,7 @@ def test_payment_confirms_the_hold_once_and_mails_couple_and_staff(
     MembershipFactory(tenant=tenant, user__email="staff@alpha.example")
     booking = checkout(add_ons=["flowers", "photos"])
 
-    outcome = pay(stripe_standin, tenant, booking)
+    outcome = pay_on_standin(stripe_standin, tenant, booking)
     run_outbox()
     repeated = booking_mark_paid(
         tenant=tenant,
@@ -103,7 +90,7 @@ def test_payment_confirms_the_hold_once_and_mails_couple_and_staff(
 
 def test_expired_event_after_payment_does_not_unconfirm(tenant, checkout, stripe_standin):
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
 
     outcome = booking_expire(tenant=tenant, booking_id=booking.pk, reason="session_expired")
 
@@ -127,7 +114,7 @@ def test_lapsed_hold_paid_while_the_date_is_still_free_is_confirmed(
     booking = checkout()
     booking_expire(tenant=tenant, booking_id=booking.pk, reason="session_expired")
 
-    outcome = pay(stripe_standin, tenant, booking)
+    outcome = pay_on_standin(stripe_standin, tenant, booking)
 
     booking.refresh_from_db()
     assert (outcome, booking.status) == ("confirmed after the hold lapsed", "confirmed")
@@ -143,7 +130,7 @@ def test_lapsed_hold_paid_after_someone_else_took_the_date_is_refunded_once(
     )
     rival = checkout(couple_name="Someone Else", email="else@example.com")
 
-    outcome = pay(stripe_standin, tenant, booking)
+    outcome = pay_on_standin(stripe_standin, tenant, booking)
     run_outbox()
     repeated = booking_mark_paid(
         tenant=tenant,
@@ -180,7 +167,7 @@ def test_failed_automatic_refund_is_retried_with_backoff_and_made_once(
     checkout(couple_name="Someone Else")
     stripe_standin.fail_next("POST", "/v1/refunds", status=500)
 
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
     run_outbox()  # the refund fails at Stripe and schedules its own retry
 
     booking.refresh_from_db()
@@ -259,7 +246,7 @@ def test_staff_cancel_refunds_and_reverses_commission_in_proportion(
     commission_back,
 ):
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
 
     booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=refund)
     run_outbox()
@@ -286,7 +273,7 @@ def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(
     tenant.stripe_account_id, tenant.stripe_charges_enabled = account["id"], True
     tenant.save()
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
 
     booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=None)
 
@@ -297,7 +284,7 @@ def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(
 
 def test_cancel_more_than_paid_is_refused_and_changes_nothing(tenant, checkout, stripe_standin):
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
 
     with pytest.raises(RefundTooLarge):
         booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=booking.amount_cents + 1)
@@ -309,7 +296,7 @@ def test_cancel_more_than_paid_is_refused_and_changes_nothing(tenant, checkout, 
 
 def test_cancel_when_stripe_fails_changes_nothing(tenant, checkout, stripe_standin):
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
     stripe_standin.fail_next("POST", "/v1/refunds", status=500)
 
     with pytest.raises(PaymentProviderError):
@@ -346,7 +333,7 @@ def test_payment_for_a_booking_canceled_before_payment_is_refunded_in_full(
     booking = checkout()
     booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
 
-    outcome = pay(stripe_standin, tenant, booking)
+    outcome = pay_on_standin(stripe_standin, tenant, booking)
     run_outbox()
 
     booking.refresh_from_db()
@@ -357,7 +344,7 @@ def test_payment_for_a_booking_canceled_before_payment_is_refunded_in_full(
 
 def test_cancel_twice_is_refused_and_refunds_once(tenant, checkout, stripe_standin):
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
     booking_cancel(tenant=tenant, booking_id=booking.pk)
 
     with pytest.raises(BookingNotCancelable):
@@ -378,7 +365,7 @@ def test_another_tenants_booking_cannot_be_canceled(tenant, other_tenant, checko
 
 def test_dashboard_refunds_are_recorded_once_by_refund_id(tenant, checkout, stripe_standin):
     booking = checkout()
-    pay(stripe_standin, tenant, booking)
+    pay_on_standin(stripe_standin, tenant, booking)
     booking.refresh_from_db()
     refunds = [
         {"id": "re_dash1", "amount": 40_000, "status": "succeeded"},

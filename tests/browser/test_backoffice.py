@@ -18,10 +18,9 @@ from playwright.sync_api import Page, expect
 from rest_framework.test import APIClient
 
 from bookings.models import Booking
-from bookings.services import booking_mark_paid
 from catalog.models import Package, PackagePhoto
 from tenants.models import ApiKey, AuditEntry, TenantMembership
-from tests.bookings.conftest import checkout_body, make_catalog
+from tests.bookings.conftest import checkout_body, make_catalog, pay_on_standin
 from tests.browser.conftest import log_in, screenshot
 from tests.conftest import publishable_key_for
 from tests.factories import BookingFactory, MembershipFactory, PackageFactory
@@ -58,18 +57,6 @@ def checkout(tenant, when: dt.date, couple: str) -> Booking:
     return Booking.objects.get(pk=response.json()["booking"]["id"])
 
 
-def pay(stripe_standin, tenant, booking: Booking) -> None:
-    stripe_standin.pay(booking.stripe_checkout_session_id)
-    session = stripe_standin.get(booking.stripe_checkout_session_id)
-    booking_mark_paid(
-        tenant=tenant,
-        booking_id=booking.pk,
-        checkout_session_id=session["id"],
-        payment_intent_id=session["payment_intent"],
-        amount_paid_cents=session["amount_total"],
-    )
-
-
 def test_staff_day_package_calendar_cancel_and_audit(
     page: Page, tenant, other_tenant, stripe_standin, tmp_path, settings, unscoped
 ):
@@ -78,7 +65,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
     make_catalog(tenant)
     confirmed_date, held_date = event_dates()
     confirmed = checkout(tenant, confirmed_date, "Ada & Grace")
-    pay(stripe_standin, tenant, confirmed)
+    pay_on_standin(stripe_standin, tenant, confirmed)
     held = checkout(tenant, held_date, "Hedy & Alan")
     staff = MembershipFactory(tenant=tenant, role=TenantMembership.Role.STAFF).user
     photo = tmp_path / "barn.png"

@@ -79,3 +79,16 @@ def test_cors_applies_to_the_api_only(client):
 def test_origins_are_validated(origin):
     with pytest.raises(ValidationError):
         validate_origin(origin)
+
+
+def test_the_cors_check_does_not_look_the_key_up_a_second_time(
+    tenant_api, django_assert_num_queries
+):
+    tenant_api.get("/api/v1/tenant")  # first use stamps last_used_at
+    with django_assert_num_queries(1):  # the key lookup, once
+        plain = tenant_api.get("/api/v1/tenant")
+    with django_assert_num_queries(1):
+        cross_origin = tenant_api.get("/api/v1/tenant", HTTP_ORIGIN=ALPHA_SITE)
+
+    assert (plain.status_code, cross_origin.status_code) == (200, 200)
+    assert cross_origin["Access-Control-Allow-Origin"] == ALPHA_SITE

@@ -76,9 +76,16 @@ def test_end_to_end_checkout_pay_confirm_mail_availability(
     assert trigger.event.id == delivery.event["id"]
 
 
-@pytest.mark.parametrize("signature", ["", "t=1,v1=deadbeef", "garbage"])
+@pytest.mark.parametrize(
+    ("signature", "code"),
+    [
+        ("", "signature_missing"),
+        ("t=1,v1=deadbeef", "signature_invalid"),
+        ("garbage", "signature_invalid"),
+    ],
+)
 def test_bad_or_missing_signature_is_400_and_nothing_happens(
-    checkout, stripe_standin, webhooks, signature
+    checkout, stripe_standin, webhooks, signature, code
 ):
     booking = checkout()
     stripe_standin.configure_webhooks()  # pay without delivering
@@ -87,7 +94,7 @@ def test_bad_or_missing_signature_is_400_and_nothing_happens(
     response = webhooks.post(event, signature=signature)
 
     assert response.status_code == 400
-    assert response.json()["error"]["code"] in {"signature_missing", "signature_invalid"}
+    assert response.json()["error"]["code"] == code
     booking.refresh_from_db()
     assert booking.status == "held"
     assert StripeEvent.objects.count() == 0
