@@ -1,5 +1,6 @@
 """Bookings in the admin: tenant-scoped lists, booking detail with add-ons and
-refunds, cancel with refund (through the service and Stripe), blackouts.
+refunds, release an unpaid hold, cancel a paid booking with a refund choice
+(through the services; refunds reach Stripe through the outbox), blackouts.
 
 Bookings are created by couples through checkout, never in the admin: the
 booking form is read-only and every change goes through a service.
@@ -27,13 +28,15 @@ from django.utils.html import format_html
 
 from bookings.admin_views import bookings_csv_response, calendar_context
 from bookings.errors import (
+    BookingChangedMeanwhile,
     BookingNotCancelable,
     BookingNotFound,
-    PaymentProviderError,
+    HoldNotReleasable,
     RefundTooLarge,
 )
 from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund
 from bookings.notifications import format_money
+from bookings.refunds import refundable_now
 from bookings.selectors import booking_refund_preview
 from bookings.services import (
     blackout_date_delete,
@@ -41,9 +44,10 @@ from bookings.services import (
     blackout_range_add,
     booking_cancel,
     booking_confirmation_resend,
+    booking_hold_release,
 )
 from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
-from tenants.validators import ZERO_DECIMAL_CURRENCIES
+from tenants.validators import minor_per_major
 
 
 class ReadOnlyInline(TenantScopedInline):
@@ -65,12 +69,17 @@ class BookingAddOnInline(ReadOnlyInline):
 class BookingRefundInline(ReadOnlyInline):
     model = BookingRefund
     fields = readonly_fields = (
-        "stripe_refund_id",
-        "amount_cents",
+        "amount",
         "status",
         "reason",
+        "failure",
+        "stripe_refund_id",
         "created_at",
     )
+
+    @admin.display(description="Amount")
+    def amount(self, obj: BookingRefund) -> str:
+        return format_money(obj.amount_cents, obj.booking.currency)
 
 
 class CancelForm(forms.Form):
@@ -83,12 +92,14 @@ class CancelForm(forms.Form):
         label="Partial refund amount",
         help_text="In the booking's currency, e.g. 250.00",
     )
+    # What the person deciding saw paid: the service refuses a partial or
+    # no-refund decision if a payment landed since (review it again).
+    seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
     def __init__(self, *args: Any, refundable_cents: int, currency: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.refundable_cents = refundable_cents
-        # Minor units per major unit: 1 for zero-decimal currencies (JPY…).
-        self.minor_per_major = 1 if currency in ZERO_DECIMAL_CURRENCIES else 100
+        self.minor_per_major = minor_per_major(currency)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -179,10 +190,13 @@ class BookingAdmin(TenantScopedAdmin):
 
     @admin.display(description="Actions")
     def cancel_link(self, obj: Booking) -> str:
-        if obj.status not in Booking.ACTIVE_STATUSES:
-            return "—"
-        url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
+        if obj.status == Booking.Status.HELD:
+            url = reverse("admin:bookings_booking_release", args=[obj.pk])
+            return format_html('<a class="button" href="{}">Release hold…</a>', url)
+        if obj.status == Booking.Status.CONFIRMED:
+            url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
+            return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
+        return "—"
 
     # --- actions on the selected rows ---
     actions = ("resend_confirmation",)
@@ -216,6 +230,11 @@ class BookingAdmin(TenantScopedAdmin):
                 "<uuid:booking_id>/cancel/",
                 view(self.cancel_view),
                 name="bookings_booking_cancel",
+            ),
+            path(
+                "<uuid:booking_id>/release/",
+                view(self.release_view),
+                name="bookings_booking_release",
             ),
             path(
                 "<uuid:booking_id>/resend-confirmation/",
@@ -299,18 +318,57 @@ class BookingAdmin(TenantScopedAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_resend": booking is not None and booking.status == Booking.Status.CONFIRMED,
-            "can_cancel": booking is not None and booking.status in Booking.ACTIVE_STATUSES,
+            "can_release": booking is not None and booking.status == Booking.Status.HELD,
+            "can_cancel": booking is not None and booking.status == Booking.Status.CONFIRMED,
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def release_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """End an unpaid hold: the date is free and the couple's checkout
+        can no longer be paid. No money moves, so no refund choices."""
+        booking = self._booking_or_404(request, booking_id)
+        if booking.status != Booking.Status.HELD:
+            return HttpResponseRedirect(reverse("admin:bookings_booking_change", args=[booking.pk]))
+        error = None
+        if request.method == "POST":
+            try:
+                booking_hold_release(tenant=booking.tenant, booking_id=booking.pk)
+            except (HoldNotReleasable, BookingNotCancelable) as exc:
+                error = exc.message
+            else:
+                self.message_user(
+                    request,
+                    "Hold released: the date is free and the checkout link no longer works.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:bookings_booking_change", args=[booking.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Release hold",
+            "booking": booking,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/release.html", context)
 
     def cancel_view(self, request: HttpRequest, booking_id) -> HttpResponse:
         """Choose full, partial or no refund; "Review" shows what the choice
         does to the money (refund and commission reversed) before the
-        cancel, which is one more POST. Posting without review cancels at once."""
+        cancel, which is one more POST. Posting without review cancels at
+        once. The amounts are decided again under the booking's lock: a
+        payment that landed after this page was shown is refunded in full, or
+        a partial/no-refund choice is refused for review."""
         booking = self._booking_or_404(request, booking_id)
-        refundable = booking.paid_cents - booking.refunded_cents
+        if booking.status == Booking.Status.HELD:
+            return HttpResponseRedirect(reverse("admin:bookings_booking_release", args=[booking.pk]))
+        refundable = refundable_now(booking)
         form = CancelForm(
-            request.POST or None, refundable_cents=refundable, currency=booking.currency
+            request.POST or None,
+            initial={"seen_paid_cents": booking.paid_cents},
+            refundable_cents=refundable,
+            currency=booking.currency,
         )
         preview = None
         if request.method == "POST" and form.is_valid():
@@ -320,12 +378,19 @@ class BookingAdmin(TenantScopedAdmin):
             else:
                 try:
                     booking_cancel(
-                        tenant=booking.tenant, booking_id=booking.pk, refund_cents=refund_cents
+                        tenant=booking.tenant,
+                        booking_id=booking.pk,
+                        refund_cents=refund_cents,
+                        seen_paid_cents=form.cleaned_data["seen_paid_cents"],
                     )
-                except (BookingNotCancelable, RefundTooLarge, PaymentProviderError) as exc:
+                except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
                     form.add_error(None, exc.message)
                 else:
-                    self.message_user(request, "Booking canceled.", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        "Booking canceled; the date is free. Any refund is on its way to Stripe.",
+                        messages.SUCCESS,
+                    )
                     return HttpResponseRedirect(
                         reverse("admin:bookings_booking_change", args=[booking.pk])
                     )

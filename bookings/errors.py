@@ -52,6 +52,46 @@ class PaymentProviderError(DomainError):
     status = 502
     message = "The payment provider could not be reached or refused the request; nothing was held."
 
+    def __init__(self, *, retryable: bool = False, stripe_code: str | None = None) -> None:
+        super().__init__()
+        # True when Stripe may not have decided (5xx, timeout, connection
+        # lost, a concurrent request under the same key, rate limit): the
+        # object may or may not exist, so look before trying again.
+        self.retryable = retryable
+        self.stripe_code = stripe_code
+
+
+class BookingChangedMeanwhile(DomainError):
+    """A staff decision was made on a view of the booking that is no longer
+    true (typically: it was paid a moment ago). Nothing changed."""
+
+    code = "booking_changed"
+    status = 409
+    message = "The booking was just paid or changed; review it again before deciding."
+
+
+class HoldNotReleasable(DomainError):
+    code = "hold_not_releasable"
+    status = 409
+    message = "Only an unpaid hold can be released; this booking has been paid meanwhile."
+
+
+class AmountNotChargeable(DomainError):
+    """Stripe would refuse to charge this total (its per-currency minimum,
+    its 8-digit maximum, or zero): refused before Stripe is asked."""
+
+    code = "validation_error"
+    status = 400
+    MESSAGES = {
+        "amount_too_small": "The total is below the smallest amount that can be charged.",
+        "amount_too_large": "The total is above the largest amount that can be charged.",
+    }
+
+    def __init__(self, problem: str) -> None:
+        message = self.MESSAGES[problem]
+        super().__init__(message, fields={"package": [{"code": problem, "message": message}]})
+        self.problem = problem
+
 
 class BookingNotFound(NotFound):
     message = "No such booking."

@@ -16,8 +16,15 @@ class Booking(models.Model):
         EXPIRED = "expired", "Expired"
         CANCELED = "canceled", "Canceled"
 
+    class CancelReason(models.TextChoices):
+        STAFF = "staff", "Canceled by staff"
+        HOLD_RELEASED = "hold_released", "Hold released by staff before payment"
+        DATE_TAKEN = "date_taken", "Paid after the hold lapsed; the date was taken"
+
     # Statuses that occupy the date (the partial unique constraint's condition).
     ACTIVE_STATUSES = (Status.HELD, Status.CONFIRMED)
+    # Cancellations after which any payment goes back in full automatically.
+    FULL_REFUND_REASONS = (CancelReason.HOLD_RELEASED, CancelReason.DATE_TAKEN)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bookings")
@@ -53,7 +60,7 @@ class Booking(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=40, blank=True)
+    cancel_reason = models.CharField(max_length=40, blank=True, choices=CancelReason.choices)
     # "Already sent" guards: a retried e-mail task does not mail twice.
     confirmation_mailed_at = models.DateTimeField(null=True, blank=True)
     cancellation_mailed_at = models.DateTimeField(null=True, blank=True)
@@ -136,18 +143,47 @@ class BookingAddOn(models.Model):
 
 
 class BookingRefund(models.Model):
-    """A refund as Stripe made it, whoever asked for it (staff cancel, the
-    late-payment rule, or the Stripe dashboard via `charge.refunded`). Keyed
-    on Stripe's refund id, so recording the same refund twice is a no-op."""
+    """One refund of a booking's payment, from the moment Altar decides it
+    (`requested`, the amount reserved so no other refund can take it) through
+    Stripe's answer (`pending`, `succeeded`, `failed`, `canceled`). Refunds
+    made elsewhere (Stripe's dashboard) arrive as refund.* events and are
+    recorded here too. Only `succeeded` counts as refunded.
+
+    `attempt` numbers the Stripe idempotency key: Stripe replays a stored 5xx
+    under the same key for 24 h, so after a 5xx or a timeout the platform
+    first looks the refund up by its metadata (`altar_refund`) and, only if
+    Stripe has none, tries again under the next attempt's key."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested (not yet at Stripe)"
+        PENDING = "pending", "Pending at Stripe"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    class Reason(models.TextChoices):
+        STAFF_CANCEL = "staff_cancel", "Staff canceled the booking"
+        DATE_TAKEN = "date_taken", "Paid after the hold lapsed; the date was taken"
+        HOLD_RELEASED = "hold_released", "Paid after staff released the hold"
+        STRIPE_DASHBOARD = "stripe_dashboard", "Made outside Altar (Stripe dashboard)"
+
+    # Amounts these statuses hold back from what is still refundable.
+    RESERVING_STATUSES = (Status.REQUESTED, Status.PENDING)
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="refunds")
-    stripe_refund_id = models.CharField(max_length=255)
+    # NULL until Stripe has answered (NULLs do not collide in the unique constraint).
+    stripe_refund_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     amount_cents = models.PositiveBigIntegerField()
-    status = models.CharField(max_length=20, default="succeeded")
-    # Why: "staff_cancel", "date_taken" or "stripe_dashboard".
-    reason = models.CharField(max_length=40)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUESTED)
+    reason = models.CharField(max_length=40, choices=Reason.choices)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    # Set when the last try got a 5xx or timed out: the next one looks first.
+    unclear_since = models.DateTimeField(null=True, blank=True)
+    # Stripe's failure_reason or error code for a failed refund (never PII).
+    failure = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -156,11 +192,19 @@ class BookingRefund(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["stripe_refund_id"], name="bookings_bookingrefund_stripe_refund_id_uniq"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "pending", "succeeded", "failed", "canceled"]),
+                name="bookings_bookingrefund_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.stripe_refund_id} ({self.amount_cents})"
+        return f"{self.stripe_refund_id or 'refund ' + str(self.pk)} ({self.amount_cents})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"altar-refund-{self.pk}-attempt-{self.attempt}"
 
 
 class BlackoutDate(models.Model):

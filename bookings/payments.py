@@ -1,15 +1,21 @@
 """Altar's outbound calls to Stripe (API.md §2), through the official library.
 
 Every call: `STRIPE_API_BASE` and `STRIPE_SECRET_KEY` from settings, a
-timeout, no automatic network retries (the caller decides; each call carries
-a deterministic idempotency key, so a retry can never charge or refund
-twice), and any Stripe failure surfaces as PaymentProviderError. Callers must
-not hold row locks or an open transaction around these calls.
+timeout, no automatic network retries (the caller decides), and any Stripe
+failure surfaces as PaymentProviderError, whose `retryable` says whether
+Stripe may not have decided (5xx, timeout, connection lost): Stripe stores the
+first answer to an idempotency key, a 5xx included, and replays it for 24 h
+(https://docs.stripe.com/api/idempotent_requests), so a caller that got a
+retryable error must find out whether the object exists before it tries again
+under a NEW key. Callers must not hold row locks or an open transaction
+around these calls.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
 from dataclasses import dataclass
 
 import stripe
@@ -21,12 +27,21 @@ from tenants.models import Tenant
 
 logger = logging.getLogger("altar.payments")
 
+# Stripe accepts a Checkout Session `expires_at` from 30 minutes to 24 hours
+# after the session's creation (https://docs.stripe.com/api/checkout/sessions/create
+# #create_checkout_session-expires_at). "Creation" is when Stripe receives the
+# request, later than our clock read, and the two clocks differ: keep a margin
+# on both sides so latency or skew never takes a session outside the window.
+CHECKOUT_MIN_EXPIRY = dt.timedelta(minutes=30)
+CHECKOUT_MAX_EXPIRY = dt.timedelta(hours=24)
+CHECKOUT_EXPIRY_MARGIN = dt.timedelta(minutes=3)
+
 
 @dataclass(frozen=True)
 class CheckoutSession:
     id: str
     url: str
-    payment_intent_id: str | None
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -34,15 +49,38 @@ class Refund:
     id: str
     amount_cents: int
     status: str
+    failure_reason: str
+
+
+_client_lock = threading.Lock()
+_client: tuple[tuple, stripe.StripeClient] | None = None
 
 
 def stripe_client() -> stripe.StripeClient:
-    return stripe.StripeClient(
-        settings.STRIPE_SECRET_KEY,
-        base_addresses={"api": settings.STRIPE_API_BASE},
-        max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
-    )
+    """One client per process and configuration: the library's HTTP client
+    keeps its connection (and TLS session) alive between calls."""
+    global _client
+    config = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, settings.STRIPE_TIMEOUT_SECONDS)
+    current = _client
+    if current is not None and current[0] == config:
+        return current[1]
+    with _client_lock:
+        client = stripe.StripeClient(
+            settings.STRIPE_SECRET_KEY,
+            base_addresses={"api": settings.STRIPE_API_BASE},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        )
+        _client = (config, client)
+        return client
+
+
+def session_expires_at(*, now: dt.datetime, hold: dt.timedelta) -> dt.datetime:
+    """The `expires_at` to send: the tenant's hold, kept inside Stripe's
+    window with the margin (a 30-minute hold becomes 33 minutes)."""
+    low = CHECKOUT_MIN_EXPIRY + CHECKOUT_EXPIRY_MARGIN
+    high = CHECKOUT_MAX_EXPIRY - CHECKOUT_EXPIRY_MARGIN
+    return now + min(max(hold, low), high)
 
 
 def _status_url(template: str, booking: Booking, default_suffix: str) -> str:
@@ -52,13 +90,16 @@ def _status_url(template: str, booking: Booking, default_suffix: str) -> str:
     return f"{base}/bookings/{booking.pk}/{default_suffix}"
 
 
-def checkout_session_create(*, tenant: Tenant, booking: Booking) -> CheckoutSession:
+def checkout_session_create(
+    *, tenant: Tenant, booking: Booking, package_line_cents: int, expires_at: dt.datetime
+) -> CheckoutSession:
     """A Checkout Session for a held booking: one line for the package and one
-    per add-on, expiring with the hold. With a Connect account that can take
-    charges: a destination charge with the commission as application fee."""
-    add_on_lines = [(line.title, line.price_cents) for line in booking.add_on_lines.all()]
-    package_price = booking.amount_cents - sum(price for _title, price in add_on_lines)
-    lines = [(booking.package.title, package_price), *add_on_lines]
+    per add-on. With a Connect account that can receive transfers: a
+    destination charge with the commission as application fee."""
+    lines = [
+        (booking.package.title, package_line_cents),
+        *((line.title, line.price_cents) for line in booking.add_on_lines.all()),
+    ]
     metadata = {"booking_id": str(booking.pk), "tenant": tenant.slug}
     params: dict = {
         "mode": "payment",
@@ -76,7 +117,7 @@ def checkout_session_create(*, tenant: Tenant, booking: Booking) -> CheckoutSess
         "customer_email": booking.email,
         "client_reference_id": str(booking.pk),
         "metadata": metadata,
-        "expires_at": int(booking.hold_expires_at.timestamp()),
+        "expires_at": int(expires_at.timestamp()),
         "success_url": _status_url(tenant.success_url_template, booking, "?checkout=success"),
         "cancel_url": _status_url(tenant.cancel_url_template, booking, "?checkout=canceled"),
         "payment_intent_data": {"metadata": metadata},
@@ -89,34 +130,100 @@ def checkout_session_create(*, tenant: Tenant, booking: Booking) -> CheckoutSess
             params, {"idempotency_key": f"altar-checkout-{booking.pk}"}
         )
     except stripe.StripeError as exc:
-        _log_failure("checkout.sessions.create", booking, exc)
-        raise PaymentProviderError() from exc
-    return CheckoutSession(id=session.id, url=session.url, payment_intent_id=session.payment_intent)
+        raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
+    return CheckoutSession(
+        id=session.id,
+        url=session.url,
+        expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
+    )
 
 
-def refund_create(*, booking: Booking, amount_cents: int, idempotency_key: str) -> Refund:
+def checkout_session_expire(*, session_id: str) -> str:
+    """Make an open Checkout Session unpayable (Stripe's Cancel link only
+    redirects; the session stays payable until it expires:
+    https://docs.stripe.com/api/checkout/sessions/expire). Returns the
+    session's status afterwards: `expired`, or `complete` when the couple paid
+    first (the payment's webhook then decides)."""
+    client = stripe_client()
+    try:
+        session = client.v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError as exc:
+        # Only an open session can be expired: find out what it is instead.
+        try:
+            session = client.v1.checkout.sessions.retrieve(session_id)
+        except stripe.StripeError as lookup_exc:
+            raise _provider_error("checkout.sessions.retrieve", None, lookup_exc) from exc
+        if session.status == "open":  # refused for another reason
+            raise _provider_error("checkout.sessions.expire", None, exc) from exc
+    except stripe.StripeError as exc:
+        raise _provider_error("checkout.sessions.expire", None, exc) from exc
+    return session.status
+
+
+def refund_create(
+    *, booking: Booking, amount_cents: int, idempotency_key: str, altar_refund_id: int
+) -> Refund:
     """Refunds part or all of the booking's payment. For a destination charge
     the transfer and the application fee are reversed in proportion, so the
-    tenant and the platform each give back their share."""
-    params: dict = {"payment_intent": booking.stripe_payment_intent_id, "amount": amount_cents}
+    tenant and the platform each give back their share. The metadata tag lets
+    `refund_find` recognise this refund after an unclear failure."""
+    params: dict = {
+        "payment_intent": booking.stripe_payment_intent_id,
+        "amount": amount_cents,
+        "metadata": {"altar_refund": str(altar_refund_id), "booking_id": str(booking.pk)},
+    }
     if booking.stripe_account_id:
         params["reverse_transfer"] = True
         params["refund_application_fee"] = True
     try:
         refund = stripe_client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
     except stripe.StripeError as exc:
-        _log_failure("refunds.create", booking, exc)
-        raise PaymentProviderError() from exc
-    return Refund(id=refund.id, amount_cents=refund.amount, status=refund.status)
+        raise _provider_error("refunds.create", booking.pk, exc) from exc
+    return _refund(refund)
 
 
-def _log_failure(call: str, booking: Booking, exc: stripe.StripeError) -> None:
+def refund_find(*, payment_intent_id: str, altar_refund_id: int) -> Refund | None:
+    """The refund Altar asked for as `altar_refund_id`, if Stripe made it
+    (listed by payment intent, every page)."""
+    client = stripe_client()
+    params: dict = {"payment_intent": payment_intent_id, "limit": 100}
+    while True:
+        try:
+            page = client.v1.refunds.list(params)
+        except stripe.StripeError as exc:
+            raise _provider_error("refunds.list", None, exc) from exc
+        for refund in page.data:
+            if (refund.metadata or {}).get("altar_refund") == str(altar_refund_id):
+                return _refund(refund)
+        if not page.has_more or not page.data:
+            return None
+        params["starting_after"] = page.data[-1].id
+
+
+def _refund(refund: stripe.Refund) -> Refund:
+    return Refund(
+        id=refund.id,
+        amount_cents=refund.amount,
+        status=refund.status or "pending",
+        failure_reason=getattr(refund, "failure_reason", None) or "",
+    )
+
+
+def _provider_error(call: str, booking_id, exc: stripe.StripeError) -> PaymentProviderError:
+    status = exc.http_status
+    retryable = (
+        isinstance(exc, stripe.APIConnectionError)
+        or status is None
+        or status >= 500
+        or status in (409, 429)
+    )
     # Booking id and Stripe's error type only: no couple's name or e-mail.
     logger.warning(
         "stripe %s failed for booking %s: %s (http %s, code %s)",
         call,
-        booking.pk,
+        booking_id,
         type(exc).__name__,
-        exc.http_status,
+        status,
         exc.code,
     )
+    return PaymentProviderError(retryable=retryable, stripe_code=exc.code)

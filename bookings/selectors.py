@@ -15,15 +15,16 @@ import calendar
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from bookings import money
 from bookings.errors import BookingNotFound
 from bookings.models import BlackoutDate, Booking
+from bookings.refunds import refundable_now, reserved_cents
 from tenants.models import Tenant
 from webhooks.models import StripeEvent
 
@@ -357,20 +358,18 @@ class RefundPreview:
 
 def booking_refund_preview(*, booking: Booking, refund_cents: int | None) -> RefundPreview:
     """What a staff cancel refunding `refund_cents` (None: all that is
-    left) would do to the money: the same proportional commission reversal
-    as bookings.services._refund_apply (a test pins the two together)."""
-    refundable = booking.paid_cents - booking.refunded_cents
+    left) would do to the money once its refund and those already in flight
+    succeed: the commission given back follows bookings.money, as the ledger
+    derives it."""
+    refundable = refundable_now(booking)
     amount = refundable if refund_cents is None else refund_cents
-    refunded_after = min(booking.paid_cents, booking.refunded_cents + amount)
-    base = booking.paid_cents or booking.amount_cents
-    commission_after = (
-        int(
-            (Decimal(booking.commission_cents) * refunded_after / base).quantize(
-                Decimal(1), rounding=ROUND_HALF_UP
-            )
-        )
-        if base and amount
-        else booking.commission_refunded_cents
+    refunded_after = min(
+        booking.paid_cents, booking.refunded_cents + reserved_cents(booking) + amount
+    )
+    commission_after = money.commission_refunded_for(
+        commission_cents=booking.commission_cents,
+        refunded_cents=refunded_after,
+        paid_cents=booking.paid_cents,
     )
     return RefundPreview(
         refund_cents=amount,

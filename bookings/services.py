@@ -1,5 +1,6 @@
-"""Booking writes: holds and checkout, payment, expiry, cancellation and
-refunds, blackout dates, the checkout's Idempotency-Key. One unit of work each.
+"""Booking writes: holds and checkout, payment, expiry, hold release,
+cancellation, blackout dates, resending the confirmation. One unit of work
+each. The refund ledger is bookings.refunds; money rules are bookings.money.
 
 Preconditions: run inside the tenant's scope (API, admin, TenantCommand,
 webhook receiver) or `scopes_disabled()`. Services nest inside a caller's
@@ -11,39 +12,35 @@ booking per tenant and date; state transitions re-read the booking under
 `select_for_update` and guard on its current state, so any number of
 deliveries of a Stripe event, in any order, has one effect. Stripe calls are
 never made while a row lock is held: checkout calls Stripe between two short
-transactions; e-mails and the refunds the platform owes are tasks queued in
-the deciding transaction (bookings.tasks, the outbox) and run after commit.
+transactions; e-mails, refunds and expiring Checkout Sessions are tasks
+queued in the deciding transaction (bookings.tasks, the outbox) and run
+after commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings import payments, tasks
+from bookings import money, payments, refunds, tasks
 from bookings.errors import (
     AddOnNotAllowed,
+    AmountNotChargeable,
+    BookingChangedMeanwhile,
     BookingNotCancelable,
-    BookingNotFound,
     DateUnavailable,
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
+    HoldNotReleasable,
     PackageNotOffered,
     PaymentProviderError,
     RefundTooLarge,
 )
-from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund, IdempotencyRecord
+from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund
 from bookings.selectors import tenant_today, window_refusal
 from catalog.models import Package
 from config.db import violated_constraint
@@ -54,31 +51,21 @@ logger = logging.getLogger("altar.bookings")
 
 ACTIVE_DATE_CONSTRAINT = "bookings_booking_tenant_event_date_active_uniq"
 BLACKOUT_CONSTRAINT = "bookings_blackoutdate_tenant_date_uniq"
-IDEMPOTENCY_CONSTRAINT = "bookings_idempotencyrecord_tenant_key_uniq"
 
-# Why a booking is canceled (Booking.cancel_reason).
-CANCELED_BY_STAFF = "staff"
-DATE_TAKEN = "date_taken"
-# Cancellations where the whole payment goes back automatically.
-FULL_REFUND_REASONS = (DATE_TAKEN, CANCELED_BY_STAFF + "_before_payment")
+CancelReason = Booking.CancelReason
+# A hold outlives its Checkout Session by this much, so a payment completed in
+# the session's last second (its webhook a little later) still finds the hold.
+HOLD_GRACE = dt.timedelta(minutes=10)
 
-
-def _round_half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+_locked_booking = refunds.locked_booking
 
 
-def commission_for(*, amount_cents: int, bps: int) -> int:
-    """round-half-up(amount * bps / 10000), in exact decimal arithmetic."""
-    return _round_half_up(Decimal(amount_cents) * bps / 10000)
-
-
-def _locked_booking(*, tenant: Tenant, booking_id: uuid.UUID | str) -> Booking:
-    booking = (
-        Booking.objects.select_for_update(of=("self",)).filter(tenant=tenant, pk=booking_id).first()
+def hold_expiry(*, tenant: Tenant, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """(session expires_at, hold expires_at) for a checkout starting `now`."""
+    session_expires_at = payments.session_expires_at(
+        now=now, hold=dt.timedelta(minutes=tenant.hold_minutes)
     )
-    if booking is None:
-        raise BookingNotFound()
-    return booking
+    return session_expires_at, session_expires_at + HOLD_GRACE
 
 
 # --- holds and checkout ------------------------------------------------------
@@ -131,6 +118,9 @@ def booking_hold(
 
     lines = [offered[slug] for slug in add_on_slugs]
     amount = package.price_cents + sum(add_on.price_cents for add_on in lines)
+    problem = money.stripe_amount_problem(amount_cents=amount, currency=tenant.currency)
+    if problem:
+        raise AmountNotChargeable(problem)
     connect_account = tenant.connect_account_for_charges
     booking = Booking(
         tenant=tenant,
@@ -141,11 +131,11 @@ def booking_hold(
         phone=phone,
         notes=notes,
         status=Booking.Status.HELD,
-        hold_expires_at=now + dt.timedelta(minutes=tenant.hold_minutes),
+        hold_expires_at=hold_expiry(tenant=tenant, now=now)[1],
         amount_cents=amount,
         currency=tenant.currency,
         commission_bps=tenant.commission_bps,
-        commission_cents=commission_for(amount_cents=amount, bps=tenant.commission_bps),
+        commission_cents=money.commission_for(amount_cents=amount, bps=tenant.commission_bps),
         stripe_account_id=connect_account or "",
     )
     booking.full_clean(
@@ -210,22 +200,59 @@ class CheckoutStarted:
     checkout_url: str
 
 
-def booking_checkout(*, tenant: Tenant, **hold: Any) -> CheckoutStarted:
+def booking_checkout(
+    *,
+    tenant: Tenant,
+    package_slug: str,
+    add_on_slugs: list[str],
+    event_date: dt.date,
+    couple_name: str,
+    email: str,
+    phone: str = "",
+    notes: str = "",
+) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
-    Stripe call. If Stripe refuses or is unreachable the hold is deleted
-    (nothing is left held) and PaymentProviderError is raised."""
-    booking = booking_hold(tenant=tenant, **hold)
+    Stripe call. The session's `expires_at` is computed when the call is
+    made (inside Stripe's window with a margin) and the hold is moved to
+    outlive it by HOLD_GRACE. If Stripe refuses or is unreachable the hold is
+    deleted (nothing is left held) and PaymentProviderError is raised."""
+    booking = booking_hold(
+        tenant=tenant,
+        package_slug=package_slug,
+        add_on_slugs=add_on_slugs,
+        event_date=event_date,
+        couple_name=couple_name,
+        email=email,
+        phone=phone,
+        notes=notes,
+    )
+    session_expires_at, _ = hold_expiry(tenant=tenant, now=timezone.now())
     try:
-        session = payments.checkout_session_create(tenant=tenant, booking=booking)
+        session = payments.checkout_session_create(
+            tenant=tenant,
+            booking=booking,
+            package_line_cents=money.package_line_cents(
+                amount_cents=booking.amount_cents,
+                add_on_cents=[line.price_cents for line in booking.add_on_lines.all()],
+            ),
+            expires_at=session_expires_at,
+        )
     except PaymentProviderError:
+        # No session id came back, so there is nothing to expire at Stripe: a
+        # session created before a timeout has a URL nobody received.
         _hold_discard(tenant=tenant, booking_id=booking.pk)
         raise
+    hold_expires_at = session.expires_at + HOLD_GRACE
     Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
-        stripe_checkout_session_id=session.id, checkout_url=session.url, updated_at=timezone.now()
+        stripe_checkout_session_id=session.id,
+        checkout_url=session.url,
+        hold_expires_at=hold_expires_at,
+        updated_at=timezone.now(),
     )
     booking.stripe_checkout_session_id = session.id
     booking.checkout_url = session.url
+    booking.hold_expires_at = hold_expires_at
     return CheckoutStarted(booking=booking, checkout_url=session.url)
 
 
@@ -260,7 +287,6 @@ def booking_mark_paid(
     checkout_session_id: str,
     payment_intent_id: str,
     amount_paid_cents: int,
-    event_id: str = "",
 ) -> str:
     """Stripe says the booking's checkout was paid. Exactly once per booking:
     a held booking is confirmed; a lapsed (expired) one is confirmed if its
@@ -269,11 +295,6 @@ def booking_mark_paid(
     Returns what happened, for the webhook record."""
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     if booking.paid_cents:
-        if _automatic_refund_owed(booking):
-            # An earlier refund attempt failed after commit: this redelivery
-            # (or replay) tries again; Stripe's idempotency key makes it one refund.
-            _queue_full_refund(tenant=tenant, booking=booking)
-            return "payment already recorded; refund retried"
         return "payment already recorded"
     now = timezone.now()
     booking.paid_cents = amount_paid_cents
@@ -305,7 +326,7 @@ def booking_mark_paid(
         booking.status = Booking.Status.CANCELED
         booking.confirmed_at = None
         booking.canceled_at = now
-        booking.cancel_reason = DATE_TAKEN
+        booking.cancel_reason = CancelReason.DATE_TAKEN
         booking.save(update_fields=[*fields, "status", "canceled_at", "cancel_reason"])
         audit_record(
             tenant=tenant,
@@ -313,7 +334,7 @@ def booking_mark_paid(
             obj=booking,
             changes={
                 "status": [previous, booking.status],
-                "cancel_reason": ["", DATE_TAKEN],
+                "cancel_reason": ["", CancelReason.DATE_TAKEN],
                 "paid_cents": [0, amount_paid_cents],
             },
         )
@@ -330,25 +351,26 @@ def booking_mark_paid(
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
 
 
-def _automatic_refund_owed(booking: Booking) -> bool:
-    return (
-        booking.status == Booking.Status.CANCELED
-        and booking.cancel_reason in FULL_REFUND_REASONS
-        and booking.refunded_cents < booking.paid_cents
-    )
-
-
 def _queue_full_refund(*, tenant: Tenant, booking: Booking) -> None:
-    """Queue (in this transaction: the outbox) a refund of what is left of
-    the payment. The idempotency key is the booking's, so however often it
-    is queued or retried, Stripe makes one refund."""
-    tasks.booking_refund.enqueue(
-        tenant_id=tenant.pk,
-        booking_id=str(booking.pk),
-        amount_cents=booking.paid_cents - booking.refunded_cents,
-        idempotency_key=f"altar-booking-{booking.pk}-refund-all",
-        reason=booking.cancel_reason,
+    """Refund what is left of the payment in full (a payment for a booking
+    that can no longer have it). Precondition: `booking` locked. The refund
+    is decided here and sent by the outbox after commit."""
+    refunds.refunded_refresh(booking)  # refunds that arrived before the payment
+    amount = refunds.refundable_now(booking)
+    if amount:
+        _refund_queue(
+            tenant=tenant,
+            booking=booking,
+            amount_cents=amount,
+            reason=booking.cancel_reason,
+        )
+
+
+def _refund_queue(*, tenant: Tenant, booking: Booking, amount_cents: int, reason: str) -> None:
+    refund = refunds.refund_reserve(
+        tenant=tenant, booking=booking, amount_cents=amount_cents, reason=reason
     )
+    tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
 
 
 def _queue_mail(task, *, tenant: Tenant, booking: Booking) -> None:
@@ -359,17 +381,22 @@ def _queue_mail(task, *, tenant: Tenant, booking: Booking) -> None:
 
 @transaction.atomic
 def booking_expire(
-    *, tenant: Tenant, booking_id: uuid.UUID | str, reason: str = "hold_lapsed", event_id: str = ""
+    *, tenant: Tenant, booking_id: uuid.UUID | str, reason: str = "hold_lapsed"
 ) -> str:
     """Release a held booking's date (session expired, payment failed, hold
-    lapsed). A confirmed or canceled booking is left alone: an `expired`
-    event after `completed` never un-confirms."""
+    lapsed, the couple canceled on Stripe's page). A confirmed or canceled
+    booking is left alone: an `expired` event after `completed` never
+    un-confirms. When the hold ends before its Checkout Session does
+    (`couple_canceled`: Stripe's Cancel link only redirects), the session is
+    expired at Stripe after commit (outbox), so it can no longer be paid."""
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     if booking.status != Booking.Status.HELD:
         return f"left {booking.status}"
     booking.status = Booking.Status.EXPIRED
     booking.expired_at = timezone.now()
     booking.save(update_fields=["status", "expired_at", "updated_at"])
+    if reason in EARLY_END_REASONS:
+        _queue_session_expiry(tenant=tenant, booking=booking)
     audit_record(
         tenant=tenant,
         action="booking.expired",
@@ -377,6 +404,17 @@ def booking_expire(
         changes={"status": ["held", "expired"], "expire_reason": [None, reason]},
     )
     return "expired"
+
+
+# Reasons a hold ends while its Checkout Session may still be payable.
+EARLY_END_REASONS = ("couple_canceled",)
+
+
+def _queue_session_expiry(*, tenant: Tenant, booking: Booking) -> None:
+    if booking.stripe_checkout_session_id:
+        tasks.checkout_session_expire.enqueue(
+            tenant_id=tenant.pk, session_id=booking.stripe_checkout_session_id
+        )
 
 
 def bookings_expire_lapsed(*, now: dt.datetime | None = None) -> int:
@@ -423,186 +461,95 @@ def _expire_lapsed(bookings, *, now: dt.datetime, skip_locked: bool = False) -> 
 # --- cancellation and refunds -------------------------------------------------
 
 
-def booking_cancel(
-    *, tenant: Tenant, booking_id: uuid.UUID | str, refund_cents: int | None = None
-) -> Booking:
-    """Staff cancel a held or confirmed booking, freeing its date, refunding
-    `refund_cents` of the payment (None: all of it; 0: nothing). The refund
-    is made first, outside any transaction, with a key fixed by booking and
-    amount, so a retried cancel never refunds twice; if Stripe fails nothing
-    changes (PaymentProviderError)."""
-    booking = _booking_for_cancel(tenant=tenant, booking_id=booking_id)
-    refundable = booking.paid_cents - booking.refunded_cents
-    amount = refundable if refund_cents is None else refund_cents
-    if amount < 0 or amount > refundable:
-        raise RefundTooLarge()
-    refund = None
-    if amount:
-        refund = payments.refund_create(
-            booking=booking,
-            amount_cents=amount,
-            idempotency_key=f"altar-booking-{booking.pk}-cancel-{amount}",
-        )
-    with transaction.atomic():
-        locked = _locked_booking(tenant=tenant, booking_id=booking.pk)
-        if refund is not None:
-            _refund_apply(
-                tenant=tenant,
-                booking=locked,
-                stripe_refund_id=refund.id,
-                amount_cents=refund.amount_cents,
-                status=refund.status,
-                reason=CANCELED_BY_STAFF,
-            )
-        if locked.status not in Booking.ACTIVE_STATUSES:
-            # Canceled (or expired) meanwhile; the refund, if any, is recorded.
-            raise BookingNotCancelable()
-        previous = locked.status
-        locked.status = Booking.Status.CANCELED
-        locked.canceled_at = timezone.now()
-        locked.cancel_reason = (
-            CANCELED_BY_STAFF if locked.paid_cents else CANCELED_BY_STAFF + "_before_payment"
-        )
-        locked.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
-        audit_record(
-            tenant=tenant,
-            action="booking.canceled",
-            obj=locked,
-            changes={
-                "status": [previous, locked.status],
-                "cancel_reason": ["", locked.cancel_reason],
-            },
-        )
-        _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=locked)
-    return locked
-
-
-def _booking_for_cancel(*, tenant: Tenant, booking_id: uuid.UUID | str) -> Booking:
-    booking = Booking.objects.filter(tenant=tenant, pk=booking_id).first()
-    if booking is None:
-        raise BookingNotFound()
-    if booking.status not in Booking.ACTIVE_STATUSES:
+@transaction.atomic
+def booking_hold_release(*, tenant: Tenant, booking_id: uuid.UUID | str) -> Booking:
+    """Staff end an unpaid hold early: the date is free at once and the
+    Checkout Session is expired at Stripe (outbox). A payment that still lands
+    (the couple paid a moment before the expiry reached Stripe) is refunded in
+    full automatically (`hold_released`). Raises HoldNotReleasable when the
+    booking was paid meanwhile (staff then cancel it, with a refund choice)."""
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    if booking.status != Booking.Status.HELD:
+        if booking.status == Booking.Status.CONFIRMED:
+            raise HoldNotReleasable()
         raise BookingNotCancelable()
+    booking.status = Booking.Status.CANCELED
+    booking.canceled_at = timezone.now()
+    booking.cancel_reason = CancelReason.HOLD_RELEASED
+    booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        action="booking.hold_released",
+        obj=booking,
+        changes={
+            "status": [Booking.Status.HELD, booking.status],
+            "cancel_reason": ["", booking.cancel_reason],
+        },
+    )
+    _queue_session_expiry(tenant=tenant, booking=booking)
     return booking
 
 
 @transaction.atomic
-def booking_refund_record(
+def booking_cancel(
     *,
     tenant: Tenant,
     booking_id: uuid.UUID | str,
-    stripe_refund_id: str,
-    amount_cents: int,
-    status: str,
-    reason: str,
-) -> bool:
-    """Record a refund Stripe made; False if it was already recorded."""
+    refund_cents: int | None = None,
+    seen_paid_cents: int | None = None,
+) -> Booking:
+    """Staff cancel a confirmed booking, freeing its date, and refund
+    `refund_cents` of the payment (None: all that is left; 0: nothing).
+
+    Decided under the booking's row lock, from the booking as it is now:
+    - one cancellation per booking, whatever the concurrency: the first to
+      lock cancels, the others find it canceled (BookingNotCancelable), so at
+      most one refund is ever decided by a cancel;
+    - `seen_paid_cents` is what the deciding person saw: if a payment landed
+      since, a partial or no-refund choice was made on wrong figures and is
+      refused (BookingChangedMeanwhile); a full refund refunds what is
+      there now;
+    - the refund is reserved here and sent to Stripe by the outbox after
+      commit (bookings.refunds), exactly once.
+    A held booking is not canceled but released (booking_hold_release)."""
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
-    return _refund_apply(
-        tenant=tenant,
-        booking=booking,
-        stripe_refund_id=stripe_refund_id,
-        amount_cents=amount_cents,
-        status=status,
-        reason=reason,
-    )
-
-
-def _refund_apply(
-    *,
-    tenant: Tenant,
-    booking: Booking,
-    stripe_refund_id: str,
-    amount_cents: int,
-    status: str,
-    reason: str,
-) -> bool:
-    """Precondition: `booking` is locked. Keyed on Stripe's refund id, so the
-    webhook and the platform recording the same refund count it once. The
-    commission is reversed in proportion to what has been refunded."""
-    refund, created = BookingRefund.objects.get_or_create(
-        stripe_refund_id=stripe_refund_id,
-        defaults={
-            "tenant": tenant,
-            "booking": booking,
-            "amount_cents": amount_cents,
-            "status": status,
-            "reason": reason,
-        },
-    )
-    if not created:
-        if refund.reason == "stripe_dashboard" and reason != refund.reason:
-            # The webhook got here first; we know better why it was made.
-            refund.reason = reason
-            refund.save(update_fields=["reason"])
-        return False
-    if status in ("failed", "canceled"):
-        audit_record(
-            tenant=tenant,
-            action="booking.refund_failed",
-            obj=booking,
-            changes={"refund": [None, stripe_refund_id], "refund_status": [None, status]},
-        )
-        return True
-    before = {
-        "refunded_cents": booking.refunded_cents,
-        "commission_refunded_cents": booking.commission_refunded_cents,
-    }
-    booking.refunded_cents = min(booking.paid_cents, booking.refunded_cents + amount_cents)
-    base = booking.paid_cents or booking.amount_cents
-    booking.commission_refunded_cents = (
-        _round_half_up(Decimal(booking.commission_cents) * booking.refunded_cents / base)
-        if base
-        else 0
-    )
-    booking.save(update_fields=["refunded_cents", "commission_refunded_cents", "updated_at"])
+    if booking.status == Booking.Status.HELD:
+        if seen_paid_cents:
+            raise BookingChangedMeanwhile()
+        return booking_hold_release(tenant=tenant, booking_id=booking.pk)
+    if booking.status not in Booking.ACTIVE_STATUSES:
+        raise BookingNotCancelable()
+    if seen_paid_cents is not None and seen_paid_cents != booking.paid_cents:
+        if refund_cents is not None:
+            raise BookingChangedMeanwhile()
+    refundable = refunds.refundable_now(booking)
+    amount = refundable if refund_cents is None else refund_cents
+    if amount < 0 or amount > refundable:
+        raise RefundTooLarge()
+    previous = booking.status
+    booking.status = Booking.Status.CANCELED
+    booking.canceled_at = timezone.now()
+    booking.cancel_reason = CancelReason.STAFF
+    booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
     audit_record(
         tenant=tenant,
-        action="booking.refunded",
+        action="booking.canceled",
         obj=booking,
         changes={
-            "refund": [None, stripe_refund_id],
-            "refund_amount_cents": [None, amount_cents],
-            "refund_reason": [None, reason],
-            **diff(
-                before,
-                {
-                    "refunded_cents": booking.refunded_cents,
-                    "commission_refunded_cents": booking.commission_refunded_cents,
-                },
-            ),
+            "status": [previous, booking.status],
+            "cancel_reason": ["", booking.cancel_reason],
+            "refund_decided_cents": [None, amount],
         },
     )
-    return True
-
-
-@transaction.atomic
-def booking_record_refunds(
-    *, tenant: Tenant, payment_intent_id: str, refunds: list[dict[str, Any]], event_id: str = ""
-) -> int | None:
-    """`charge.refunded`: record refunds (made anywhere, e.g. Stripe's
-    dashboard) on the booking paid by that PaymentIntent. Returns how many
-    were new, or None when no booking of this tenant matches."""
-    if not payment_intent_id:
-        return None
-    booking = (
-        Booking.objects.select_for_update(of=("self",))
-        .filter(tenant=tenant, stripe_payment_intent_id=payment_intent_id)
-        .first()
-    )
-    if booking is None:
-        return None
-    return sum(
-        _refund_apply(
+    if amount:
+        _refund_queue(
             tenant=tenant,
             booking=booking,
-            stripe_refund_id=refund["id"],
-            amount_cents=refund["amount"],
-            status=refund["status"],
-            reason="stripe_dashboard",
+            amount_cents=amount,
+            reason=BookingRefund.Reason.STAFF_CANCEL,
         )
-        for refund in refunds
-    )
+    _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+    return booking
 
 
 # --- blackout dates -----------------------------------------------------------
@@ -682,75 +629,6 @@ def blackout_date_delete(*, tenant: Tenant, date: dt.date) -> None:
             object_repr=str(blackout),
             changes={"date": [date.isoformat(), None], "reason": [blackout.reason, None]},
         )
-
-
-# --- Idempotency-Key ------------------------------------------------------------
-
-IDEMPOTENCY_TTL = dt.timedelta(hours=24)
-# A first request that has run this long died with its process: let the key be used again.
-IDEMPOTENCY_ABANDONED_AFTER = dt.timedelta(minutes=5)
-
-
-def request_fingerprint(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def idempotent_call(
-    *, tenant: Tenant, key: str, fingerprint: str, run: Callable[[], tuple[int, dict]]
-) -> tuple[int, dict]:
-    """Run `run` once per (tenant, key) and body fingerprint; within 24 hours
-    the same key and body get the stored answer again. A different body is
-    IdempotencyKeyReused; a first request still running is
-    IdempotencyInProgress. If `run` fails, the key is released so the client
-    can retry. The claim commits before `run`, so a concurrent second
-    request sees it."""
-    record = _idempotency_claim(tenant=tenant, key=key, fingerprint=fingerprint)
-    if record.state == IdempotencyRecord.State.DONE:
-        return record.response_status, record.response_body
-    try:
-        status, body = run()
-    except BaseException:
-        IdempotencyRecord.objects.filter(
-            pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS
-        ).delete()
-        raise
-    IdempotencyRecord.objects.filter(pk=record.pk).update(
-        state=IdempotencyRecord.State.DONE, response_status=status, response_body=body
-    )
-    return status, body
-
-
-def _idempotency_claim(*, tenant: Tenant, key: str, fingerprint: str) -> IdempotencyRecord:
-    now = timezone.now()
-    for _attempt in range(2):
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    tenant=tenant, key=key, request_hash=fingerprint, created_at=now
-                )
-        except IntegrityError as exc:
-            if violated_constraint(exc) != IDEMPOTENCY_CONSTRAINT:
-                raise
-        existing = IdempotencyRecord.objects.filter(tenant=tenant, key=key).first()
-        if existing is None:
-            continue  # released meanwhile: claim again
-        stale = existing.created_at <= now - (
-            IDEMPOTENCY_TTL
-            if existing.state == IdempotencyRecord.State.DONE
-            else IDEMPOTENCY_ABANDONED_AFTER
-        )
-        if stale:
-            # Conditional delete: of several requests finding it stale, one removes it.
-            IdempotencyRecord.objects.filter(
-                pk=existing.pk, created_at=existing.created_at
-            ).delete()
-            continue
-        if existing.request_hash != fingerprint:
-            raise IdempotencyKeyReused()
-        if existing.state == IdempotencyRecord.State.IN_PROGRESS:
-            raise IdempotencyInProgress()
-        return existing
-    raise IdempotencyInProgress()
 
 
 # --- staff: resend the confirmation e-mail --------------------------------------

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from bookings import notifications, payments
+from bookings import notifications, payments, refunds
 from bookings.errors import PaymentProviderError
 from bookings.models import Booking
 from tenants.audit import actor_context
@@ -66,48 +66,35 @@ def _mail(tenant_id: int, booking_id: str, mark: str, send) -> str:
 
 
 @task()
-def booking_refund(
-    *,
-    tenant_id: int,
-    booking_id: str,
-    amount_cents: int,
-    idempotency_key: str,
-    reason: str,
-    attempt: int = 1,
-) -> str:
-    """Refund what the platform owes (the late-payment rule) and record it."""
-    from bookings.services import booking_refund_record
-
+def refund_send(*, tenant_id: int, refund_id: int, attempt: int = 1) -> str:
+    """Send a refund Altar decided (bookings.refunds) to Stripe and record it."""
     tenant = Tenant.objects.get(pk=tenant_id)
-    with tenant_scope(tenant), actor_context("system", "task:booking_refund"):
-        booking = Booking.objects.get(pk=booking_id)
+    with tenant_scope(tenant), actor_context("system", "task:refund_send"):
         try:
-            refund = payments.refund_create(
-                booking=booking, amount_cents=amount_cents, idempotency_key=idempotency_key
-            )
-        except PaymentProviderError:
-            if attempt >= MAX_ATTEMPTS:
-                raise
-            run_after = timezone.now() + retry_delay(attempt)
-            with transaction.atomic():
-                booking_refund.using(run_after=run_after).enqueue(
-                    tenant_id=tenant_id,
-                    booking_id=booking_id,
-                    amount_cents=amount_cents,
-                    idempotency_key=idempotency_key,
-                    reason=reason,
-                    attempt=attempt + 1,
-                )
-            logger.warning(
-                "refund for booking %s failed; retry %d at %s", booking_id, attempt + 1, run_after
-            )
-            return f"retry {attempt + 1} scheduled"
-        booking_refund_record(
-            tenant=tenant,
-            booking_id=booking.pk,
-            stripe_refund_id=refund.id,
-            amount_cents=refund.amount_cents,
-            status=refund.status,
-            reason=reason,
-        )
-    return f"refunded {refund.id}"
+            return refunds.refund_send(tenant=tenant, refund_id=refund_id)
+        except refunds.RefundRetryLater:
+            return _retry(refund_send, attempt, tenant_id=tenant_id, refund_id=refund_id)
+
+
+@task()
+def checkout_session_expire(*, tenant_id: int, session_id: str, attempt: int = 1) -> str:
+    """Make the Checkout Session of a hold that ended early unpayable."""
+    try:
+        status = payments.checkout_session_expire(session_id=session_id)
+    except PaymentProviderError as exc:
+        if not exc.retryable:
+            raise
+        return _retry(checkout_session_expire, attempt, tenant_id=tenant_id, session_id=session_id)
+    return f"session {status}"
+
+
+def _retry(task_function, attempt: int, **kwargs) -> str:
+    """Queue the task again with back-off; after MAX_ATTEMPTS fail for good
+    (visible to ops in the admin's task results)."""
+    if attempt >= MAX_ATTEMPTS:
+        raise RuntimeError(f"gave up after {attempt} attempts")
+    run_after = timezone.now() + retry_delay(attempt)
+    with transaction.atomic():
+        task_function.using(run_after=run_after).enqueue(**kwargs, attempt=attempt + 1)
+    logger.warning("%s: retry %d at %s", task_function.name, attempt + 1, run_after)
+    return f"retry {attempt + 1} scheduled"

@@ -4,8 +4,10 @@ from django.db.models import Q
 from django_scopes import ScopedManager
 
 from tenants.models import Tenant
+from tenants.validators import STRIPE_MAX_AMOUNT
 
-MAX_PRICE_CENTS = 999_999_999
+# Stripe refuses to charge more than 8 digits of minor units in one payment.
+MAX_PRICE_CENTS = STRIPE_MAX_AMOUNT
 MAX_PHOTOS_PER_PACKAGE = 5
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$",

@@ -39,6 +39,7 @@ from config.db import violated_constraint
 from tenants.audit import audit_entry, audit_record, audit_record_many, diff, snapshot
 from tenants.models import Tenant
 from tenants.services import tenant_catalog_changed
+from tenants.validators import stripe_min_charge
 
 logger = logging.getLogger("altar.catalog")
 
@@ -77,6 +78,24 @@ def _clean(instance: Model, *, exclude: Iterable[str] = ("tenant",)) -> None:
     # The tenant comes from a trusted object (no existence query needed);
     # uniqueness and constraints are left to the database.
     instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+    if isinstance(instance, Package):
+        _check_chargeable(instance)
+
+
+def _check_chargeable(package: Package) -> None:
+    """A package must cost at least what Stripe can charge in the tenant's
+    currency (add-ons only add to it), so every checkout of it can be paid."""
+    minimum = stripe_min_charge(package.tenant.currency)
+    if package.price_cents < minimum:
+        raise ValidationError(
+            {
+                "price_cents": ValidationError(
+                    "Below the smallest amount Stripe can charge in this currency "
+                    f"({minimum} minor units).",
+                    code="amount_too_small",
+                )
+            }
+        )
 
 
 def _save_unique_slug(instance: Package | AddOn, constraint: str) -> None:

@@ -50,6 +50,32 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
 )
 
+# Stripe's charge limits (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts):
+# an amount above 99,999,999 minor units (8 digits) is refused in every
+# currency, and an amount below the currency's minimum charge is refused too.
+# The table lists the currencies whose minimum Stripe publishes; any other
+# currency is held to the equivalent of USD 0.50 by Stripe at charge time, so
+# Altar requires at least 50 minor units there (100 for zero-decimal ones would
+# be a guess: 50 whole units is what JPY, the common one, needs).
+STRIPE_MAX_AMOUNT = 99_999_999
+STRIPE_MIN_CHARGE = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
+    "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500, "inr": 50,
+    "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50, "pln": 200, "ron": 200,
+    "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
+DEFAULT_MIN_CHARGE = 50
+
+
+def stripe_min_charge(currency: str) -> int:
+    """The smallest amount, in minor units, Stripe charges in `currency`."""
+    return STRIPE_MIN_CHARGE.get(currency, DEFAULT_MIN_CHARGE)
+
+
+def minor_per_major(currency: str) -> int:
+    """Minor units per major unit: 1 for zero-decimal currencies (JPY…), else 100."""
+    return 1 if currency in ZERO_DECIMAL_CURRENCIES else 100
+
 
 def validate_tenant_slug(value: str) -> None:
     if not 3 <= len(value) <= 50:

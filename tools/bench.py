@@ -132,7 +132,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 from bookings.models import Booking
-from bookings.services import blackout_date_set, commission_for
+from bookings.money import commission_for
+from bookings.services import blackout_date_set
 from catalog import services as catalog
 from catalog.models import Package
 from tenants.models import ApiKey, Tenant

@@ -62,7 +62,7 @@ import datetime as dt
 import json
 from django.utils import timezone
 from bookings.models import Booking
-from bookings.services import commission_for
+from bookings.money import commission_for
 from catalog import services as catalog
 from tenants.models import ApiKey, Tenant
 from tenants.scoping import tenant_scope

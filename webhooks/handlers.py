@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bookings import refunds
 from bookings import services as bookings
 from bookings.models import Booking
 from tenants.models import Tenant
@@ -44,7 +45,6 @@ def _paid(event: dict[str, Any], tenant: Tenant) -> HandlerResult:
         checkout_session_id=session["id"],
         payment_intent_id=session.get("payment_intent") or "",
         amount_paid_cents=session.get("amount_total") or 0,
-        event_id=event["id"],
     )
     return HandlerResult(True, f"payment: {outcome}")
 
@@ -67,9 +67,7 @@ def _released(event: dict[str, Any], tenant: Tenant, reason: str) -> HandlerResu
     booking = _booking_for_session(session, tenant)
     if booking is None:
         return HandlerResult(False, "no booking of this tenant matches the session")
-    outcome = bookings.booking_expire(
-        tenant=tenant, booking_id=booking.pk, reason=reason, event_id=event["id"]
-    )
+    outcome = bookings.booking_expire(tenant=tenant, booking_id=booking.pk, reason=reason)
     return HandlerResult(True, f"release: {outcome}")
 
 
@@ -84,20 +82,24 @@ def checkout_session_async_payment_failed(
 
 
 def charge_refunded(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
-    charge = event["data"]["object"]
-    refunds = (charge.get("refunds") or {}).get("data") or []
-    recorded = bookings.booking_record_refunds(
-        tenant=tenant,
-        payment_intent_id=charge.get("payment_intent") or "",
-        refunds=[
-            {"id": r["id"], "amount": r["amount"], "status": r.get("status", "succeeded")}
-            for r in refunds
-        ],
-        event_id=event["id"],
+    # Since API 2022-11-15 a Charge carries no `refunds` list and webhook
+    # payloads cannot be expanded (https://docs.stripe.com/upgrades#2022-11-15):
+    # the refunds themselves arrive as refund.created / refund.updated /
+    # refund.failed, which record them. This event only says "some refund".
+    return HandlerResult(True, "recorded through the refund.* events")
+
+
+def refund_changed(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
+    """refund.created / refund.updated / refund.failed: the refund object as
+    Stripe has it now; a pending one is not counted as refunded until it
+    succeeds, a failed one is shown to staff."""
+    refund = event["data"]["object"]
+    changed = refunds.refund_record_from_event(tenant=tenant, refund=refund)
+    if changed is None:
+        return HandlerResult(False, "no booking of this tenant matches the refund")
+    return HandlerResult(
+        True, f"refund {refund.get('status')}: {'recorded' if changed else 'no change'}"
     )
-    if recorded is None:
-        return HandlerResult(False, "no booking of this tenant matches the charge")
-    return HandlerResult(True, f"refunds recorded: {recorded}")
 
 
 def account_updated(*, event: dict[str, Any], tenant: Tenant) -> HandlerResult:
@@ -116,5 +118,8 @@ HANDLERS: dict[str, Callable[..., HandlerResult]] = {
     "checkout.session.async_payment_failed": checkout_session_async_payment_failed,
     "checkout.session.expired": checkout_session_expired,
     "charge.refunded": charge_refunded,
+    "refund.created": refund_changed,
+    "refund.updated": refund_changed,
+    "refund.failed": refund_changed,
     "account.updated": account_updated,
 }

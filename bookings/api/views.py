@@ -8,6 +8,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bookings.api.idempotency import idempotent_call, request_fingerprint
 from bookings.api.serializers import (
     AvailabilityDateInputSerializer,
     AvailabilityDateOutputSerializer,
@@ -18,7 +19,7 @@ from bookings.api.serializers import (
     CheckoutOutputSerializer,
 )
 from bookings.selectors import availability_for_date, availability_for_range, booking_get
-from bookings.services import booking_checkout, idempotent_call, request_fingerprint
+from bookings.services import booking_checkout
 from tenants.api.base import TenantApiView
 
 

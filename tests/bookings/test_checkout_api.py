@@ -216,7 +216,7 @@ def test_key_still_being_processed_is_refused(
     from django.utils import timezone
 
     from bookings.models import IdempotencyRecord
-    from bookings.services import request_fingerprint
+    from bookings.api.idempotency import request_fingerprint
 
     body = checkout_body()
     # What a first request, still waiting on Stripe in another process, has written.
@@ -239,7 +239,7 @@ def test_key_abandoned_by_a_dead_request_can_be_used_again(
     from django.utils import timezone
 
     from bookings.models import IdempotencyRecord
-    from bookings.services import request_fingerprint
+    from bookings.api.idempotency import request_fingerprint
 
     body = checkout_body()
     IdempotencyRecord.objects.create(
