@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.notifications import format_money
-from tenants.scoping import scopes_disabled
+from bookings.services import booking_expire
+from tenants.audit import actor_context
+from tenants.scoping import scopes_disabled, tenant_scope
 
 # While a hold waits for payment the page reloads itself, so a couple back
 # from Checkout sees it turn confirmed when Stripe's webhook lands.
@@ -31,6 +33,15 @@ def booking_status_page(request: HttpRequest, booking_id: uuid.UUID) -> HttpResp
         if booking is None:
             raise Http404("No such booking.")
         add_ons = list(booking.add_on_lines.all())
+    if request.GET.get("checkout") == "canceled" and booking.status == Booking.Status.HELD:
+        # Stripe's Cancel link only redirects here: the session would stay
+        # payable until it expires. The couple left checkout, so the hold ends
+        # now and the session is expired at Stripe (booking_expire queues it).
+        # A GET with an effect, on purpose: Stripe's redirect is a GET, the
+        # URL is the unguessable booking id, and repeating it changes nothing.
+        with tenant_scope(booking.tenant), actor_context("couple", "checkout cancel page"):
+            booking_expire(tenant=booking.tenant, booking_id=booking.pk, reason="couple_canceled")
+            booking.refresh_from_db()
     status = booking.public_status
 
     def money(cents: int) -> str:

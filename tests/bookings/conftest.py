@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
+from bookings.models import Booking
 from catalog.models import AddOn, Package
 from tests.factories import AddOnFactory, PackageAddOnFactory, PackageFactory
 
@@ -76,10 +77,23 @@ def pay_on_standin(standin, tenant, booking) -> str:
 def paid_booking(tenant, tenant_api, catalog, stripe_standin, unscoped):
     """A booking checked out through the API and paid on the stand-in, so
     refunds are real calls to it."""
-    from bookings.models import Booking
-
     response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
     booking = Booking.objects.get(pk=response.json()["booking"]["id"])
     pay_on_standin(stripe_standin, tenant, booking)
     booking.refresh_from_db()
     return booking
+
+
+def checkout_through_service(tenant, *, days: int) -> Booking:
+    """A held booking with a Checkout Session at the stand-in (for race
+    tests, which run outside the API client's thread)."""
+    from bookings.services import booking_checkout
+
+    return booking_checkout(
+        tenant=tenant,
+        package_slug="elopement",
+        add_on_slugs=[],
+        event_date=days_ahead(days),
+        couple_name="Ada & Grace",
+        email="ada@example.com",
+    ).booking

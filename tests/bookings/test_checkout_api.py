@@ -215,8 +215,8 @@ def test_key_still_being_processed_is_refused(
 ):
     from django.utils import timezone
 
-    from bookings.models import IdempotencyRecord
     from bookings.api.idempotency import request_fingerprint
+    from bookings.models import IdempotencyRecord
 
     body = checkout_body()
     # What a first request, still waiting on Stripe in another process, has written.
@@ -238,8 +238,8 @@ def test_key_abandoned_by_a_dead_request_can_be_used_again(
 
     from django.utils import timezone
 
-    from bookings.models import IdempotencyRecord
     from bookings.api.idempotency import request_fingerprint
+    from bookings.models import IdempotencyRecord
 
     body = checkout_body()
     IdempotencyRecord.objects.create(

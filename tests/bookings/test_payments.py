@@ -12,17 +12,16 @@ from django.utils import timezone
 from bookings.errors import (
     BookingNotCancelable,
     BookingNotFound,
-    PaymentProviderError,
     RefundTooLarge,
 )
 from bookings.models import Booking, BookingRefund
+from bookings.refunds import refund_record_from_event
 from bookings.services import (
     booking_cancel,
     booking_expire,
     booking_hold,
+    booking_hold_release,
     booking_mark_paid,
-    booking_record_refunds,
-    commission_for,
 )
 from tests.bookings.conftest import checkout_body, days_ahead, pay_on_standin
 from tests.conftest import run_outbox
@@ -45,13 +44,6 @@ def checkout(tenant_api, catalog, stripe_standin, unscoped):
 
 def refunds_requested(standin) -> list:
     return [r for r in standin.requests if r.method == "POST" and r.path == "/v1/refunds"]
-
-
-def test_commission_rounds_half_up():
-    assert commission_for(amount_cents=162_345, bps=1000) == 16_235  # 16234.5 -> up
-    assert commission_for(amount_cents=162_344, bps=1000) == 16_234  # 16234.4 -> down
-    assert commission_for(amount_cents=999_999_999, bps=5000) == 500_000_000
-    assert commission_for(amount_cents=0, bps=1000) == 0
 
 
 def test_payment_confirms_the_hold_once_and_mails_couple_and_staff(
@@ -150,14 +142,17 @@ def test_lapsed_hold_paid_after_someone_else_took_the_date_is_refunded_once(
     assert booking.commission_refunded_cents == booking.commission_cents
     assert rival.status == "held"
     (refund_call,) = refunds_requested(stripe_standin)
-    assert refund_call.idempotency_key == f"altar-booking-{booking.pk}-refund-all"
-    assert BookingRefund.objects.filter(booking=booking, reason="date_taken").count() == 1
+    (refund,) = BookingRefund.objects.filter(booking=booking, reason="date_taken")
+    assert refund_call.idempotency_key == f"altar-refund-{refund.pk}-attempt-1"
+    assert refund.status == "succeeded"
     assert [m.to for m in mail.outbox] == [["ada@example.com"]]  # the couple hears about it
 
 
-def test_failed_automatic_refund_is_retried_with_backoff_and_made_once(
+def test_refund_after_a_stripe_500_is_looked_up_then_retried_under_a_new_key(
     tenant, checkout, stripe_standin
 ):
+    """Stripe replays a stored 500 under the same key for 24 h: the retry
+    first lists the payment's refunds, finds none, and uses the next key."""
     from django_tasks_db.models import DBTaskResult
 
     booking = checkout()
@@ -171,7 +166,13 @@ def test_failed_automatic_refund_is_retried_with_backoff_and_made_once(
     run_outbox()  # the refund fails at Stripe and schedules its own retry
 
     booking.refresh_from_db()
+    (refund,) = BookingRefund.objects.filter(booking=booking)
     assert (booking.status, booking.refunded_cents) == ("canceled", 0)
+    assert (refund.status, refund.attempt, refund.unclear_since is not None) == (
+        "requested",
+        1,
+        True,
+    )
     retry = DBTaskResult.objects.get(status="READY")
     assert retry.args_kwargs["kwargs"]["attempt"] == 2
     assert retry.run_after > timezone.now() + dt.timedelta(seconds=20)
@@ -190,13 +191,18 @@ def test_failed_automatic_refund_is_retried_with_backoff_and_made_once(
     run_outbox()
 
     booking.refresh_from_db()
+    refund.refresh_from_db()
     assert replayed == "payment already recorded"
     assert booking.refunded_cents == booking.amount_cents
-    assert BookingRefund.objects.filter(booking=booking).count() == 1
-    # Two attempts reached Stripe (the first failed), one refund exists there.
-    assert len(refunds_requested(stripe_standin)) == 2
-    (recorded,) = BookingRefund.objects.all()
-    assert stripe_standin.get(recorded.stripe_refund_id)["amount"] == booking.amount_cents
+    assert (refund.status, refund.attempt) == ("succeeded", 2)
+    posts = refunds_requested(stripe_standin)
+    assert [p.idempotency_key for p in posts] == [
+        f"altar-refund-{refund.pk}-attempt-1",
+        f"altar-refund-{refund.pk}-attempt-2",
+    ]
+    lookups = [r for r in stripe_standin.requests if r.method == "GET" and r.path == "/v1/refunds"]
+    assert len(lookups) == 1
+    assert stripe_standin.get(refund.stripe_refund_id)["amount"] == booking.amount_cents
 
 
 def test_refund_task_gives_up_after_max_attempts_and_stays_visible(
@@ -204,25 +210,20 @@ def test_refund_task_gives_up_after_max_attempts_and_stays_visible(
 ):
     from django_tasks_db.models import DBTaskResult
 
-    from bookings.tasks import MAX_ATTEMPTS, booking_refund
+    from bookings.tasks import MAX_ATTEMPTS, refund_send
 
     booking = checkout()
-    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
-    stripe_standin.pay(booking.stripe_checkout_session_id)
+    pay_on_standin(stripe_standin, tenant, booking)
+    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=100)
+    (refund,) = BookingRefund.objects.all()
+    DBTaskResult.objects.all().delete()
     stripe_standin.fail_next("POST", "/v1/refunds", status=500)
-    booking_refund.enqueue(
-        tenant_id=tenant.pk,
-        booking_id=str(booking.pk),
-        amount_cents=100,
-        idempotency_key="k-last",
-        reason="date_taken",
-        attempt=MAX_ATTEMPTS,
-    )
+    refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk, attempt=MAX_ATTEMPTS)
 
     run_outbox()
 
     (failed,) = DBTaskResult.objects.filter(status="FAILED")
-    assert failed.task_path == "bookings.tasks.booking_refund"
+    assert failed.task_path == "bookings.tasks.refund_send"
     assert DBTaskResult.objects.filter(status="READY").count() == 0
 
 
@@ -276,6 +277,7 @@ def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(
     pay_on_standin(stripe_standin, tenant, booking)
 
     booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=None)
+    run_outbox()
 
     (refund_call,) = refunds_requested(stripe_standin)
     assert refund_call.params["reverse_transfer"] == "true"
@@ -294,28 +296,34 @@ def test_cancel_more_than_paid_is_refused_and_changes_nothing(tenant, checkout, 
     assert refunds_requested(stripe_standin) == []
 
 
-def test_cancel_when_stripe_fails_changes_nothing(tenant, checkout, stripe_standin):
+def test_cancel_when_stripe_fails_keeps_the_refund_owed(tenant, checkout, stripe_standin):
+    """The cancel is decided under the lock and commits; the refund it owes
+    stays reserved and is retried by the outbox, never lost or doubled."""
     booking = checkout()
     pay_on_standin(stripe_standin, tenant, booking)
     stripe_standin.fail_next("POST", "/v1/refunds", status=500)
 
-    with pytest.raises(PaymentProviderError):
-        booking_cancel(tenant=tenant, booking_id=booking.pk)
+    booking_cancel(tenant=tenant, booking_id=booking.pk)
+    run_outbox()
 
     booking.refresh_from_db()
-    assert (booking.status, booking.refunded_cents) == ("confirmed", 0)
-    assert BookingRefund.objects.count() == 0
+    (refund,) = BookingRefund.objects.all()
+    assert (booking.status, booking.refunded_cents) == ("canceled", 0)
+    assert (refund.status, refund.amount_cents) == ("requested", booking.amount_cents)
 
 
-def test_cancel_a_held_booking_frees_the_date_without_refund(
+def test_releasing_a_hold_frees_the_date_and_expires_the_checkout(
     tenant, checkout, stripe_standin, catalog
 ):
     booking = checkout()
 
-    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
+    booking_hold_release(tenant=tenant, booking_id=booking.pk)
+    run_outbox()
 
     booking.refresh_from_db()
-    assert (booking.status, booking.cancel_reason) == ("canceled", "staff_before_payment")
+    assert (booking.status, booking.cancel_reason) == ("canceled", "hold_released")
+    assert stripe_standin.get(booking.stripe_checkout_session_id)["status"] == "expired"
+    assert BookingRefund.objects.count() == 0
     again = booking_hold(
         tenant=tenant,
         package_slug="elopement",
@@ -331,8 +339,9 @@ def test_payment_for_a_booking_canceled_before_payment_is_refunded_in_full(
     tenant, checkout, stripe_standin
 ):
     booking = checkout()
-    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=0)
+    booking_hold_release(tenant=tenant, booking_id=booking.pk)
 
+    # The couple paid a moment before the session's expiry reached Stripe.
     outcome = pay_on_standin(stripe_standin, tenant, booking)
     run_outbox()
 
@@ -346,9 +355,11 @@ def test_cancel_twice_is_refused_and_refunds_once(tenant, checkout, stripe_stand
     booking = checkout()
     pay_on_standin(stripe_standin, tenant, booking)
     booking_cancel(tenant=tenant, booking_id=booking.pk)
+    run_outbox()
 
     with pytest.raises(BookingNotCancelable):
         booking_cancel(tenant=tenant, booking_id=booking.pk)
+    run_outbox()
 
     assert len(refunds_requested(stripe_standin)) == 1
 
@@ -363,29 +374,45 @@ def test_another_tenants_booking_cannot_be_canceled(tenant, other_tenant, checko
     assert booking.status == "held"
 
 
-def test_dashboard_refunds_are_recorded_once_by_refund_id(tenant, checkout, stripe_standin):
+def test_refunds_made_outside_altar_are_recorded_from_refund_events_once(
+    tenant, checkout, stripe_standin
+):
+    """What Stripe sends for a dashboard refund: refund objects (empty
+    metadata), pending first, then updated; a failed one is not counted."""
     booking = checkout()
     pay_on_standin(stripe_standin, tenant, booking)
     booking.refresh_from_db()
-    refunds = [
-        {"id": "re_dash1", "amount": 40_000, "status": "succeeded"},
-        {"id": "re_dash2", "amount": 1_000, "status": "failed"},
-    ]
+    pi = booking.stripe_payment_intent_id
 
-    first = booking_record_refunds(
-        tenant=tenant, payment_intent_id=booking.stripe_payment_intent_id, refunds=refunds
+    def event(refund_id, amount, status):
+        return {"id": refund_id, "object": "refund", "amount": amount, "status": status,
+                "payment_intent": pi, "metadata": {}}  # fmt: skip
+
+    pending = refund_record_from_event(tenant=tenant, refund=event("re_dash1", 40_000, "pending"))
+    booking.refresh_from_db()
+    refunded_while_pending = booking.refunded_cents
+    succeeded = refund_record_from_event(
+        tenant=tenant, refund=event("re_dash1", 40_000, "succeeded")
     )
-    second = booking_record_refunds(
-        tenant=tenant, payment_intent_id=booking.stripe_payment_intent_id, refunds=refunds
+    late_pending = refund_record_from_event(
+        tenant=tenant, refund=event("re_dash1", 40_000, "pending")
     )
-    unknown = booking_record_refunds(tenant=tenant, payment_intent_id="pi_unknown", refunds=refunds)
+    failed = refund_record_from_event(tenant=tenant, refund=event("re_dash2", 1_000, "failed"))
+    unknown = refund_record_from_event(
+        tenant=tenant, refund={**event("re_x", 5, "succeeded"), "payment_intent": "pi_unknown"}
+    )
 
     booking.refresh_from_db()
-    assert (first, second, unknown) == (2, 0, None)
+    assert (pending, succeeded, late_pending, failed, unknown) == (True, True, False, True, None)
+    assert refunded_while_pending == 0
     assert booking.status == "confirmed"  # a partial dashboard refund is not a cancellation
     assert booking.refunded_cents == 40_000
     # round-half-up(16235 * 40000 / 162345) = round(4000.12) = 4000
     assert booking.commission_refunded_cents == 4_000
+    assert sorted(BookingRefund.objects.values_list("stripe_refund_id", "status", "reason")) == [
+        ("re_dash1", "succeeded", "stripe_dashboard"),
+        ("re_dash2", "failed", "stripe_dashboard"),
+    ]
 
 
 def test_hold_failure_before_stripe_leaves_no_rows(tenant, catalog, unscoped):
