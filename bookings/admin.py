@@ -362,7 +362,9 @@ class BookingAdmin(TenantScopedAdmin):
         a partial/no-refund choice is refused for review."""
         booking = self._booking_or_404(request, booking_id)
         if booking.status == Booking.Status.HELD:
-            return HttpResponseRedirect(reverse("admin:bookings_booking_release", args=[booking.pk]))
+            return HttpResponseRedirect(
+                reverse("admin:bookings_booking_release", args=[booking.pk])
+            )
         refundable = refundable_now(booking)
         form = CancelForm(
             request.POST or None,

@@ -225,7 +225,6 @@ def refund_record(
     if status == Status.FAILED:
         row.failure = (refund.failure_reason or "failed")[:100]
     row.save()
-    refunded_refresh(booking)
     audit_record(
         tenant=tenant,
         action="booking.refund_failed" if status == Status.FAILED else "booking.refund_updated",
@@ -237,6 +236,7 @@ def refund_record(
             "refund_reason": [None, row.reason],
         },
     )
+    refunded_refresh(booking)
     return True
 
 

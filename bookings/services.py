@@ -213,9 +213,9 @@ def booking_checkout(
 ) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
-    Stripe call. The session's `expires_at` is computed when the call is
-    made (inside Stripe's window with a margin) and the hold is moved to
-    outlive it by HOLD_GRACE. If Stripe refuses or is unreachable the hold is
+    Stripe call. The session's `expires_at` lies inside Stripe's window with
+    a margin that covers the moments between the hold and the call, and the
+    hold outlives it by HOLD_GRACE. If Stripe refuses or is unreachable the hold is
     deleted (nothing is left held) and PaymentProviderError is raised."""
     booking = booking_hold(
         tenant=tenant,
@@ -227,7 +227,9 @@ def booking_checkout(
         phone=phone,
         notes=notes,
     )
-    session_expires_at, _ = hold_expiry(tenant=tenant, now=timezone.now())
+    # The hold was set to outlive the session by HOLD_GRACE; the session's
+    # expiry keeps a margin inside Stripe's window for the time between.
+    session_expires_at = booking.hold_expires_at - HOLD_GRACE
     try:
         session = payments.checkout_session_create(
             tenant=tenant,
@@ -243,16 +245,11 @@ def booking_checkout(
         # session created before a timeout has a URL nobody received.
         _hold_discard(tenant=tenant, booking_id=booking.pk)
         raise
-    hold_expires_at = session.expires_at + HOLD_GRACE
     Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
-        stripe_checkout_session_id=session.id,
-        checkout_url=session.url,
-        hold_expires_at=hold_expires_at,
-        updated_at=timezone.now(),
+        stripe_checkout_session_id=session.id, checkout_url=session.url, updated_at=timezone.now()
     )
     booking.stripe_checkout_session_id = session.id
     booking.checkout_url = session.url
-    booking.hold_expires_at = hold_expires_at
     return CheckoutStarted(booking=booking, checkout_url=session.url)
 
 

@@ -46,7 +46,7 @@ def test_staff_list_shows_only_their_tenants_entries(staff_client, changes):
 
 def test_staff_list_filters_by_action_actor_and_object(staff_client, tenant, changes, unscoped):
     with actor_context("system"):
-        package_update(tenant=tenant, slug="garden", price_cents=1)
+        package_update(tenant=tenant, slug="garden", price_cents=1_000)
 
     by_actor = staff_client.get(AUDIT, {"actor_kind": "command"})
     by_type = staff_client.get(AUDIT, {"object_type": "catalog.package"})

@@ -298,14 +298,14 @@ def test_staff_edit_package_and_its_add_ons(staff_client, tenant, unscoped):
         {
             **page_form_data(page),
             "slug": "renamed",
-            "price_cents": "0",
+            "price_cents": "50",
             "offered_add_ons": [music.pk],
         },
     )
 
     assert response.status_code == 302
     package.refresh_from_db()
-    assert (package.slug, package.price_cents) == ("renamed", 0)
+    assert (package.slug, package.price_cents) == ("renamed", 50)
     assert list(package.add_ons.all()) == [music]
 
 

@@ -31,7 +31,7 @@ def assert_error(response, status: int, code: str) -> dict:
 @pytest.fixture
 def classic(tenant):
     with tenant_scope(tenant):
-        services.package_create(tenant=tenant, slug="classic", title="Classic", price_cents=1)
+        services.package_create(tenant=tenant, slug="classic", title="Classic", price_cents=1_000)
 
 
 # --- routing, methods, bodies ---------------------------------------------------------

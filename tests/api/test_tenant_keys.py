@@ -27,7 +27,7 @@ TENANT_PATHS = [
 @pytest.fixture(autouse=True)
 def classic(tenant):
     with tenant_scope(tenant):
-        services.package_create(tenant=tenant, slug="classic", title="Classic", price_cents=1)
+        services.package_create(tenant=tenant, slug="classic", title="Classic", price_cents=1_000)
 
 
 def client_with(key: str | None) -> APIClient:

@@ -6,6 +6,7 @@ import pytest
 
 from bookings.models import BlackoutDate, Booking
 from tests.bookings.conftest import days_ahead
+from tests.conftest import run_outbox
 from tests.factories import BlackoutDateFactory, BookingFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,7 @@ def test_staff_cancel_with_partial_refund(staff_client, paid_booking, stripe_sta
     )
 
     assert response.status_code == 302
+    run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
     assert (paid_booking.status, paid_booking.refunded_cents) == ("canceled", 50_025)
     detail = staff_client.get(f"/admin/bookings/booking/{paid_booking.pk}/change/").content.decode()

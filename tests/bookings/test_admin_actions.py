@@ -95,6 +95,7 @@ def test_confirmed_cancel_does_what_the_review_showed(staff_client, paid_booking
     assert preview.commission_reversed_cents == 5_003
     assert '<td id="review-commission">50.03 USD</td>' in review
     assert confirm.status_code == 302
+    run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
     assert paid_booking.status == "canceled"
     assert (
@@ -118,6 +119,7 @@ def test_full_refund_review_then_confirm(staff_client, paid_booking, unscoped):
     assert '<td id="review-refund">1,623.45 USD</td>' in review
     assert '<td id="review-commission">162.35 USD</td>' in review
     assert confirm.status_code == 302
+    run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
     assert (paid_booking.refunded_cents, paid_booking.commission_refunded_cents) == (
         162_345,

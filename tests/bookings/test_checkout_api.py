@@ -27,7 +27,8 @@ def test_checkout_holds_the_date_and_opens_a_stripe_session(
     session = stripe_standin.get(booking.stripe_checkout_session_id)
     assert session["client_reference_id"] == str(booking.pk)
     assert session["metadata"] == {"booking_id": str(booking.pk), "tenant": tenant.slug}
-    assert session["expires_at"] == int(booking.hold_expires_at.timestamp())
+    # The hold outlives the session by the grace (bookings.services.HOLD_GRACE).
+    assert session["expires_at"] + 600 == int(booking.hold_expires_at.timestamp())
     assert session["amount_total"] == booking.amount_cents
     assert BookingAddOn.objects.count() == 2
 

@@ -49,7 +49,10 @@ def test_five_concurrent_package_creations_with_distinct_slugs_make_five_rows():
             in_scope(
                 tenant,
                 lambda i=i: services.package_create(
-                    tenant=tenant, slug=f"package-{i}", title=f"Package {i}", price_cents=1000 * i
+                    tenant=tenant,
+                    slug=f"package-{i}",
+                    title=f"Package {i}",
+                    price_cents=1000 * (i + 1),
                 ),
             )
             for i in range(5)
@@ -59,7 +62,7 @@ def test_five_concurrent_package_creations_with_distinct_slugs_make_five_rows():
     assert [outcome(r) for r in results] == ["created"] * 5
     with scopes_disabled():
         assert sorted(Package.objects.values_list("slug", "price_cents")) == [
-            (f"package-{i}", 1000 * i) for i in range(5)
+            (f"package-{i}", 1000 * (i + 1)) for i in range(5)
         ]
     assert catalog_version(tenant) == version + 5
 
@@ -73,7 +76,7 @@ def test_five_concurrent_package_creations_of_one_slug_make_one_row():
             in_scope(
                 tenant,
                 lambda i=i: services.package_create(
-                    tenant=tenant, slug="elopement", title=f"Contender {i}", price_cents=i
+                    tenant=tenant, slug="elopement", title=f"Contender {i}", price_cents=100 + i
                 ),
             )
             for i in range(5)
@@ -117,7 +120,7 @@ def test_the_same_slug_created_concurrently_in_two_tenants_makes_two_rows():
             in_scope(
                 t,
                 lambda t=t: services.package_create(
-                    tenant=t, slug="elopement", title="Elopement", price_cents=1
+                    tenant=t, slug="elopement", title="Elopement", price_cents=1_000
                 ),
             )
             for t in tenants
@@ -135,7 +138,7 @@ def test_three_concurrent_updates_of_one_package_leave_one_of_their_titles():
     tenant = TenantFactory()
     with tenant_scope(tenant):
         package = services.package_create(
-            tenant=tenant, slug="elopement", title="Original", price_cents=1
+            tenant=tenant, slug="elopement", title="Original", price_cents=1_000
         )
     version = catalog_version(tenant)
     titles = ["Title A", "Title B", "Title C"]
@@ -164,7 +167,7 @@ def test_concurrent_renames_onto_one_slug_let_exactly_one_win():
     tenant = TenantFactory()
     with tenant_scope(tenant):
         for slug in ("a", "b", "c"):
-            services.package_create(tenant=tenant, slug=slug, title=slug, price_cents=1)
+            services.package_create(tenant=tenant, slug=slug, title=slug, price_cents=1_000)
 
     results = run_together(
         [

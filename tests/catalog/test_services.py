@@ -60,8 +60,8 @@ ROUND_TRIP_CASES = {
     "empty description": {"description": ""},
     "200-char title": {"title": "T" * 200},
     "unicode title": {"title": "Mariage à Genève"},
-    "price 0": {"price_cents": 0},
-    "max price": {"price_cents": 999_999_999},
+    "smallest chargeable price": {"price_cents": 50},
+    "max price": {"price_cents": 99_999_999},
     "inactive, positioned": {"active": False, "position": -3},
 }
 
@@ -160,7 +160,7 @@ def test_package_update_changes_exactly_the_given_fields(tenant):
             slug="elopement",
             title="Élopement de luxe",
             description="",
-            price_cents=999_999_999,
+            price_cents=99_999_999,
             active=False,
             add_on_slugs=["drone", "flowers"],
         )
@@ -169,7 +169,7 @@ def test_package_update_changes_exactly_the_given_fields(tenant):
     assert (package.title, package.description, package.price_cents, package.active) == (
         "Élopement de luxe",
         "",
-        999_999_999,
+        99_999_999,
         False,
     )
     assert package.position == 1  # not given, not changed
@@ -570,7 +570,7 @@ def test_package_list_costs_three_queries_whatever_the_size(
 
 WRITES: dict[str, Callable[[Tenant], object]] = {
     "package_create": lambda t: services.package_create(
-        tenant=t, slug="new", title="New", price_cents=1
+        tenant=t, slug="new", title="New", price_cents=1_000
     ),
     "package_update": lambda t: services.package_update(tenant=t, slug="elopement", title="X"),
     "package_update links": lambda t: services.package_update(
@@ -578,7 +578,7 @@ WRITES: dict[str, Callable[[Tenant], object]] = {
     ),
     "package_delete": lambda t: services.package_delete(tenant=t, slug="elopement"),
     "add_on_create": lambda t: services.add_on_create(
-        tenant=t, slug="new", title="New", price_cents=1
+        tenant=t, slug="new", title="New", price_cents=1_000
     ),
     "add_on_update": lambda t: services.add_on_update(tenant=t, slug="flowers", price_cents=5),
     "add_on_delete": lambda t: services.add_on_delete(tenant=t, slug="flowers"),
@@ -641,7 +641,7 @@ def test_package_update_with_malformed_add_on_slugs_changes_nothing(tenant, add_
 
 FAILED_WRITES: dict[str, Callable[[Tenant], object]] = {
     "package_create slug_taken": lambda t: services.package_create(
-        tenant=t, slug="elopement", title="Dup", price_cents=1
+        tenant=t, slug="elopement", title="Dup", price_cents=1_000
     ),
     "package_update not found": lambda t: services.package_update(tenant=t, slug="nope", title="X"),
     "add_on_create invalid": lambda t: services.add_on_create(

@@ -127,6 +127,7 @@ def test_staff_cancel_in_the_admin_names_the_staff_member(
     assert entry.changes == {
         "status": ["confirmed", "canceled"],
         "cancel_reason": ["", "staff"],
+        "refund_decided_cents": [None, 0],
     }
 
 
@@ -142,23 +143,32 @@ def test_staff_cancel_with_partial_refund_records_the_refund_then_the_cancel(
     )
 
     assert response.status_code == 302
+    run_outbox()  # the refund reaches Stripe and its answer is recorded
     assert booking_actions() == [
         "booking.held",
         "booking.confirmed",
-        "booking.refunded",
         "booking.canceled",
+        "booking.refund_requested",
+        "booking.refund_updated",
+        "booking.refunded",
     ]
+    requested = entries(action="booking.refund_requested")[0]
+    assert (requested.actor_kind, requested.actor_label) == ("staff", staff_user.username)
+    assert requested.changes["refund_amount_cents"] == [None, 50_025]
+    assert requested.changes["refund_reason"] == [None, "staff_cancel"]
     refunded = entries(action="booking.refunded")[0]
-    assert (refunded.actor_kind, refunded.actor_label) == ("staff", staff_user.username)
-    assert refunded.changes["refund_amount_cents"] == [None, 50_025]
-    assert refunded.changes["refunded_cents"] == [0, 50_025]
-    assert refunded.changes["commission_refunded_cents"] == [0, 5_003]
-    assert refunded.changes["refund_reason"] == [None, "staff"]
+    assert (refunded.actor_kind, refunded.actor_label) == ("system", "task:refund_send")
+    assert refunded.changes == {
+        "refunded_cents": [0, 50_025],
+        "commission_refunded_cents": [0, 5_003],
+    }
     assert [e.actor_kind for e in entries(object_type="bookings.booking")] == [
         "couple",
         "stripe",
         "staff",
         "staff",
+        "system",
+        "system",
     ]
 
 
