@@ -75,6 +75,7 @@ __all__ = [
     "API_VERSION",
     "DEFAULT_API_KEY",
     "Delivery",
+    "Exchange",
     "RecordedRequest",
     "StandinError",
     "StripeStandin",
@@ -88,12 +89,30 @@ log = logging.getLogger("stripe_standin")
 # rendered "at" this version, as Stripe renders them at the endpoint's version.
 API_VERSION = "2026-08-26.dahlia"
 
-# Stripe's window for Checkout Session expiry: 30 minutes to 24 hours after
-# creation. The low end gets a small tolerance so that a platform asking for
-# exactly 30 minutes (computed a moment before the request arrives) passes.
+# Stripe's window for Checkout Session expiry: "The Epoch time in seconds at
+# which the Checkout Session will expire. It can be anywhere from 30 minutes to
+# 24 hours after Checkout Session creation."
+# (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at)
+# No tolerance: Stripe measures from the moment it creates the session, so an
+# expiry computed as "now + 30 min" before the request arrives is refused.
 CHECKOUT_MIN_EXPIRY = 30 * 60
 CHECKOUT_MAX_EXPIRY = 24 * 60 * 60
-CHECKOUT_EXPIRY_TOLERANCE = 2 * 60
+
+# "The amount value supports up to eight digits (e.g., a value of 99999999 for
+# a USD charge of $999,999.99)" and the minimum charge amounts per currency
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+MAX_AMOUNT = 99_999_999
+MIN_CHARGE_AMOUNTS = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
+    "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500,
+    "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50,
+    "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000,
+}  # fmt: skip
+
+# Stripe keeps an idempotency key's first result for 24 hours: "Keys are
+# eligible to be removed from the system automatically after they're at least
+# 24 hours old" (https://docs.stripe.com/api/idempotent_requests).
+IDEMPOTENCY_KEY_TTL = 24 * 60 * 60
 
 # Metadata limits Stripe enforces on every object.
 METADATA_MAX_KEYS = 50
@@ -364,6 +383,28 @@ def _as_currency(value: Any, param: str) -> str:
     return cur.lower()
 
 
+def _check_charge_amount(amount: int, currency: str, *, param: str | None) -> None:
+    """Stripe's charge amount limits, with its error codes ``amount_too_large``
+    and ``amount_too_small`` (https://docs.stripe.com/error-codes#amount-too-large,
+    https://docs.stripe.com/error-codes#amount-too-small; limits in
+    https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts)."""
+    if amount > MAX_AMOUNT:
+        raise StripeAPIError(
+            400,
+            f"Amount must be no more than {_format_amount(MAX_AMOUNT, currency)}",
+            code="amount_too_large",
+            param=param,
+        )
+    minimum = MIN_CHARGE_AMOUNTS.get(currency.lower())
+    if minimum is not None and amount < minimum:
+        raise StripeAPIError(
+            400,
+            f"Amount must be at least {_format_amount(minimum, currency)} {currency.lower()}",
+            code="amount_too_small",
+            param=param,
+        )
+
+
 # ---------------------------------------------------------------------------
 # Records handed to tests
 # ---------------------------------------------------------------------------
@@ -399,6 +440,15 @@ class RecordedRequest(tuple):
 
 
 @dataclass
+class Exchange:
+    """One API request and the answer the stand-in gave (body None: no answer)."""
+
+    request: RecordedRequest
+    status: int | None
+    body: dict | None
+
+
+@dataclass
 class Delivery:
     """One webhook delivery attempt: the event, where it went and the answer.
 
@@ -425,6 +475,46 @@ class _Fault:
     status: int = 500
     error: dict | None = None
     hang_seconds: float | None = None
+    after_create: bool = False
+
+
+@dataclass
+class _IdempotentResult:
+    fingerprint: str
+    status: int
+    body: dict
+    request_id: str
+    created: int
+
+
+def _saved_under_key(status: int) -> bool:
+    """Whether Stripe keeps this answer under the Idempotency-Key: results of an
+    endpoint that ran (successes, 402 declines, 5xx), not refusals that come
+    before execution (400 validation, 401, 403, 404, 409 conflicts, 429 rate
+    limits) (https://docs.stripe.com/api/idempotent_requests,
+    https://docs.stripe.com/rate-limits)."""
+    return status < 400 or status == 402 or status >= 500
+
+
+def _idempotency_mismatch(key: str) -> dict:
+    return {
+        "type": "idempotency_error",
+        "message": "Keys for idempotent requests can only be used with the same parameters "
+        f"they were first used with. Try using a key other than '{key}' if you meant to "
+        "execute a different request.",
+    }
+
+
+def _idempotency_in_use(key: str) -> dict:
+    # https://docs.stripe.com/error-codes#idempotency-key-in-use
+    return {
+        "type": "invalid_request_error",
+        "code": "idempotency_key_in_use",
+        "doc_url": "https://stripe.com/docs/error-codes/idempotency-key-in-use",
+        "message": "There is currently another in-progress request using this Idempotent Key "
+        "(that probably means you submitted twice, and the other request is still going "
+        f"through): {key}. Please try again later.",
+    }
 
 
 @dataclass
@@ -541,6 +631,7 @@ class StripeStandin:
         self._sender: Callable[[str, bytes, dict[str, str]], int] | None = None
 
         self.platform_account_id = "acct_1" + _rand(15)
+        self.application_id = "ca_" + _rand(32)
         self._reset_state()
 
     # -- lifecycle -----------------------------------------------------------
@@ -550,11 +641,15 @@ class StripeStandin:
         self._owners: dict[str, str | None] = {}
         self._line_items: dict[str, list[dict]] = {}
         self._account_links: dict[str, dict] = {}
-        self._idempotency: dict[tuple[str | None, str], tuple[str, str, str, int, bytes]] = {}
+        self._idempotency: dict[tuple[str | None, str], _IdempotentResult] = {}
+        self._idempotency_in_flight: set[tuple[str | None, str]] = set()
         self._requests: list[RecordedRequest] = []
+        self._exchanges: list[Exchange] = []
         self._deliveries: list[Delivery] = []
         self._event_ids: list[str] = []
         self._faults: list[_Fault] = []
+        self._next_refund_status = "succeeded"
+        self._deauthorized: set[str] = set()
         self._outbox: deque[dict] = deque()
         self._in_flight = 0
         # Hung requests wait on this; stop() and reset() set it so that no
@@ -677,6 +772,12 @@ class StripeStandin:
             return list(self._requests)
 
     @property
+    def exchanges(self) -> list[Exchange]:
+        """Every /v1 request with the answer given (status None: dropped)."""
+        with self._lock:
+            return list(self._exchanges)
+
+    @property
     def deliveries(self) -> list[Delivery]:
         with self._lock:
             return list(self._deliveries)
@@ -707,16 +808,27 @@ class StripeStandin:
         status: int = 500,
         error: dict | None = None,
         count: int = 1,
+        *,
+        after_create: bool = False,
     ) -> None:
         """Answer the next ``count`` matching API requests with a Stripe error.
 
         ``error`` is the body's ``error`` object; a sensible one per status is
-        used by default (402 -> card_declined, 500 -> api_error, ...). Injected
-        errors are not remembered under the Idempotency-Key: they model a
-        transient failure, so a retry with the same key goes through.
+        used by default (402 -> card_declined, 500 -> api_error, ...).
+
+        ``after_create=False``: the request fails before anything is created.
+        ``after_create=True``: the request does its work (the refund or
+        session exists at Stripe, its events are sent) but the client gets
+        the error - the case a client must resolve by looking the object up.
+
+        Like Stripe, a 5xx (or 402) answer to a request with an
+        Idempotency-Key is stored and replayed for 24 h to every retry with
+        that key; injected 400/401/403/404/409/429 answers are not stored.
         """
         with self._lock:
-            self._faults.append(_Fault(method.upper(), path_prefix, count, status, error))
+            self._faults.append(
+                _Fault(method.upper(), path_prefix, count, status, error, after_create=after_create)
+            )
 
     def hang_next(self, method: str, path_prefix: str, seconds: float, count: int = 1) -> None:
         """Make the next ``count`` matching API requests wait ``seconds`` first.
@@ -951,10 +1063,16 @@ class StripeStandin:
         business_name: str | None = None,
         metadata: dict | None = None,
         default_currency: str = "usd",
+        transfers: str | None = None,
     ) -> dict:
         payouts = charges_enabled if payouts_enabled is None else payouts_enabled
         submitted = charges_enabled if details_submitted is None else details_submitted
         status = "active" if charges_enabled else "inactive"
+        # capabilities.<name>: "active" | "inactive" | "pending"
+        # (https://docs.stripe.com/api/accounts/object#account_object-capabilities-transfers);
+        # destination charges need transfers active
+        # (https://docs.stripe.com/connect/destination-charges).
+        transfers = transfers or status
         # Account objects have no ``livemode`` on Stripe; dj-stripe copes.
         return {
             "id": account_id,
@@ -969,7 +1087,7 @@ class StripeStandin:
                 "url": None,
             },
             "business_type": None,
-            "capabilities": {"card_payments": status, "transfers": status},
+            "capabilities": {"card_payments": status, "transfers": transfers},
             "charges_enabled": charges_enabled,
             "controller": {"type": "application", "is_controller": True},
             "country": country,
@@ -1020,10 +1138,13 @@ class StripeStandin:
         business_name: str | None = None,
         metadata: dict | None = None,
         account_id: str | None = None,
+        transfers: str | None = None,
     ) -> dict:
         """Create a connected account ("acct_..."); no event, as on Stripe.
 
         ``account_id`` lets a test give it a known id (e.g. a fixture tenant's).
+        ``transfers``: the ``capabilities.transfers`` status ("active",
+        "inactive", "pending"); by default it follows ``charges_enabled``.
         """
         with self._lock:
             new_id = account_id or self._new_id("acct")
@@ -1039,15 +1160,22 @@ class StripeStandin:
                 country=country,
                 business_name=business_name,
                 metadata=metadata,
+                transfers=transfers,
             )
             return copy.deepcopy(self._store(acct, owner=None))
 
-    def update_account(self, account_id: str, **changes: Any) -> Delivery:
+    def update_account(
+        self, account_id: str, *, transfers: str | None = None, **changes: Any
+    ) -> Delivery:
         """Change a connected account and deliver ``account.updated`` (Connect).
 
         ``charges_enabled`` also moves capabilities and requirements the way
-        finishing (or losing) onboarding does; other keyword arguments set
-        top-level fields as given.
+        finishing (or losing) onboarding does; ``transfers`` sets
+        ``capabilities.transfers`` ("active" | "inactive" | "pending") on its
+        own; ``capabilities={...}`` merges into the capabilities; other
+        keyword arguments set top-level fields as given. Stripe sends
+        ``account.updated`` with ``previous_attributes``
+        (https://docs.stripe.com/api/events/types#event_types-account.updated).
         """
         with self._lock:
             acct = self._account(account_id)
@@ -1062,11 +1190,42 @@ class StripeStandin:
                 changes.setdefault("payouts_enabled", enabled)
                 if enabled:
                     changes.setdefault("details_submitted", True)
+            capabilities = dict(acct["capabilities"])
+            capabilities.update(changes.pop("capabilities", None) or {})
+            if transfers is not None:
+                if transfers not in ("active", "inactive", "pending"):
+                    raise StandinError(
+                        f"transfers must be active, inactive or pending: {transfers}"
+                    )
+                capabilities["transfers"] = transfers
+            acct["capabilities"] = capabilities
             acct.update(copy.deepcopy(changes))
             previous = {k: before.get(k) for k in acct if acct[k] != before.get(k)}
             event = self.build_event(
                 "account.updated", acct, account=account_id, previous_attributes=previous
             )
+        return self._deliver_once(event)
+
+    def deauthorize(self, account_id: str) -> Delivery:
+        """The connected account disconnects the platform's application:
+        ``account.application.deauthorized`` is delivered with ``account`` =
+        the account id and an ``application`` object as ``data.object``
+        (https://docs.stripe.com/api/events/types#event_types-account.application.deauthorized,
+        https://docs.stripe.com/connect/webhooks). From then on requests for
+        that account are refused with ``account_invalid``."""
+        with self._lock:
+            acct = self._account(account_id)
+            if acct is None or account_id == self.platform_account_id:
+                raise StandinError(f"no connected account {account_id}")
+            if account_id in self._deauthorized:
+                raise StandinError(f"{account_id} is already deauthorized")
+            self._deauthorized.add(account_id)
+            application = {
+                "id": self.application_id,
+                "object": "application",
+                "name": "Altar (stand-in platform)",
+            }
+            event = self.build_event("account.application.deauthorized", application, account_id)
         return self._deliver_once(event)
 
     # -- checkout: hosted-page actions ---------------------------------------
@@ -1251,13 +1410,6 @@ class StripeStandin:
             "receipt_number": None,
             "receipt_url": None,
             "refunded": False,
-            "refunds": {
-                "object": "list",
-                "data": [],
-                "has_more": False,
-                "total_count": 0,
-                "url": f"/v1/charges/{charge_id}/refunds",
-            },
             "review": None,
             "shipping": None,
             "source": None,
@@ -1418,15 +1570,36 @@ class StripeStandin:
         """The delayed payment of a session failed: ``async_payment_failed``."""
         return self._complete_async(session_id, succeed=False)
 
-    def cancel(self, session_id: str) -> Delivery:
-        """What the hosted page's Cancel button does: expire the session now.
+    def cancel(self, session_id: str) -> str | None:
+        """What the hosted page's Cancel (back) link does: nothing at Stripe.
 
-        (Stripe itself keeps a session open until expires_at when the buyer
-        goes back; expiring at once lets the platform release the held slot
-        straight away, which is what the stand-in's tests and demos want.)
+        Returns the session's ``cancel_url`` (with ``{CHECKOUT_SESSION_ID}``
+        filled in), where the buyer's browser goes. No event is sent and the
+        session stays ``open`` and payable until ``expires_at`` or until the
+        platform calls ``POST /v1/checkout/sessions/{id}/expire``: "If set,
+        Checkout displays a back button and customers will be directed to this
+        URL if they decide to cancel payment and return to your website."
+        (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-cancel_url)
         """
         with self._lock:
-            session = self._open_session(session_id)
+            session = self._objects.get(session_id)
+            if session is None or session.get("object") != "checkout.session":
+                raise StandinError(f"no checkout session {session_id}")
+            url = session.get("cancel_url")
+        return url.replace("{CHECKOUT_SESSION_ID}", session_id) if url else None
+
+    def expire(self, session_id: str) -> Delivery:
+        """What ``POST /v1/checkout/sessions/{id}/expire`` does, for tests that
+        need it without an API client: the session becomes ``expired`` and
+        ``checkout.session.expired`` is delivered before this returns.
+        Only an ``open`` session can be expired
+        (https://docs.stripe.com/api/checkout/sessions/expire)."""
+        with self._lock:
+            session = self._objects.get(session_id)
+            if session is None or session.get("object") != "checkout.session":
+                raise StandinError(f"no checkout session {session_id}")
+            if session["status"] != "open":
+                raise StandinError(f"checkout session {session_id} is {session['status']}")
             event = self._expire_session(session, request_id=None, idempotency_key=None)
         return self._deliver_once(event)
 
@@ -1462,12 +1635,109 @@ class StripeStandin:
             events = [self._expire_session(s, request_id=None, idempotency_key=None) for s in due]
         return [self._deliver_once(e) for e in events]
 
+    # -- disputes ------------------------------------------------------------
+
+    def open_dispute(
+        self, payment_intent_id: str, *, reason: str = "fraudulent", amount: int | None = None
+    ) -> Delivery:
+        """The buyer's bank disputes a payment: ``charge.dispute.created`` is
+        delivered with a dispute in ``needs_response``, and the charge is
+        ``disputed`` (https://docs.stripe.com/api/disputes/object,
+        https://docs.stripe.com/api/events/types#event_types-charge.dispute.created).
+        ``reason``: one of Stripe's dispute reasons
+        (https://docs.stripe.com/disputes/categories)."""
+        with self._lock:
+            pi = self._objects.get(payment_intent_id)
+            if pi is None or pi.get("object") != "payment_intent" or pi["status"] != "succeeded":
+                raise StandinError(f"no succeeded payment {payment_intent_id}")
+            owner = self._owners[payment_intent_id]
+            charge = self._objects[pi["latest_charge"]]
+            if self._open_dispute_of(charge["id"]) is not None:
+                raise StandinError(f"charge {charge['id']} already has an open dispute")
+            disputed = charge["amount"] - charge["amount_refunded"] if amount is None else amount
+            dispute_id = self._new_id("dp")
+            # The disputed amount (and a dispute fee) leave the balance at once.
+            txn = self._settle_balance(dispute_id, -disputed, charge["currency"], "dispute", owner)
+            now = _now()
+            card = charge["payment_method_details"].get("card") or {}
+            dispute = {
+                "id": dispute_id,
+                "object": "dispute",
+                "amount": disputed,
+                "balance_transactions": [copy.deepcopy(self._objects[txn])],
+                "charge": charge["id"],
+                "created": now,
+                "currency": charge["currency"],
+                "enhanced_eligibility_types": [],
+                "evidence": {name: None for name in _DISPUTE_EVIDENCE_FIELDS}
+                | {"enhanced_evidence": {}},
+                "evidence_details": {
+                    "due_by": now + 7 * 86400,
+                    "enhanced_eligibility": {},
+                    "has_evidence": False,
+                    "past_due": False,
+                    "submission_count": 0,
+                },
+                "is_charge_refundable": False,
+                "livemode": False,
+                "metadata": {},
+                "network_reason_code": None,
+                "payment_intent": payment_intent_id,
+                "payment_method_details": {
+                    "card": {
+                        "brand": card.get("brand", "visa"),
+                        "case_type": "chargeback",
+                        "network": card.get("network", "visa"),
+                        "network_reason_code": "10.4",
+                    },
+                    "type": "card",
+                }
+                if card
+                else None,
+                "reason": reason,
+                "status": "needs_response",
+            }
+            self._store(dispute, owner)
+            charge["disputed"] = True
+            event = self.build_event("charge.dispute.created", dispute, owner)
+        return self._deliver_once(event)
+
+    def close_dispute(self, dispute_id: str, *, won: bool) -> Delivery:
+        """The dispute is decided: status ``won`` or ``lost`` and
+        ``charge.dispute.closed`` is delivered
+        (https://docs.stripe.com/api/events/types#event_types-charge.dispute.closed).
+        A won dispute returns the amount to the balance."""
+        with self._lock:
+            dispute = self._objects.get(dispute_id)
+            if dispute is None or dispute.get("object") != "dispute":
+                raise StandinError(f"no dispute {dispute_id}")
+            if dispute["status"] in ("won", "lost"):
+                raise StandinError(f"dispute {dispute_id} is already {dispute['status']}")
+            owner = self._owners[dispute_id]
+            previous = {"status": dispute["status"]}
+            dispute["status"] = "won" if won else "lost"
+            if won:
+                txn = self._settle_balance(
+                    dispute_id, dispute["amount"], dispute["currency"], "dispute_reversal", owner
+                )
+                dispute["balance_transactions"].append(copy.deepcopy(self._objects[txn]))
+            event = self.build_event(
+                "charge.dispute.closed", dispute, owner, previous_attributes=previous
+            )
+        return self._deliver_once(event)
+
     # -- refunds -------------------------------------------------------------
 
     def refund_in_dashboard(
         self, payment_intent_id: str, amount: int | None = None, reason: str | None = None
     ) -> Delivery:
-        """A staff member refunds in Stripe's dashboard: ``charge.refunded`` is delivered."""
+        """A staff member refunds in Stripe's dashboard.
+
+        ``refund.created`` then ``charge.refunded`` are delivered; the returned
+        Delivery is the ``charge.refunded`` one (:meth:`refunds_of` finds the
+        refund). A dashboard refund carries no metadata: only the API caller
+        can set it (https://docs.stripe.com/api/refunds/create#create_refund-metadata).
+        """
         with self._lock:
             owner = self._owners.get(payment_intent_id)
             params: dict[str, Any] = {"payment_intent": payment_intent_id}
@@ -1480,8 +1750,19 @@ class StripeStandin:
                 self._api_create_refund(ctx, None)
             except StripeAPIError as exc:
                 raise StandinError(exc.body["message"]) from None
-            (event,) = ctx.events
-        return self._deliver_once(event)
+            created, refunded = ctx.events
+        self._deliver_once(created)
+        return self._deliver_once(refunded)
+
+    def refunds_of(self, payment_intent_id: str) -> list[dict]:
+        """Copies of the refunds of a payment, newest first (for assertions)."""
+        with self._lock:
+            refunds = [
+                o
+                for o in self._objects.values()
+                if o.get("object") == "refund" and o["payment_intent"] == payment_intent_id
+            ]
+            return copy.deepcopy(self._list_page(refunds, "/v1/refunds", {"limit": "100"})["data"])
 
     def _refund(
         self,
@@ -1492,13 +1773,19 @@ class StripeStandin:
         metadata: dict,
         reason: str | None,
         reverse_transfer: bool,
-        refund_application_fee: bool,
     ) -> dict:
         if charge["status"] != "succeeded":
             raise StripeAPIError(
                 400,
                 f"Charge {charge['id']} has not succeeded and cannot be refunded.",
                 code="charge_not_refundable",
+            )
+        if charge.get("disputed") and self._open_dispute_of(charge["id"]) is not None:
+            # https://docs.stripe.com/error-codes#charge-disputed
+            raise StripeAPIError(
+                400,
+                f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+                code="charge_disputed",
             )
         remaining = charge["amount"] - charge["amount_refunded"]
         if remaining <= 0:
@@ -1526,6 +1813,10 @@ class StripeStandin:
             )
         owner = ctx.owner
         refund_id = self._new_id("re")
+        status = self._next_refund_status
+        # The refund object at 2026-08-26.dahlia: the fields of the library's
+        # Refund class (https://docs.stripe.com/api/refunds/object). There is
+        # no ``refund_application_fee`` field: it is a create parameter only.
         refund = {
             "id": refund_id,
             "object": "refund",
@@ -1536,6 +1827,8 @@ class StripeStandin:
             "charge": charge["id"],
             "created": _now(),
             "currency": charge["currency"],
+            "customer": charge["customer"],
+            "description": None,
             "destination_details": {
                 "card": {
                     "reference_status": "pending",
@@ -1547,39 +1840,157 @@ class StripeStandin:
             "failure_balance_transaction": None,
             "metadata": metadata,
             "payment_intent": charge["payment_intent"],
+            "payment_method": charge["payment_method"],
             "reason": reason,
             "receipt_number": None,
             "source_transfer_reversal": None,
-            "status": "succeeded",
+            "status": status,
             "transfer_reversal": self._new_id("trr") if reverse_transfer else None,
         }
-        if refund_application_fee:
-            refund["refund_application_fee"] = True
+        if status == "pending":
+            # https://docs.stripe.com/api/refunds/object#refund_object-pending_reason
+            refund["pending_reason"] = "processing"
         self._store(refund, owner)
 
         previous = {
             "amount_refunded": charge["amount_refunded"],
             "refunded": charge["refunded"],
-            "refunds": copy.deepcopy(charge["refunds"]),
         }
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
-        refunds = charge["refunds"]
-        refunds["data"].insert(0, copy.deepcopy(refund))  # Stripe lists newest first
-        refunds["total_count"] = len(refunds["data"])
         if previous["refunded"] == charge["refunded"]:
             del previous["refunded"]  # previous_attributes lists changed fields only
+        # Creating a refund emits refund.created ("Occurs whenever a refund is
+        # created") and charge.refunded ("Occurs whenever a charge is refunded,
+        # including partial refunds"); neither payload carries the charge's
+        # refunds list, which is no longer included since 2022-11-15
+        # (https://docs.stripe.com/api/events/types#event_types-refund.created,
+        # https://docs.stripe.com/api/events/types#event_types-charge.refunded,
+        # https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand).
+        request = {"request_id": ctx.request_id or None, "idempotency_key": ctx.idempotency_key}
+        ctx.events.append(self.build_event("refund.created", refund, owner, **request))
         ctx.events.append(
             self.build_event(
-                "charge.refunded",
-                charge,
-                owner,
-                previous_attributes=previous,
-                request_id=ctx.request_id or None,
-                idempotency_key=ctx.idempotency_key,
+                "charge.refunded", charge, owner, previous_attributes=previous, **request
             )
         )
         return refund
+
+    def _open_dispute_of(self, charge_id: str) -> dict | None:
+        for obj in self._objects.values():
+            if (
+                obj.get("object") == "dispute"
+                and obj["charge"] == charge_id
+                and obj["status"] not in ("won", "lost")
+            ):
+                return obj
+        return None
+
+    def refunds_pending(self, pending: bool = True) -> None:
+        """Refunds created from now on start ``pending`` (as bank-debit and
+        some card refunds do) until :meth:`settle_refund` / :meth:`fail_refund`;
+        ``False`` restores immediate ``succeeded``
+        (https://docs.stripe.com/refunds#refund-statuses)."""
+        with self._lock:
+            self._next_refund_status = "pending" if pending else "succeeded"
+
+    def settle_refund(self, refund_id: str) -> Delivery:
+        """A pending refund succeeds: ``refund.updated`` is delivered
+        (https://docs.stripe.com/api/events/types#event_types-refund.updated)."""
+        with self._lock:
+            refund = self._pending_refund(refund_id)
+            refund["status"] = "succeeded"
+            refund.pop("pending_reason", None)
+            event = self.build_event(
+                "refund.updated",
+                refund,
+                self._owners[refund_id],
+                previous_attributes={"status": "pending"},
+            )
+        return self._deliver_once(event)
+
+    def fail_refund(self, refund_id: str, failure_reason: str = "declined") -> Delivery:
+        """A pending refund fails: the money goes back to the balance, the
+        charge's ``amount_refunded`` drops again and ``refund.failed`` is
+        delivered ("Occurs whenever a refund has failed",
+        https://docs.stripe.com/api/events/types#event_types-refund.failed;
+        failure_reason values: https://docs.stripe.com/api/refunds/object#refund_object-failure_reason)."""
+        with self._lock:
+            refund = self._pending_refund(refund_id)
+            owner = self._owners[refund_id]
+            refund["status"] = "failed"
+            refund.pop("pending_reason", None)
+            refund["failure_reason"] = failure_reason
+            refund["failure_balance_transaction"] = self._settle_balance(
+                refund_id, refund["amount"], refund["currency"], "refund_failure", owner
+            )
+            charge = self._objects[refund["charge"]]
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+            event = self.build_event(
+                "refund.failed", refund, owner, previous_attributes={"status": "pending"}
+            )
+        return self._deliver_once(event)
+
+    def _pending_refund(self, refund_id: str) -> dict:
+        refund = self._objects.get(refund_id)
+        if refund is None or refund.get("object") != "refund":
+            raise StandinError(f"no refund {refund_id}")
+        if refund["status"] != "pending":
+            raise StandinError(f"refund {refund_id} is {refund['status']}, not pending")
+        return refund
+
+    def _api_list_refunds(self, ctx: _Ctx, match: re.Match) -> dict:
+        """``GET /v1/refunds`` filtered by ``charge`` / ``payment_intent``,
+        newest first, paginated like every Stripe list
+        (https://docs.stripe.com/api/refunds/list, https://docs.stripe.com/api/pagination)."""
+        p = ctx.params
+        _check_known(
+            p,
+            frozenset(
+                "charge created ending_before expand limit payment_intent starting_after".split()
+            ),
+        )
+        charge_id = _as_str(p.get("charge"), "charge")
+        pi_id = _as_str(p.get("payment_intent"), "payment_intent")
+        refunds = [
+            obj
+            for oid, obj in self._objects.items()
+            if obj.get("object") == "refund"
+            and self._owners[oid] == ctx.owner
+            and (charge_id is None or obj["charge"] == charge_id)
+            and (pi_id is None or obj["payment_intent"] == pi_id)
+        ]
+        return self._list_page(refunds, "/v1/refunds", p)
+
+    def _list_page(self, items: list[dict], url: str, p: dict) -> dict:
+        # Newest first; ids break ties within one second in creation order.
+        order = {oid: i for i, oid in enumerate(self._objects)}
+        items = sorted(items, key=lambda o: (o["created"], order[o["id"]]), reverse=True)
+        limit = _as_int(p.get("limit"), "limit", minimum=1)
+        limit = 10 if limit is None else limit
+        if limit > 100:
+            raise StripeAPIError(
+                400,
+                "This value must be less than or equal to 100.",
+                code="parameter_invalid_integer",
+                param="limit",
+            )
+        after = _as_str(p.get("starting_after"), "starting_after")
+        before = _as_str(p.get("ending_before"), "ending_before")
+        ids = [o["id"] for o in items]
+        for cursor, param in ((after, "starting_after"), (before, "ending_before")):
+            if cursor is not None and cursor not in ids:
+                raise _no_such(url.rsplit("/", 1)[-1].rstrip("s"), cursor, param=param, status=400)
+        if after is not None:
+            rest = items[ids.index(after) + 1 :]
+            page, has_more = rest[:limit], len(rest) > limit
+        elif before is not None:
+            rest = items[: ids.index(before)]
+            page, has_more = rest[-limit:], len(rest) > limit
+        else:
+            page, has_more = items[:limit], len(items) > limit
+        return {"object": "list", "data": page, "has_more": has_more, "url": url}
 
     # -- HTTP: API dispatch --------------------------------------------------
 
@@ -1591,11 +2002,13 @@ class StripeStandin:
             ("GET", r(r"/v1/checkout/sessions/([^/]+)/line_items"), self._api_line_items),
             ("POST", r(r"/v1/checkout/sessions/([^/]+)/expire"), self._api_expire_session),
             ("POST", r(r"/v1/refunds"), self._api_create_refund),
+            ("GET", r(r"/v1/refunds"), self._api_list_refunds),
             ("GET", r(r"/v1/refunds/([^/]+)"), self._api_get("refund")),
             ("GET", r(r"/v1/payment_intents/([^/]+)"), self._api_get("payment_intent")),
             ("GET", r(r"/v1/charges/([^/]+)"), self._api_get("charge")),
             ("GET", r(r"/v1/balance_transactions/([^/]+)"), self._api_get("balance_transaction")),
             ("GET", r(r"/v1/transfers/([^/]+)"), self._api_get("transfer")),
+            ("GET", r(r"/v1/disputes/([^/]+)"), self._api_get("dispute")),
             ("GET", r(r"/v1/events/([^/]+)"), self._api_get("event")),
             ("POST", r(r"/v1/customers"), self._api_create_customer),
             ("GET", r(r"/v1/customers/([^/]+)"), self._api_get("customer")),
@@ -1606,25 +2019,27 @@ class StripeStandin:
         ]
 
     def _handle_api(self, method: str, path: str, params: dict, headers: dict[str, str]):
-        """Serve one /v1 request; returns (status, body dict, extra headers)."""
+        """Serve one /v1 request; returns (status, body dict, extra headers).
+
+        The request and the answer are recorded (:attr:`exchanges`) so that a
+        conformance check can hold both against Stripe's published types.
+        """
+        request = RecordedRequest(method, path, copy.deepcopy(params), headers)
         with self._lock:
-            self._requests.append(RecordedRequest(method, path, copy.deepcopy(params), headers))
+            self._requests.append(request)
+        status, body, extra = self._serve_api(method, path, params, headers)
+        with self._lock:
+            self._exchanges.append(Exchange(request, status, copy.deepcopy(body)))
+        return status, body, extra
+
+    def _serve_api(self, method: str, path: str, params: dict, headers: dict[str, str]):
         request_id = "req_" + _rand(14)
         extra = {"Request-Id": request_id, "Stripe-Version": self.api_version}
 
+        # Refused before any endpoint runs: nothing is saved under the key.
         auth_error = self._check_auth(headers.get("Authorization"))
         if auth_error is not None:
             return 401, {"error": auth_error}, extra
-
-        fault = self._take_fault(method, path)
-        if fault is not None and fault.hang_seconds is not None:
-            with self._lock:
-                release = self._release
-            if release.wait(fault.hang_seconds) or self._stopping.is_set():
-                return None, None, extra  # dropped: stop()/reset() ended the hang
-        elif fault is not None:
-            return fault.status, {"error": fault.error or _default_fault(fault.status)}, extra
-
         idem_key = headers.get("Idempotency-Key")
         if idem_key:
             extra["Idempotency-Key"] = idem_key
@@ -1634,46 +2049,70 @@ class StripeStandin:
             except StripeAPIError as exc:
                 return exc.status, {"error": exc.body}, extra
 
-            # Idempotency, as Stripe does it: a POST retried with the same key
-            # (the stripe library adds one to every POST and reuses it on its
-            # own retries) must not create a second session or refund - the
-            # first result is replayed. Reusing a key for different parameters
-            # is a client bug, and Stripe says so with a 400.
-            fingerprint = json.dumps([method, path, params], sort_keys=True)
-            slot = (owner, idem_key) if idem_key and method == "POST" else None
-            if slot is not None and slot in self._idempotency:
-                _, _, o_fp, o_status, o_body = self._idempotency[slot]
-                if o_fp != fingerprint:
-                    return (
-                        400,
-                        {
-                            "error": {
-                                "type": "idempotency_error",
-                                "message": "Keys for idempotent requests can only be used with the "
-                                "same parameters they were first used with. Try using a key "
-                                f"other than '{idem_key}' if you meant to execute a "
-                                "different request.",
-                            }
-                        },
-                        extra,
-                    )
-                extra["Idempotent-Replayed"] = "true"
-                extra["Original-Request"] = o_body.get("_request_id", "")
-                body = {k: v for k, v in o_body.items() if k != "_request_id"}
-                return o_status, copy.deepcopy(body), extra
-
-            ctx = _Ctx(method, path, params, owner, request_id, idem_key)
-            try:
-                status, body = self._dispatch(ctx)
-            except StripeAPIError as exc:
-                # Failed requests are not saved under the key (Stripe does not
-                # save validation failures either), so a corrected retry works.
-                return exc.status, {"error": exc.body}, extra
+        # Idempotency as Stripe documents it (https://docs.stripe.com/api/idempotent_requests):
+        # "saving the resulting status code and body of the first request made
+        # for any given idempotency key, regardless of whether it succeeded or
+        # failed. Subsequent requests with the same key return the same result,
+        # including 500 errors." -- "Results are only saved if an API endpoint
+        # started executing. If incoming parameters failed validation, or the
+        # request conflicted with another that was executing concurrently, no
+        # idempotent result is saved" -- "The idempotency layer compares
+        # incoming parameters to those of the original request and errors
+        # unless they're the same" -- keys only matter on POST ("Sending
+        # idempotency keys in GET and DELETE requests has no effect").
+        fingerprint = json.dumps([method, path, params], sort_keys=True)
+        slot = (owner, idem_key) if idem_key and method == "POST" else None
+        with self._lock:
             if slot is not None:
-                stored = dict(copy.deepcopy(body), _request_id=request_id)
-                self._idempotency[slot] = (method, path, fingerprint, status, stored)
-            for event in ctx.events:
-                self._queue_event(event)
+                stored = self._idempotency.get(slot)
+                if stored is not None and _now() - stored.created > IDEMPOTENCY_KEY_TTL:
+                    del self._idempotency[slot]  # pruned after 24 h: the key is new again
+                    stored = None
+                if stored is not None:
+                    if stored.fingerprint != fingerprint:
+                        return 400, {"error": _idempotency_mismatch(idem_key)}, extra
+                    extra["Idempotent-Replayed"] = "true"
+                    extra["Original-Request"] = stored.request_id
+                    return stored.status, copy.deepcopy(stored.body), extra
+                if slot in self._idempotency_in_flight:
+                    return 409, {"error": _idempotency_in_use(idem_key)}, extra
+                self._idempotency_in_flight.add(slot)
+        try:
+            return self._execute(
+                method, path, params, owner, request_id, idem_key, slot, fingerprint, extra
+            )
+        finally:
+            if slot is not None:
+                with self._lock:
+                    self._idempotency_in_flight.discard(slot)
+
+    def _execute(self, method, path, params, owner, request_id, idem_key, slot, fingerprint, extra):
+        fault = self._take_fault(method, path)
+        if fault is not None and fault.hang_seconds is not None:
+            with self._lock:
+                release = self._release
+            if release.wait(fault.hang_seconds) or self._stopping.is_set():
+                return None, None, extra  # dropped: stop()/reset() ended the hang
+            fault = None  # a slow Stripe still does the work
+        with self._lock:
+            if fault is not None and not fault.after_create:
+                status, body = fault.status, {"error": fault.error or _default_fault(fault.status)}
+            else:
+                ctx = _Ctx(method, path, params, owner, request_id, idem_key)
+                try:
+                    status, body = self._dispatch(ctx)
+                except StripeAPIError as exc:
+                    # Validation failures: the endpoint did not run, nothing is saved.
+                    return exc.status, {"error": exc.body}, extra
+                for event in ctx.events:
+                    self._queue_event(event)
+                if fault is not None:  # the work is done, but the client sees an error
+                    status = fault.status
+                    body = {"error": fault.error or _default_fault(fault.status)}
+            if slot is not None and _saved_under_key(status):
+                self._idempotency[slot] = _IdempotentResult(
+                    fingerprint, status, copy.deepcopy(body), request_id, _now()
+                )
             return status, body, extra
 
     def _check_auth(self, authorization: str | None) -> dict | None:
@@ -1704,7 +2143,7 @@ class StripeStandin:
     def _resolve_owner(self, stripe_account: str | None) -> str | None:
         if not stripe_account or stripe_account == self.platform_account_id:
             return None
-        if self._account(stripe_account) is None:
+        if self._account(stripe_account) is None or stripe_account in self._deauthorized:
             raise StripeAPIError(
                 403,
                 f"The provided key '{self.api_key[:8]}****' does not have access to account "
@@ -1748,6 +2187,16 @@ class StripeStandin:
             return
         if node.get("object") == "checkout.session" and head == "line_items":
             node["line_items"] = self._line_item_list(node["id"])
+        elif node.get("object") == "charge" and head == "refunds":
+            # Includable only (https://docs.stripe.com/changelog/2022-11-15/deprecates-charges-auto-expand).
+            charge_refunds = [
+                o
+                for o in self._objects.values()
+                if o.get("object") == "refund" and o["charge"] == node["id"]
+            ]
+            node["refunds"] = self._list_page(
+                charge_refunds, f"/v1/charges/{node['id']}/refunds", {}
+            )
         elif head == "breakdown" and "amount_discount" in node:
             node["breakdown"] = {"discounts": [], "taxes": []}
         value = node.get(head)
@@ -1794,11 +2243,14 @@ class StripeStandin:
                 code="parameter_invalid",
                 param="mode",
             )
-        ui_mode = p.get("ui_mode") or "hosted"
-        if ui_mode != "hosted":
+        # At 2026-08-26.dahlia the hosted page is ui_mode "hosted_page" (the
+        # library's Session.ui_mode literals: elements, embedded_page, form,
+        # hosted_page; "Defaults to `hosted_page`").
+        ui_mode = p.get("ui_mode") or "hosted_page"
+        if ui_mode != "hosted_page":
             raise StripeAPIError(
                 400,
-                "The Stripe stand-in implements ui_mode=hosted only.",
+                "The Stripe stand-in implements ui_mode=hosted_page only.",
                 code="parameter_invalid",
                 param="ui_mode",
             )
@@ -1828,11 +2280,12 @@ class StripeStandin:
                 param="currency",
             )
         amount_total = sum(item["amount_total"] for item in items)
+        _check_charge_amount(amount_total, currency, param="line_items")
 
         expires_at = _as_int(p.get("expires_at"), "expires_at")
         if expires_at is None:
             expires_at = now + CHECKOUT_MAX_EXPIRY
-        elif expires_at - now < CHECKOUT_MIN_EXPIRY - CHECKOUT_EXPIRY_TOLERANCE:
+        elif expires_at - now < CHECKOUT_MIN_EXPIRY:
             raise StripeAPIError(
                 400,
                 "The `expires_at` timestamp must be at least 30 minutes from Checkout Session "
@@ -1940,7 +2393,7 @@ class StripeStandin:
             "subscription": None,
             "success_url": success_url,
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-            "ui_mode": "hosted",
+            "ui_mode": "hosted_page",
             "url": f"{self.base_url}/pay/{session_id}",
             "wallet_options": None,
             # Private: what the PaymentIntent will be made of. _public() hides it.
@@ -2080,9 +2533,15 @@ class StripeStandin:
             destination = _as_str(transfer_raw.get("destination"), param, required=True)
             assert destination is not None
             acct = self._account(destination)
-            if acct is None or destination == self.platform_account_id:
+            if (
+                acct is None
+                or destination == self.platform_account_id
+                or destination in self._deauthorized
+            ):
                 raise _no_such("destination", destination, param=param, status=400)
-            if not acct["charges_enabled"]:
+            if acct["capabilities"].get("transfers") != "active":
+                # https://docs.stripe.com/connect/destination-charges: the
+                # destination needs the transfers capability.
                 raise StripeAPIError(
                     400,
                     "Your destination account needs to have at least one of the following "
@@ -2211,9 +2670,6 @@ class StripeStandin:
             metadata=_as_metadata(p.get("metadata")),
             reason=reason,
             reverse_transfer=bool(_as_bool(p.get("reverse_transfer"), "reverse_transfer")),
-            refund_application_fee=bool(
-                _as_bool(p.get("refund_application_fee"), "refund_application_fee")
-            ),
         )
 
     def _api_create_customer(self, ctx: _Ctx, match: re.Match) -> dict:
@@ -2256,9 +2712,13 @@ class StripeStandin:
     def _api_get_account(self, ctx: _Ctx, match: re.Match) -> dict:
         acct = self._account(match.group(1))
         # The platform reads its connected accounts (and itself); a connected
-        # account can read only itself.
+        # account can read only itself. Always the current state: the platform
+        # re-reads it on account.updated because events arrive in any order
+        # (https://docs.stripe.com/webhooks#event-ordering).
         if acct is None or (ctx.owner is not None and acct["id"] != ctx.owner):
             raise _no_such("account", match.group(1), param="account")
+        if acct["id"] in self._deauthorized:
+            self._resolve_owner(acct["id"])  # raises account_invalid
         return acct
 
     def _api_get_own_account(self, ctx: _Ctx, match: re.Match) -> dict:
@@ -2315,8 +2775,7 @@ class StripeStandin:
                     )
                     target = self.get(session_id)["success_url"]  # type: ignore[index]
                 elif action == "cancel":
-                    self.cancel(session_id)
-                    target = self.get(session_id)["cancel_url"]  # type: ignore[index]
+                    target = self.cancel(session_id)
                 else:
                     if form.get("outcome") == "fail":
                         self.async_fail(session_id)
@@ -2401,6 +2860,16 @@ class StripeStandin:
 # ---------------------------------------------------------------------------
 # Object helpers
 # ---------------------------------------------------------------------------
+
+# https://docs.stripe.com/api/disputes/object#dispute_object-evidence
+_DISPUTE_EVIDENCE_FIELDS = """access_activity_log billing_address cancellation_policy
+cancellation_policy_disclosure cancellation_rebuttal customer_communication
+customer_email_address customer_name customer_purchase_ip customer_signature
+duplicate_charge_documentation duplicate_charge_explanation duplicate_charge_id
+product_description receipt refund_policy refund_policy_disclosure
+refund_refusal_explanation service_date service_documentation shipping_address
+shipping_carrier shipping_date shipping_documentation shipping_tracking_number
+uncategorized_file uncategorized_text""".split()
 
 
 def _public(obj: dict) -> dict:
