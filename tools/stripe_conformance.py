@@ -323,14 +323,14 @@ def _check_param(value: Any, tp: Any, name: str, out: list[str], owner: Any) -> 
         for key in sorted(required - set(value)):
             out.append(f"missing required param {_param_name(name, key)}")
         return
-    if origin in (list, typing.List):
+    if origin in (list, list):
         if not isinstance(value, list):
             out.append(f"{shown}={_brief(value)} is not an array")
             return
         for i, item in enumerate(value):
             _check_param(item, args[0] if args else Any, f"{name}[{i}]", out, owner)
         return
-    if origin in (dict, typing.Dict, typing.Mapping) or (
+    if origin in (dict, dict, typing.Mapping) or (
         isinstance(origin, type) and issubclass(origin, UntypedStripeObject)
     ):
         if not isinstance(value, dict):
@@ -442,13 +442,11 @@ def _check_value(
         if isinstance(value, (dict, list)) or value not in args:
             out.append(f"{label}={_brief(value)} is not one of {sorted(map(str, args))}")
         return
-    if isinstance(tp, type) and issubclass(tp, ListObject) or origin is ListObject:
+    if (isinstance(tp, type) and issubclass(tp, ListObject)) or origin is ListObject:
         _check_list(value, args[0] if args else Any, path, out, owner, expanded)
         return
-    if (
-        isinstance(origin, type)
-        and issubclass(origin, UntypedStripeObject)
-        or (tp is UntypedStripeObject)
+    if (isinstance(origin, type) and issubclass(origin, UntypedStripeObject)) or (
+        tp is UntypedStripeObject
     ):
         if not isinstance(value, dict):
             out.append(f"{label}={_brief(value)} is not an object")
@@ -459,14 +457,14 @@ def _check_value(
             return
         _check_stripe_object(value, tp, path, out, expanded)
         return
-    if origin in (list, typing.List):
+    if origin in (list, list):
         if not isinstance(value, list):
             out.append(f"{label}={_brief(value)} is not an array")
             return
         for i, item in enumerate(value):
             _check_value(item, args[0] if args else Any, f"{path}[{i}]", out, owner, expanded)
         return
-    if origin in (dict, typing.Dict):
+    if origin in (dict, dict):
         if not isinstance(value, dict):
             out.append(f"{label}={_brief(value)} is not an object")
             return

@@ -1451,10 +1451,12 @@ class StripeStandin:
                 else []
             ),
             "net": amount - fee,
+            # Disputes move money as "adjustment" transactions whose reporting
+            # category says why (https://docs.stripe.com/reports/reporting-categories).
             "reporting_category": kind,
             "source": source,
             "status": "pending",
-            "type": kind,
+            "type": "adjustment" if kind.startswith("dispute") else kind,
         }
         return self._store(txn, owner)["id"]
 

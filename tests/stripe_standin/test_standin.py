@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
+from tools.stripe_conformance import check_answers
 from tools.stripe_standin import (
     API_VERSION,
     StandinError,
@@ -25,7 +26,6 @@ from tools.stripe_standin import (
     decode_form,
     sign_payload,
 )
-from tools.stripe_conformance import check_answers
 
 API_KEY = "sk_test_standinTests00000000000000"
 WHSEC = "whsec_platformTestSecret000000000000"
