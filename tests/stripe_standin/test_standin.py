@@ -1104,3 +1104,266 @@ def test_reset_forgets_state_but_keeps_configuration(standin, client, receiver):
     assert standin.get(session.id) is None
     again = client.v1.checkout.sessions.create(params=session_params())
     assert standin.pay(again.id).status == 200
+
+
+# ---------------------------------------------------------------------------
+# Refund lifecycle, listing, dashboard refunds
+# ---------------------------------------------------------------------------
+
+
+def test_pending_refund_settles_with_refund_updated(standin, client, receiver):
+    pi_id = paid_intent(standin, client)
+    standin.refunds_pending()
+    refund = client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 1000})
+    assert (refund.status, refund.pending_reason) == ("pending", "processing")
+    standin.flush_events()
+
+    delivery = standin.settle_refund(refund.id)
+
+    assert delivery.event["type"] == "refund.updated"
+    assert delivery.event["data"]["object"]["status"] == "succeeded"
+    assert "pending_reason" not in delivery.event["data"]["object"]
+    assert delivery.event["data"]["previous_attributes"] == {"status": "pending"}
+    assert client.v1.refunds.retrieve(refund.id).status == "succeeded"
+    with pytest.raises(StandinError):
+        standin.settle_refund(refund.id)
+
+
+def test_pending_refund_fails_with_refund_failed_and_money_back(standin, client):
+    pi_id = paid_intent(standin, client)
+    standin.refunds_pending()
+    refund = client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 1000})
+    assert client.v1.charges.retrieve(refund.charge).amount_refunded == 1000
+
+    delivery = standin.fail_refund(refund.id, failure_reason="expired_or_canceled_card")
+
+    failed = delivery.event["data"]["object"]
+    assert delivery.event["type"] == "refund.failed"
+    assert (failed["status"], failed["failure_reason"]) == ("failed", "expired_or_canceled_card")
+    assert failed["failure_balance_transaction"].startswith("txn_")
+    charge = client.v1.charges.retrieve(refund.charge)
+    assert (charge.amount_refunded, charge.refunded) == (0, False)
+    standin.refunds_pending(False)
+    later = client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 1000})
+    assert later.status == "succeeded"
+
+
+def test_refunds_list_by_payment_intent_and_charge_paginates(standin, client):
+    pi_id = paid_intent(standin, client)
+    other = paid_intent(standin, client)
+    made = [
+        client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 100 + i}).id
+        for i in range(3)
+    ]
+    client.v1.refunds.create(params={"payment_intent": other, "amount": 100})
+    newest_first = list(reversed(made))
+
+    page = client.v1.refunds.list(params={"payment_intent": pi_id, "limit": 2})
+    assert ([r.id for r in page.data], page.has_more, page.url) == (
+        newest_first[:2],
+        True,
+        "/v1/refunds",
+    )
+    rest = client.v1.refunds.list(
+        params={"payment_intent": pi_id, "limit": 2, "starting_after": page.data[-1].id}
+    )
+    assert ([r.id for r in rest.data], rest.has_more) == (newest_first[2:], False)
+    charge_id = standin.get(pi_id)["latest_charge"]
+    by_charge = client.v1.refunds.list(params={"charge": charge_id})
+    assert [r.id for r in by_charge.data] == newest_first
+    assert [r["id"] for r in standin.refunds_of(pi_id)] == newest_first
+
+
+def test_dashboard_refund_has_empty_metadata_and_api_refund_keeps_it(standin, client):
+    pi_id = paid_intent(standin, client)
+    client.v1.refunds.create(
+        params={"payment_intent": pi_id, "amount": 1000, "metadata": {"altar_refund": "r1"}}
+    )
+    standin.flush_events()
+
+    standin.refund_in_dashboard(pi_id, amount=500)
+
+    dashboard, api = standin.refunds_of(pi_id)
+    assert (dashboard["metadata"], api["metadata"]) == ({}, {"altar_refund": "r1"})
+    types = [e["type"] for e in standin.events[-2:]]
+    assert types == ["refund.created", "charge.refunded"]
+    assert standin.events[-2]["data"]["object"]["id"] == dashboard["id"]
+
+
+def test_refund_objects_carry_no_refund_application_fee(standin, client):
+    pi_id = paid_intent(standin, client)
+    refund = client.v1.refunds.create(
+        params={"payment_intent": pi_id, "refund_application_fee": True}
+    )
+    assert "refund_application_fee" not in refund
+
+
+# ---------------------------------------------------------------------------
+# Disputes
+# ---------------------------------------------------------------------------
+
+
+def test_dispute_opened_and_won(standin, client, receiver):
+    pi_id = paid_intent(standin, client)
+
+    opened = standin.open_dispute(pi_id, reason="product_not_received")
+
+    dispute = opened.event["data"]["object"]
+    assert (opened.event["type"], opened.status) == ("charge.dispute.created", 200)
+    assert (dispute["status"], dispute["reason"], dispute["amount"]) == (
+        "needs_response",
+        "product_not_received",
+        160000,
+    )
+    assert dispute["payment_intent"] == pi_id
+    assert client.v1.charges.retrieve(dispute["charge"]).disputed is True
+    assert client.v1.disputes.retrieve(dispute["id"]).status == "needs_response"
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.refunds.create(params={"payment_intent": pi_id})
+    assert info.value.code == "charge_disputed"
+
+    closed = standin.close_dispute(dispute["id"], won=True)
+
+    assert closed.event["type"] == "charge.dispute.closed"
+    assert closed.event["data"]["object"]["status"] == "won"
+    assert closed.event["data"]["previous_attributes"] == {"status": "needs_response"}
+    assert len(closed.event["data"]["object"]["balance_transactions"]) == 2
+    with pytest.raises(StandinError):
+        standin.close_dispute(dispute["id"], won=False)
+
+
+def test_dispute_lost(standin, client):
+    pi_id = paid_intent(standin, client)
+    dispute_id = standin.open_dispute(pi_id).event["data"]["object"]["id"]
+    closed = standin.close_dispute(dispute_id, won=False)
+    assert closed.event["data"]["object"]["status"] == "lost"
+    assert len(closed.event["data"]["object"]["balance_transactions"]) == 1
+
+
+# ---------------------------------------------------------------------------
+# Connect: transfers capability, deauthorization
+# ---------------------------------------------------------------------------
+
+
+def test_transfers_capability_gates_destination_charges(standin, client):
+    acct = standin.create_account(charges_enabled=True, transfers="pending")
+    assert acct["capabilities"] == {"card_payments": "active", "transfers": "pending"}
+    params = session_params(
+        payment_intent_data={
+            "application_fee_amount": 100,
+            "transfer_data": {"destination": acct["id"]},
+        }
+    )
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(params=params)
+    assert info.value.code == "insufficient_capabilities_for_transfer"
+
+    delivery = standin.update_account(acct["id"], transfers="active")
+
+    assert delivery.event["type"] == "account.updated"
+    assert delivery.event["data"]["object"]["capabilities"]["transfers"] == "active"
+    assert delivery.event["data"]["previous_attributes"] == {
+        "capabilities": {"card_payments": "active", "transfers": "pending"}
+    }
+    assert client.v1.accounts.retrieve(acct["id"]).capabilities.transfers == "active"
+    assert client.v1.checkout.sessions.create(params=params).status == "open"
+
+
+def test_account_read_is_the_current_state_whatever_the_event_order(standin, client):
+    acct = standin.create_account(charges_enabled=True)
+    first = standin.update_account(acct["id"], transfers="inactive")
+    standin.update_account(acct["id"], transfers="active")
+    # An old event (redelivered late) still says inactive; the API says active.
+    assert first.event["data"]["object"]["capabilities"]["transfers"] == "inactive"
+    assert client.v1.accounts.retrieve(acct["id"]).capabilities.transfers == "active"
+
+
+def test_deauthorization_event_and_access_revoked(standin, client, receiver):
+    acct = standin.create_account(charges_enabled=True)
+
+    delivery = standin.deauthorize(acct["id"])
+
+    event = delivery.event
+    assert (event["type"], event["account"], delivery.endpoint) == (
+        "account.application.deauthorized",
+        acct["id"],
+        "connect",
+    )
+    assert event["data"]["object"] == {
+        "id": standin.application_id,
+        "object": "application",
+        "name": "Altar (stand-in platform)",
+    }
+    with pytest.raises(stripe.error.PermissionError) as info:
+        client.v1.accounts.retrieve(acct["id"])
+    assert info.value.json_body["error"]["code"] == "account_invalid"
+    with pytest.raises(stripe.error.InvalidRequestError):
+        client.v1.checkout.sessions.create(
+            params=session_params(
+                payment_intent_data={"transfer_data": {"destination": acct["id"]}}
+            )
+        )
+
+
+# ---------------------------------------------------------------------------
+# Amount limits
+# ---------------------------------------------------------------------------
+
+
+def one_line(currency: str, amount: int) -> dict:
+    return session_params(
+        line_items=[
+            {
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": amount,
+                    "product_data": {"name": "Package"},
+                },
+                "quantity": 1,
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "code"),
+    [
+        ("usd", 49, "amount_too_small"),
+        ("eur", 49, "amount_too_small"),
+        ("gbp", 29, "amount_too_small"),
+        ("jpy", 49, "amount_too_small"),
+        ("usd", 100_000_000, "amount_too_large"),
+    ],
+)
+def test_checkout_total_outside_stripes_limits_is_refused(client, currency, amount, code):
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(params=one_line(currency, amount))
+    assert (info.value.http_status, info.value.code) == (400, code)
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount"), [("usd", 50), ("gbp", 30), ("jpy", 50), ("usd", 99_999_999)]
+)
+def test_checkout_total_at_stripes_limits_is_accepted(client, currency, amount):
+    session = client.v1.checkout.sessions.create(params=one_line(currency, amount))
+    assert session.amount_total == amount
+
+
+# ---------------------------------------------------------------------------
+# Delayed payment methods
+# ---------------------------------------------------------------------------
+
+
+def test_delayed_payment_payloads_follow_stripe(standin, client):
+    session = client.v1.checkout.sessions.create(params=session_params())
+
+    completed = standin.pay(session.id, async_payment=True).event["data"]["object"]
+    assert (completed["status"], completed["payment_status"]) == ("complete", "unpaid")
+    pi = standin.get(completed["payment_intent"])
+    assert (pi["status"], pi["payment_method_types"]) == ("processing", ["us_bank_account"])
+    assert standin.get(pi["latest_charge"])["status"] == "pending"
+
+    succeeded = standin.async_succeed(session.id).event
+    assert succeeded["type"] == "checkout.session.async_payment_succeeded"
+    assert succeeded["data"]["object"]["payment_status"] == "paid"
+    assert standin.get(pi["id"])["status"] == "succeeded"
