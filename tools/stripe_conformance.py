@@ -502,7 +502,7 @@ def _check_list(
         return
     if not isinstance(value.get("url"), str):
         out.append(f"{label}.url is not a string")
-    inner = frozenset(p.split(".", 2)[2] for p in expanded if p.startswith("data."))
+    inner = frozenset(p.split(".", 1)[1] for p in expanded if p.startswith("data."))
     for i, item in enumerate(value["data"]):
         _check_value(item, item_tp, f"{path}.data[{i}]", out, owner, inner)
 
