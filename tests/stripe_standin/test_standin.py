@@ -985,7 +985,7 @@ def test_stored_result_is_forgotten_after_24_hours(standin, client, monkeypatch)
     standin.fail_next("POST", "/v1/refunds", status=500)
     assert _raw_refund(standin, pi_id, "k1")[0] == 500
     later = time.time() + 24 * 3600 + 1
-    monkeypatch.setattr("tools.stripe_standin.time.time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     assert _raw_refund(standin, pi_id, "k1")[0] == 200
 
 
