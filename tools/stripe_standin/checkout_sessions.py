@@ -706,6 +706,10 @@ class CheckoutSessions:
 
     def _api_expire_session(self, ctx: _Ctx, match: re.Match) -> dict:
         session = self._lookup("checkout.session", match.group(1), ctx.owner)
+        # "A Checkout Session can be expired when it is in one of these
+        # statuses: open ... Returns an error if the Checkout Session has
+        # already expired or isn't in an expireable state."
+        # (https://docs.stripe.com/api/checkout/sessions/expire)
         if session["status"] != "open":
             raise StripeAPIError(
                 400,
