@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.services import api_key_issue
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tools import stripe_conformance
 from tools.stripe_standin import StripeStandin
 
 
@@ -37,12 +38,43 @@ def _stripe_standin_server():
 @pytest.fixture
 def stripe_standin(_stripe_standin_server, settings) -> StripeStandin:
     """Stripe's servers, played on loopback; the platform's real client code
-    talks to it over HTTP."""
+    talks to it over HTTP.
+
+    At teardown every request the test's code sent and every answer and
+    event the stand-in produced is checked against the pinned ``stripe``
+    library's types (tools.stripe_conformance); any finding fails the test
+    that caused it."""
     _stripe_standin_server.reset()
     _stripe_standin_server.configure_webhooks()
     settings.STRIPE_API_BASE = _stripe_standin_server.base_url
     yield _stripe_standin_server
+    findings = stripe_conformance.audit(_stripe_standin_server)
     _stripe_standin_server.reset()
+    assert not findings, CONFORMANCE_HEADER + "\n".join(findings)
+
+
+CONFORMANCE_HEADER = "Stripe conformance findings (pinned stripe library types):\n"
+_conformance_findings: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    # Collected in the controlling process too (xdist forwards reports), so
+    # the summary below covers the whole run.
+    if report.when == "teardown" and report.failed and CONFORMANCE_HEADER in report.longreprtext:
+        text = report.longreprtext.split(CONFORMANCE_HEADER, 1)[1]
+        for line in text.splitlines():
+            line = line.strip().removeprefix("E").strip()
+            if not line or line.startswith(("assert", "where", "+", "tests/", "AssertionError")):
+                break
+            _conformance_findings.append((report.nodeid, line))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _conformance_findings:
+        return
+    terminalreporter.section("Stripe conformance findings")
+    for nodeid, finding in _conformance_findings:
+        terminalreporter.write_line(f"{nodeid}: {finding}")
 
 
 def run_outbox() -> int:

@@ -18,7 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
-from tools.stripe_standin import API_VERSION, StripeStandin, decode_form, sign_payload
+from tools.stripe_conformance import check_answers
+from tools.stripe_standin import (
+    API_VERSION,
+    StandinError,
+    StripeStandin,
+    decode_form,
+    sign_payload,
+)
 
 API_KEY = "sk_test_standinTests00000000000000"
 WHSEC = "whsec_platformTestSecret000000000000"
@@ -93,6 +100,11 @@ def standin(receiver):
     s.start()
     yield s
     s.stop()
+    # Whatever the test did, what the stand-in answered and delivered must be
+    # what Stripe can send at the pinned version (requests are the test's own,
+    # some deliberately wrong, so only the stand-in's side is checked here).
+    findings = check_answers(s.exchanges, s.events)
+    assert not findings, "stand-in answers not as Stripe's:\n" + "\n".join(findings)
 
 
 def make_client(base: str, timeout: float = 5.0, api_key: str = API_KEY) -> stripe.StripeClient:
@@ -336,14 +348,14 @@ def test_expire_unknown_session_is_404(client):
     assert info.value.code == "resource_missing"
 
 
-@pytest.mark.parametrize("minutes", [30, 29])  # exactly 30, and within the clock tolerance
-def test_expires_at_thirty_minutes_is_accepted(client, minutes):
-    at = int(time.time()) + minutes * 60
+def test_expires_at_thirty_minutes_is_accepted(client):
+    at = int(time.time()) + 30 * 60 + 5  # a few seconds of margin for the request itself
     session = client.v1.checkout.sessions.create(params=session_params(expires_at=at))
     assert session.expires_at == at
 
 
-@pytest.mark.parametrize("offset", [25 * 60, 24 * 3600 + 60, -60])
+# 29:59 is refused: Stripe has no clock tolerance below 30 minutes.
+@pytest.mark.parametrize("offset", [30 * 60 - 1, 29 * 60, 24 * 3600 + 60, -60])
 def test_expires_at_outside_stripes_window_is_refused(client, offset):
     with pytest.raises(stripe.error.InvalidRequestError) as info:
         client.v1.checkout.sessions.create(
@@ -507,23 +519,50 @@ def test_hosted_pay_button_redirects_to_success_url(standin, client, receiver):
     assert http("POST", f"{standin.base_url}/pay/{session.id}/complete", {})[0] == 409
 
 
-def test_cancel_delivers_expired_event_and_redirects(standin, client, receiver):
+def test_cancel_only_redirects_and_the_session_stays_payable(standin, client, receiver):
     session = client.v1.checkout.sessions.create(params=session_params())
     status, headers, _ = http("POST", f"{standin.base_url}/pay/{session.id}/cancel", {})
 
     assert status == 303
     assert headers["Location"] == "https://altar.example/cancelled"
-    (event,) = receiver.events("/platform")
-    assert event["type"] == "checkout.session.expired"
-    assert event["data"]["object"]["status"] == "expired"
-    assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
+    assert receiver.events() == []
+    assert standin.events == []
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "open"
+    # Still payable, as on Stripe, until it expires or is expired.
+    assert standin.pay(session.id).event["type"] == "checkout.session.completed"
 
 
-def test_cancel_method_returns_the_delivery(standin, client):
+def test_cancel_method_returns_the_cancel_url(standin, client):
+    session = client.v1.checkout.sessions.create(
+        params=session_params(cancel_url="https://altar.example/c?s={CHECKOUT_SESSION_ID}")
+    )
+    assert standin.cancel(session.id) == f"https://altar.example/c?s={session.id}"
+    assert standin.get(session.id)["status"] == "open"
+
+
+def test_expire_helper_delivers_expired_and_page_refuses_payment(standin, client, receiver):
     session = client.v1.checkout.sessions.create(params=session_params())
-    delivery = standin.cancel(session.id)
-    assert delivery.event["type"] == "checkout.session.expired"
-    assert delivery.status == 200
+
+    delivery = standin.expire(session.id)
+
+    assert (delivery.event["type"], delivery.status) == ("checkout.session.expired", 200)
+    assert delivery.event["data"]["object"]["status"] == "expired"
+    status, _, page = http("GET", f"{standin.base_url}/pay/{session.id}")
+    assert (status, 'id="pay"' in page) == (200, False)
+    assert http("POST", f"{standin.base_url}/pay/{session.id}/complete", {})[0] == 409
+    with pytest.raises(StandinError):
+        standin.pay(session.id)
+    with pytest.raises(StandinError):
+        standin.expire(session.id)
+
+
+def test_completed_session_cannot_be_expired(standin, client):
+    session = client.v1.checkout.sessions.create(params=session_params())
+    standin.pay(session.id)
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.checkout.sessions.expire(session.id)
+    assert info.value.http_status == 400
+    assert 'status of "complete"' in info.value.user_message
 
 
 def test_expire_due_lapses_only_sessions_past_expires_at(standin, client, receiver):
@@ -734,12 +773,20 @@ def test_full_refund(standin, client, receiver):
     assert client.v1.refunds.retrieve(refund.id).charge == refund.charge
     charge = client.v1.charges.retrieve(refund.charge)
     assert (charge.amount_refunded, charge.refunded) == (160000, True)
-    assert [r.id for r in charge.refunds.data] == [refund.id]
+    assert "refunds" not in charge  # not included since 2022-11-15
+    expanded = client.v1.charges.retrieve(refund.charge, params={"expand": ["refunds"]})
+    assert [r.id for r in expanded.refunds.data] == [refund.id]
 
-    (delivery,) = standin.flush_events()
-    assert delivery.event["type"] == "charge.refunded"
-    assert delivery.event["data"]["previous_attributes"]["amount_refunded"] == 0
-    assert [e["type"] for e in receiver.events()][-1] == "charge.refunded"
+    created, refunded = standin.flush_events()
+    assert created.event["type"] == "refund.created"
+    assert created.event["data"]["object"]["metadata"] == {"booking_id": "42"}
+    assert refunded.event["type"] == "charge.refunded"
+    assert refunded.event["data"]["previous_attributes"] == {
+        "amount_refunded": 0,
+        "refunded": False,
+    }
+    assert "refunds" not in refunded.event["data"]["object"]
+    assert [e["type"] for e in receiver.events()][-2:] == ["refund.created", "charge.refunded"]
 
 
 def test_partial_refunds_and_over_refund_refused(standin, client):
@@ -754,11 +801,15 @@ def test_partial_refunds_and_over_refund_refused(standin, client):
 
     charge = client.v1.charges.retrieve(second.charge)
     assert (charge.amount_refunded, charge.refunded) == (160000, True)
-    assert [r.amount for r in charge.refunds.data] == [100000, 60000]
+    listed = client.v1.refunds.list(params={"payment_intent": pi_id})
+    assert [r.amount for r in listed.data] == [100000, 60000]
     with pytest.raises(stripe.error.InvalidRequestError) as info:
         client.v1.refunds.create(params={"charge": charge.id})
     assert info.value.code == "charge_already_refunded"
-    assert [d.event["type"] for d in standin.flush_events()] == ["charge.refunded"] * 2
+    assert [d.event["type"] for d in standin.flush_events()] == [
+        "refund.created",
+        "charge.refunded",
+    ] * 2
 
 
 def test_refund_of_unknown_payment_intent(client):
@@ -774,7 +825,7 @@ def test_idempotent_refund_is_not_made_twice(standin, client):
     b = client.v1.refunds.create(params=params, options={"idempotency_key": "refund-1"})
     assert a.id == b.id
     assert client.v1.charges.retrieve(a.charge).amount_refunded == 1000
-    assert len(standin.flush_events()) == 1
+    assert len(standin.flush_events()) == 2  # refund.created, charge.refunded: once
 
 
 def test_refund_in_dashboard_delivers_charge_refunded(standin, client, receiver):
@@ -831,7 +882,9 @@ def test_injected_error_body_is_passed_through(standin, client):
     assert (info.value.code, info.value.user_message) == ("expired_card", "Card expired.")
 
 
-def test_retry_after_injected_500_reuses_key_and_creates_once(standin):
+def test_library_retry_after_500_gets_the_stored_500(standin):
+    # Stripe stores the first result under the key, 500s included: the
+    # library's own retry (same key) is answered with the same 500.
     standin.fail_next("POST", "/v1/checkout/sessions", status=500)
     retrying = stripe.StripeClient(
         API_KEY,
@@ -842,12 +895,113 @@ def test_retry_after_injected_500_reuses_key_and_creates_once(standin):
     stripe_sleep = stripe.RequestsClient._sleep_time_seconds
     try:
         stripe.RequestsClient._sleep_time_seconds = lambda *a, **k: 0
-        session = retrying.v1.checkout.sessions.create(params=session_params())
+        with pytest.raises(stripe.error.APIError):
+            retrying.v1.checkout.sessions.create(params=session_params())
     finally:
         stripe.RequestsClient._sleep_time_seconds = stripe_sleep
     first, second = standin.requests
     assert first.idempotency_key == second.idempotency_key
-    assert standin.get(session.id)["status"] == "open"
+    assert [e.status for e in standin.exchanges] == [500, 500]
+    assert [o for o in _objects(standin, "checkout.session")] == []
+
+
+def _objects(standin, object_name):
+    with standin._lock:
+        return [o for o in standin._objects.values() if o.get("object") == object_name]
+
+
+def _raw_refund(standin, pi_id, key, amount="1000"):
+    return http(
+        "POST",
+        f"{standin.base_url}/v1/refunds",
+        {"payment_intent": pi_id, "amount": amount},
+        {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": key},
+    )
+
+
+def test_500_before_create_is_stored_and_replayed_for_the_key(standin, client):
+    pi_id = paid_intent(standin, client)
+    standin.fail_next("POST", "/v1/refunds", status=500)
+
+    first = _raw_refund(standin, pi_id, "k1")
+    replay = _raw_refund(standin, pi_id, "k1")
+
+    assert (first[0], replay[0]) == (500, 500)
+    assert replay[1]["Idempotent-Replayed"] == "true"
+    assert json.loads(replay[2]) == json.loads(first[2])
+    assert _objects(standin, "refund") == []
+    # A new key is a new request.
+    assert _raw_refund(standin, pi_id, "k2")[0] == 200
+    assert len(_objects(standin, "refund")) == 1
+
+
+def test_500_after_create_leaves_the_refund_and_replays_the_500(standin, client):
+    pi_id = paid_intent(standin, client)
+    standin.fail_next("POST", "/v1/refunds", status=500, after_create=True)
+
+    first = _raw_refund(standin, pi_id, "k1")
+    replay = _raw_refund(standin, pi_id, "k1")
+
+    assert (first[0], replay[0]) == (500, 500)
+    (refund,) = _objects(standin, "refund")
+    assert refund["amount"] == 1000
+    listed = client.v1.refunds.list(params={"payment_intent": pi_id})
+    assert [r.id for r in listed.data] == [refund["id"]]
+    assert [d.event["type"] for d in standin.flush_events()] == [
+        "refund.created",
+        "charge.refunded",
+    ]
+
+
+@pytest.mark.parametrize("status", [400, 401, 429])
+def test_refusals_before_execution_are_not_stored(standin, client, status):
+    pi_id = paid_intent(standin, client)
+    standin.fail_next("POST", "/v1/refunds", status=status)
+
+    assert _raw_refund(standin, pi_id, "k1")[0] == status
+    retry = _raw_refund(standin, pi_id, "k1")
+
+    assert retry[0] == 200
+    assert "Idempotent-Replayed" not in retry[1]
+
+
+def test_validation_error_is_not_stored(standin, client):
+    pi_id = paid_intent(standin, client)
+    assert _raw_refund(standin, pi_id, "k1", amount="-5")[0] == 400
+    assert _raw_refund(standin, pi_id, "k1", amount="-5")[0] == 400
+    assert "Idempotent-Replayed" not in _raw_refund(standin, pi_id, "k1", amount="-5")[1]
+
+
+def test_same_key_other_params_is_an_idempotency_error(standin, client):
+    pi_id = paid_intent(standin, client)
+    assert _raw_refund(standin, pi_id, "k1", amount="1000")[0] == 200
+    status, _, body = _raw_refund(standin, pi_id, "k1", amount="2000")
+    assert status == 400
+    assert json.loads(body)["error"]["type"] == "idempotency_error"
+
+
+def test_stored_result_is_forgotten_after_24_hours(standin, client, monkeypatch):
+    pi_id = paid_intent(standin, client)
+    standin.fail_next("POST", "/v1/refunds", status=500)
+    assert _raw_refund(standin, pi_id, "k1")[0] == 500
+    later = time.time() + 24 * 3600 + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _raw_refund(standin, pi_id, "k1")[0] == 200
+
+
+def test_request_while_the_key_is_in_flight_conflicts_and_is_not_stored(standin, client):
+    pi_id = paid_intent(standin, client)
+    # As if a first request with key k1 were still executing.
+    with standin._lock:
+        standin._idempotency_in_flight.add((None, "k1"))
+
+    status, _, body = _raw_refund(standin, pi_id, "k1")
+
+    assert (status, json.loads(body)["error"]["code"]) == (409, "idempotency_key_in_use")
+    with standin._lock:
+        standin._idempotency_in_flight.clear()
+    assert _objects(standin, "refund") == []
+    assert _raw_refund(standin, pi_id, "k1")[0] == 200
 
 
 def test_hang_lets_the_client_timeout_fire(standin):
@@ -950,3 +1104,266 @@ def test_reset_forgets_state_but_keeps_configuration(standin, client, receiver):
     assert standin.get(session.id) is None
     again = client.v1.checkout.sessions.create(params=session_params())
     assert standin.pay(again.id).status == 200
+
+
+# ---------------------------------------------------------------------------
+# Refund lifecycle, listing, dashboard refunds
+# ---------------------------------------------------------------------------
+
+
+def test_pending_refund_settles_with_refund_updated(standin, client, receiver):
+    pi_id = paid_intent(standin, client)
+    standin.refunds_pending()
+    refund = client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 1000})
+    assert (refund.status, refund.pending_reason) == ("pending", "processing")
+    standin.flush_events()
+
+    delivery = standin.settle_refund(refund.id)
+
+    assert delivery.event["type"] == "refund.updated"
+    assert delivery.event["data"]["object"]["status"] == "succeeded"
+    assert "pending_reason" not in delivery.event["data"]["object"]
+    assert delivery.event["data"]["previous_attributes"] == {"status": "pending"}
+    assert client.v1.refunds.retrieve(refund.id).status == "succeeded"
+    with pytest.raises(StandinError):
+        standin.settle_refund(refund.id)
+
+
+def test_pending_refund_fails_with_refund_failed_and_money_back(standin, client):
+    pi_id = paid_intent(standin, client)
+    standin.refunds_pending()
+    refund = client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 1000})
+    assert client.v1.charges.retrieve(refund.charge).amount_refunded == 1000
+
+    delivery = standin.fail_refund(refund.id, failure_reason="expired_or_canceled_card")
+
+    failed = delivery.event["data"]["object"]
+    assert delivery.event["type"] == "refund.failed"
+    assert (failed["status"], failed["failure_reason"]) == ("failed", "expired_or_canceled_card")
+    assert failed["failure_balance_transaction"].startswith("txn_")
+    charge = client.v1.charges.retrieve(refund.charge)
+    assert (charge.amount_refunded, charge.refunded) == (0, False)
+    standin.refunds_pending(False)
+    later = client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 1000})
+    assert later.status == "succeeded"
+
+
+def test_refunds_list_by_payment_intent_and_charge_paginates(standin, client):
+    pi_id = paid_intent(standin, client)
+    other = paid_intent(standin, client)
+    made = [
+        client.v1.refunds.create(params={"payment_intent": pi_id, "amount": 100 + i}).id
+        for i in range(3)
+    ]
+    client.v1.refunds.create(params={"payment_intent": other, "amount": 100})
+    newest_first = list(reversed(made))
+
+    page = client.v1.refunds.list(params={"payment_intent": pi_id, "limit": 2})
+    assert ([r.id for r in page.data], page.has_more, page.url) == (
+        newest_first[:2],
+        True,
+        "/v1/refunds",
+    )
+    rest = client.v1.refunds.list(
+        params={"payment_intent": pi_id, "limit": 2, "starting_after": page.data[-1].id}
+    )
+    assert ([r.id for r in rest.data], rest.has_more) == (newest_first[2:], False)
+    charge_id = standin.get(pi_id)["latest_charge"]
+    by_charge = client.v1.refunds.list(params={"charge": charge_id})
+    assert [r.id for r in by_charge.data] == newest_first
+    assert [r["id"] for r in standin.refunds_of(pi_id)] == newest_first
+
+
+def test_dashboard_refund_has_empty_metadata_and_api_refund_keeps_it(standin, client):
+    pi_id = paid_intent(standin, client)
+    client.v1.refunds.create(
+        params={"payment_intent": pi_id, "amount": 1000, "metadata": {"altar_refund": "r1"}}
+    )
+    standin.flush_events()
+
+    standin.refund_in_dashboard(pi_id, amount=500)
+
+    dashboard, api = standin.refunds_of(pi_id)
+    assert (dashboard["metadata"], api["metadata"]) == ({}, {"altar_refund": "r1"})
+    types = [e["type"] for e in standin.events[-2:]]
+    assert types == ["refund.created", "charge.refunded"]
+    assert standin.events[-2]["data"]["object"]["id"] == dashboard["id"]
+
+
+def test_refund_objects_carry_no_refund_application_fee(standin, client):
+    pi_id = paid_intent(standin, client)
+    refund = client.v1.refunds.create(
+        params={"payment_intent": pi_id, "refund_application_fee": True}
+    )
+    assert "refund_application_fee" not in refund
+
+
+# ---------------------------------------------------------------------------
+# Disputes
+# ---------------------------------------------------------------------------
+
+
+def test_dispute_opened_and_won(standin, client, receiver):
+    pi_id = paid_intent(standin, client)
+
+    opened = standin.open_dispute(pi_id, reason="product_not_received")
+
+    dispute = opened.event["data"]["object"]
+    assert (opened.event["type"], opened.status) == ("charge.dispute.created", 200)
+    assert (dispute["status"], dispute["reason"], dispute["amount"]) == (
+        "needs_response",
+        "product_not_received",
+        160000,
+    )
+    assert dispute["payment_intent"] == pi_id
+    assert client.v1.charges.retrieve(dispute["charge"]).disputed is True
+    assert client.v1.disputes.retrieve(dispute["id"]).status == "needs_response"
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.refunds.create(params={"payment_intent": pi_id})
+    assert info.value.code == "charge_disputed"
+
+    closed = standin.close_dispute(dispute["id"], won=True)
+
+    assert closed.event["type"] == "charge.dispute.closed"
+    assert closed.event["data"]["object"]["status"] == "won"
+    assert closed.event["data"]["previous_attributes"] == {"status": "needs_response"}
+    assert len(closed.event["data"]["object"]["balance_transactions"]) == 2
+    with pytest.raises(StandinError):
+        standin.close_dispute(dispute["id"], won=False)
+
+
+def test_dispute_lost(standin, client):
+    pi_id = paid_intent(standin, client)
+    dispute_id = standin.open_dispute(pi_id).event["data"]["object"]["id"]
+    closed = standin.close_dispute(dispute_id, won=False)
+    assert closed.event["data"]["object"]["status"] == "lost"
+    assert len(closed.event["data"]["object"]["balance_transactions"]) == 1
+
+
+# ---------------------------------------------------------------------------
+# Connect: transfers capability, deauthorization
+# ---------------------------------------------------------------------------
+
+
+def test_transfers_capability_gates_destination_charges(standin, client):
+    acct = standin.create_account(charges_enabled=True, transfers="pending")
+    assert acct["capabilities"] == {"card_payments": "active", "transfers": "pending"}
+    params = session_params(
+        payment_intent_data={
+            "application_fee_amount": 100,
+            "transfer_data": {"destination": acct["id"]},
+        }
+    )
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(params=params)
+    assert info.value.code == "insufficient_capabilities_for_transfer"
+
+    delivery = standin.update_account(acct["id"], transfers="active")
+
+    assert delivery.event["type"] == "account.updated"
+    assert delivery.event["data"]["object"]["capabilities"]["transfers"] == "active"
+    assert delivery.event["data"]["previous_attributes"] == {
+        "capabilities": {"card_payments": "active", "transfers": "pending"}
+    }
+    assert client.v1.accounts.retrieve(acct["id"]).capabilities.transfers == "active"
+    assert client.v1.checkout.sessions.create(params=params).status == "open"
+
+
+def test_account_read_is_the_current_state_whatever_the_event_order(standin, client):
+    acct = standin.create_account(charges_enabled=True)
+    first = standin.update_account(acct["id"], transfers="inactive")
+    standin.update_account(acct["id"], transfers="active")
+    # An old event (redelivered late) still says inactive; the API says active.
+    assert first.event["data"]["object"]["capabilities"]["transfers"] == "inactive"
+    assert client.v1.accounts.retrieve(acct["id"]).capabilities.transfers == "active"
+
+
+def test_deauthorization_event_and_access_revoked(standin, client, receiver):
+    acct = standin.create_account(charges_enabled=True)
+
+    delivery = standin.deauthorize(acct["id"])
+
+    event = delivery.event
+    assert (event["type"], event["account"], delivery.endpoint) == (
+        "account.application.deauthorized",
+        acct["id"],
+        "connect",
+    )
+    assert event["data"]["object"] == {
+        "id": standin.application_id,
+        "object": "application",
+        "name": "Altar (stand-in platform)",
+    }
+    with pytest.raises(stripe.error.PermissionError) as info:
+        client.v1.accounts.retrieve(acct["id"])
+    assert info.value.json_body["error"]["code"] == "account_invalid"
+    with pytest.raises(stripe.error.InvalidRequestError):
+        client.v1.checkout.sessions.create(
+            params=session_params(
+                payment_intent_data={"transfer_data": {"destination": acct["id"]}}
+            )
+        )
+
+
+# ---------------------------------------------------------------------------
+# Amount limits
+# ---------------------------------------------------------------------------
+
+
+def one_line(currency: str, amount: int) -> dict:
+    return session_params(
+        line_items=[
+            {
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": amount,
+                    "product_data": {"name": "Package"},
+                },
+                "quantity": 1,
+            }
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "code"),
+    [
+        ("usd", 49, "amount_too_small"),
+        ("eur", 49, "amount_too_small"),
+        ("gbp", 29, "amount_too_small"),
+        ("jpy", 49, "amount_too_small"),
+        ("usd", 100_000_000, "amount_too_large"),
+    ],
+)
+def test_checkout_total_outside_stripes_limits_is_refused(client, currency, amount, code):
+    with pytest.raises(stripe.error.InvalidRequestError) as info:
+        client.v1.checkout.sessions.create(params=one_line(currency, amount))
+    assert (info.value.http_status, info.value.code) == (400, code)
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount"), [("usd", 50), ("gbp", 30), ("jpy", 50), ("usd", 99_999_999)]
+)
+def test_checkout_total_at_stripes_limits_is_accepted(client, currency, amount):
+    session = client.v1.checkout.sessions.create(params=one_line(currency, amount))
+    assert session.amount_total == amount
+
+
+# ---------------------------------------------------------------------------
+# Delayed payment methods
+# ---------------------------------------------------------------------------
+
+
+def test_delayed_payment_payloads_follow_stripe(standin, client):
+    session = client.v1.checkout.sessions.create(params=session_params())
+
+    completed = standin.pay(session.id, async_payment=True).event["data"]["object"]
+    assert (completed["status"], completed["payment_status"]) == ("complete", "unpaid")
+    pi = standin.get(completed["payment_intent"])
+    assert (pi["status"], pi["payment_method_types"]) == ("processing", ["us_bank_account"])
+    assert standin.get(pi["latest_charge"])["status"] == "pending"
+
+    succeeded = standin.async_succeed(session.id).event
+    assert succeeded["type"] == "checkout.session.async_payment_succeeded"
+    assert succeeded["data"]["object"]["payment_status"] == "paid"
+    assert standin.get(pi["id"])["status"] == "succeeded"
