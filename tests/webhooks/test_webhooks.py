@@ -201,7 +201,7 @@ def test_expired_after_completed_does_not_unconfirm(checkout, stripe_standin, we
 
 def test_completed_after_expired_confirms_when_the_date_is_free(checkout, stripe_standin, webhooks):
     booking = checkout()
-    stripe_standin.cancel(booking.stripe_checkout_session_id)  # delivers checkout.session.expired
+    stripe_standin.expire(booking.stripe_checkout_session_id)  # delivers checkout.session.expired
     booking.refresh_from_db()
     assert booking.status == "expired"
     session = stripe_standin.get(booking.stripe_checkout_session_id)
