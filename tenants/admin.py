@@ -55,6 +55,9 @@ from tenants.services import (
 
 # The login is the e-mail address (admin login page and /accounts/login/).
 admin.site.login_form = AdminEmailAuthenticationForm
+# The name staff know the platform by, on every admin and accounts page.
+admin.site.site_header = "Altar"
+admin.site.site_title = "Altar"
 
 OWNER_ONLY = OWNER_ROLES
 # Set by the platform, never by the tenant's own staff.
