@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
@@ -498,39 +496,6 @@ def invitation_resend(*, tenant: Tenant, membership: TenantMembership) -> Tenant
     )
     staff_invitation_mail.enqueue(membership_id=locked.pk)
     return locked
-
-
-@dataclass(frozen=True)
-class IssuedInvitation:
-    membership: TenantMembership
-    token: str  # only in the e-mail being sent; the row keeps its hash
-
-
-@transaction.atomic
-def invitation_token_issue(
-    *, membership_id: int, now: datetime | None = None
-) -> IssuedInvitation | None:
-    """A new single-use token for a pending invitation, valid INVITATION_TTL
-    from now; any earlier token stops working. None when the invitation is
-    gone or accepted. Called by the outbox task right before it mails the
-    link, so the plaintext never sits in the task table."""
-    now = now or timezone.now()
-    with scopes_disabled():
-        membership = (
-            TenantMembership.objects.select_for_update(of=("self",))
-            .filter(pk=membership_id, status=TenantMembership.Status.PENDING)
-            .first()
-        )
-        if membership is None:
-            return None
-        token = secrets.token_urlsafe(32)
-        membership.invitation_token_hash = hash_key(token)
-        membership.invitation_sent_at = now
-        membership.invitation_expires_at = now + settings.INVITATION_TTL
-        membership.save(
-            update_fields=["invitation_token_hash", "invitation_sent_at", "invitation_expires_at"]
-        )
-    return IssuedInvitation(membership=membership, token=token)
 
 
 def _pending_invitation_locked(*, token: str, now: datetime) -> TenantMembership:

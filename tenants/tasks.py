@@ -20,6 +20,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_tasks import task
 
 from tenants.audit import actor_context
+from tenants.invitations import invitation_token_issue
 
 
 def _base_url() -> str:
@@ -39,8 +40,6 @@ def _send(*, subject: str, template: str, context: dict, to: str) -> None:
 def staff_invitation_mail(*, membership_id: int) -> str:
     """E-mail the invitee a fresh single-use link (any earlier one stops
     working). Nothing to do once the invitation is accepted or revoked."""
-    from tenants.services import invitation_token_issue
-
     with actor_context("system", "task:staff_invitation_mail"):
         issued = invitation_token_issue(membership_id=membership_id)
     if issued is None:

@@ -14,7 +14,8 @@ from django.test import Client
 from django_tasks_db.models import DBTaskResult
 
 from tenants import ratelimit
-from tenants.services import invitation_token_issue, staff_invite
+from tenants.invitations import invitation_token_issue
+from tenants.services import staff_invite
 from tests.conftest import run_outbox
 from tests.factories import MembershipFactory, UserFactory
 

@@ -17,8 +17,9 @@ from django_tasks_db.models import DBTaskResult
 
 from bookings.models import Booking
 from tenants.errors import InvitationInvalid, InvitationWrongAccount
+from tenants.invitations import invitation_token_issue
 from tenants.models import AuditEntry, TenantMembership
-from tenants.services import invitation_accept, invitation_token_issue, staff_invite
+from tenants.services import invitation_accept, staff_invite
 from tests.conftest import run_outbox
 from tests.factories import BookingFactory, MembershipFactory, UserFactory
 
