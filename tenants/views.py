@@ -34,8 +34,10 @@ THROTTLED_MESSAGE = (
 
 
 def admin_look(request: HttpRequest, **context: Any) -> dict[str, Any]:
-    """The admin site's header, title and theme for a page outside /admin/."""
-    return {**admin.site.each_context(request), **context}
+    """The admin site's header, title and theme for a page outside /admin/,
+    without the admin's app sidebar (to a signed-out visitor it only says
+    "You don't have permission to view or edit anything")."""
+    return {**admin.site.each_context(request), "is_nav_sidebar_enabled": False, **context}
 
 
 class AdminLookMixin:
