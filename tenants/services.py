@@ -454,7 +454,17 @@ def staff_invite(*, tenant: Tenant, email: str, role: str, invited_by: Any = Non
         if user is None:
             user = User(username=email.lower(), email=email, is_staff=False)
             user.set_unusable_password()
-            user.save()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:
+                # Another business invited the same new address at the same
+                # moment (the username is unique): use the account it made.
+                user = User.objects.get(username=email.lower())
+                if user.email.lower() != email.lower():
+                    # An account whose username is this address but whose
+                    # e-mail is another: never invite (and mail) it.
+                    raise StaffUserConflict() from None
         membership = TenantMembership.objects.create(
             tenant=tenant,
             user=user,

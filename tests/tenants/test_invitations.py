@@ -352,3 +352,28 @@ def test_create_staff_links_at_once_and_settles_a_pending_invitation(tenant, uns
 
     assert (linked.membership.status, linked.membership.invitation_token_hash) == ("accepted", "")
     assert linked.user.is_staff
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_businesses_inviting_one_new_address_at_once_share_one_account():
+    from tenants.scoping import scopes_disabled
+    from tests.concurrency import run_together
+    from tests.factories import TenantFactory
+
+    tenants = [TenantFactory(), TenantFactory()]
+
+    def invite_from(tenant):
+        def call():
+            with scopes_disabled():
+                return staff_invite(tenant=tenant, email="both@new.example", role="staff")
+
+        return call
+
+    results = run_together([invite_from(t) for t in tenants])
+
+    assert [type(r).__name__ for r in results] == ["Invited", "Invited"]
+    (user,) = get_user_model().objects.filter(email="both@new.example")
+    with scopes_disabled():
+        assert sorted(
+            TenantMembership.objects.filter(user=user).values_list("tenant_id", "status")
+        ) == sorted((t.pk, "pending") for t in tenants)
