@@ -59,7 +59,10 @@ def booking_ics(booking: Booking) -> str:
 
 def _staff_recipients(tenant: Tenant) -> list[str]:
     emails = set(
-        TenantMembership.objects.filter(tenant=tenant, user__is_active=True)
+        # A pending invitation is nobody's yet: no booking mail to it.
+        TenantMembership.objects.filter(
+            tenant=tenant, user__is_active=True, status=TenantMembership.Status.ACCEPTED
+        )
         .exclude(user__email="")
         .values_list("user__email", flat=True)
     )

@@ -5,6 +5,7 @@ environment variables alone; with DJANGO_DEBUG off, a missing or weak
 DJANGO_SECRET_KEY stops the process at start.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -163,6 +164,16 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Staff accounts (accounts pages: /accounts/…). The login is the e-mail.
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/admin/"
+# How long an e-mailed staff invitation link works (single use).
+INVITATION_TTL = dt.timedelta(days=env.float("INVITATION_TTL_DAYS", default=7.0))
+# Password-reset requests, per e-mail address asked about (whether or not it
+# has an account) and per client address (NUM_PROXIES-aware), per hour.
+PASSWORD_RESET_LIMIT_PER_EMAIL = env.int("PASSWORD_RESET_LIMIT_PER_EMAIL", default=5)
+PASSWORD_RESET_LIMIT_PER_IP = env.int("PASSWORD_RESET_LIMIT_PER_IP", default=20)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,7 +199,13 @@ STORAGES = {
     },
 }
 
-# Mail: console in development, whatever EMAIL_URL says elsewhere.
+# Mail: console in development. In production EMAIL_URL is required:
+# without it, invitations and password-reset links would go to the log.
+if not DEBUG and not env.str("EMAIL_URL", default=""):
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set when DJANGO_DEBUG is off "
+        "(e.g. smtp+tls://user:password@smtp.example.com:587)."
+    )
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Altar <bookings@altar.localhost>")
 

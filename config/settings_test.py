@@ -11,6 +11,8 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "x1y2z3" * 10)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+# Production requires EMAIL_URL; tests read mail from Django's locmem outbox.
+os.environ.setdefault("EMAIL_URL", "memorymail://")
 os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_altarStandinLocalOnly000000")
 # A closed loopback port: a test that reaches Stripe without the stand-in
 # fixture fails at once instead of leaving the machine.

@@ -38,18 +38,26 @@ from tenants.admin_base import (
     request_tenant,
     role_allowed,
 )
+from tenants.forms import AdminEmailAuthenticationForm
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.selectors import api_key_list, memberships_for_user
 from tenants.services import (
     api_key_revoke,
     api_key_rotate,
+    invitation_resend,
     membership_remove,
     membership_role_change,
-    staff_link,
+    staff_invite,
     tenant_create,
     tenant_update,
 )
+
+# The login is the e-mail address (admin login page and /accounts/login/).
+admin.site.login_form = AdminEmailAuthenticationForm
+# The name staff know the platform by, on every admin and accounts page.
+admin.site.site_header = "Altar"
+admin.site.site_title = "Altar"
 
 OWNER_ONLY = OWNER_ROLES
 # Set by the platform, never by the tenant's own staff.
@@ -381,8 +389,10 @@ class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 class MembershipAddForm(forms.ModelForm):
     email = forms.EmailField(
-        help_text="Their login. An existing user with this e-mail is linked; "
-        "otherwise an account is created and you get a link to set its password."
+        label="E-mail",
+        help_text="We e-mail them a link to accept (it works once, for a few days). "
+        "They choose their own password, or accept with the Altar login they already have. "
+        "Until they accept, the invitation gives them no access.",
     )
 
     class Meta:
@@ -392,36 +402,48 @@ class MembershipAddForm(forms.ModelForm):
 
 @admin.register(TenantMembership)
 class TenantMembershipAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
-    """Owners add staff by e-mail, change roles and remove people; staff have
-    no access at all. Writes go through tenants.services (audited)."""
+    """Owners invite staff by e-mail, re-send or withdraw (delete) pending
+    invitations, change roles and remove people; staff have no access at
+    all. The owner never sees or sets anyone's credentials, and every page
+    and message reads the same whether or not the invited address already
+    had an account. Writes go through tenants.services (audited)."""
 
     allowed_roles = OWNER_ONLY
-    list_display = ("user", "email", "role", "created_at")
-    list_filter = ("role",)
-    search_fields = ("user__email", "user__username")
+    list_display = ("member_email", "role", "status", "invitation_expires_at", "created_at")
+    list_filter = ("status", "role")
+    search_fields = ("user__email",)
     list_select_related = ("user",)
+    actions = ("resend_invitations",)
 
+    # Lower-cased, and never the username: how an account that existed
+    # before spells its address is not the inviting owner's business.
     @admin.display(description="E-mail", ordering="user__email")
-    def email(self, membership: TenantMembership) -> str:
-        return membership.user.email
+    def member_email(self, membership: TenantMembership) -> str:
+        return membership.user.email.lower()
 
     def get_fields(self, request: HttpRequest, obj: Any = None):
-        fields = ["email", "role"] if obj is None else ["user", "role"]
+        fields = ["email", "role"] if obj is None else ["member_email", "role", "status"]
         if is_platform_admin(request):
             fields.insert(0, "tenant")
         return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
-        # The person is fixed once linked: only the role changes.
-        return [*super().get_readonly_fields(request, obj), *(["user"] if obj else [])]
+        # The person is fixed once invited: only the role changes.
+        return [
+            *super().get_readonly_fields(request, obj),
+            *(["member_email", "status"] if obj else []),
+        ]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
         if obj is None:
             kwargs["form"] = MembershipAddForm
         return super().get_form(request, obj, change, **kwargs)
 
+    def _tenant(self, request: HttpRequest, obj: TenantMembership) -> Tenant:
+        return request_tenant(request) if not is_platform_admin(request) else obj.tenant
+
     def save_model(self, request: HttpRequest, obj: TenantMembership, form: Any, change: bool):
-        tenant = request_tenant(request) if not is_platform_admin(request) else obj.tenant
+        tenant = self._tenant(request, obj)
         try:
             if change:
                 if "role" in form.changed_data:
@@ -432,39 +454,49 @@ class TenantMembershipAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     saved = obj
             else:
                 email = form.cleaned_data["email"]
-                if TenantMembership.objects.filter(
-                    tenant=tenant, user__email__iexact=email
-                ).exists():
-                    raise ValidationError(
-                        {
-                            "email": ValidationError(
-                                "Already on the team: change their role instead.",
-                                code="already_member",
-                            )
-                        }
-                    )
-                linked = staff_link(tenant=tenant, email=email, role=form.cleaned_data["role"])
-                saved = linked.membership
-                # Only for an account created just now: a reset link for an
-                # existing user (who may work for another business) would let
-                # this owner take over that account.
-                if linked.user_created and linked.password_reset_path:
-                    self.message_user(
-                        request,
-                        "Send this link to set their password (shown once): "
-                        f"{request.build_absolute_uri(linked.password_reset_path)}",
-                        messages.WARNING,
-                    )
+                saved = staff_invite(
+                    tenant=tenant,
+                    email=email,
+                    role=form.cleaned_data["role"],
+                    invited_by=request.user,
+                ).membership
         except (DomainError, ValidationError) as exc:
             raise refused(exc) from exc
         copy_saved(obj, saved)
 
+    def response_add(self, request: HttpRequest, obj: TenantMembership, post_url_continue=None):
+        # One message whatever the address: Django's default would name the
+        # object (str() shows the account's username).
+        self.message_user(
+            request,
+            f"Invitation e-mailed to {obj.user.email.lower()}. "
+            "They have no access until they accept it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:tenants_tenantmembership_changelist"))
+
     def delete_model(self, request: HttpRequest, obj: TenantMembership) -> None:
-        tenant = request_tenant(request) if not is_platform_admin(request) else obj.tenant
         try:
-            membership_remove(tenant=tenant, membership=obj)
+            membership_remove(tenant=self._tenant(request, obj), membership=obj)
         except ValidationError as exc:
             raise refused(exc) from exc
+
+    @admin.action(description="Re-send the invitation (the previous link stops working)")
+    def resend_invitations(self, request: HttpRequest, queryset: QuerySet[TenantMembership]):
+        resent = 0
+        for membership in queryset.select_related("tenant", "user"):
+            try:
+                invitation_resend(tenant=self._tenant(request, membership), membership=membership)
+            except ValidationError:
+                continue
+            resent += 1
+        skipped = queryset.count() - resent
+        self.message_user(
+            request,
+            f"{resent} invitation(s) re-sent."
+            + (f" {skipped} already accepted: nothing to send." if skipped else ""),
+            messages.SUCCESS if resent else messages.WARNING,
+        )
 
 
 # --- the audit log (read-only) --------------------------------------------------

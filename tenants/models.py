@@ -113,17 +113,45 @@ class Tenant(models.Model):
 
 
 class TenantMembership(models.Model):
-    """Links an admin user to a tenant with a role."""
+    """Links an admin user to a tenant with a role.
+
+    A membership made by an owner in the admin starts `pending`: it grants
+    nothing until the invitee accepts the invitation e-mailed to them (the
+    owner never sees or sets the account's credentials). Only `accepted`
+    memberships count anywhere (tenants.selectors.memberships_for_user is
+    the one place the admin resolves the tenant from). The invitation's
+    token is stored as a SHA-256 only (256 random bits, so a fast hash is
+    enough), issued when the e-mail is sent, single-use and expiring."""
 
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
         STAFF = "staff", "Staff"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Invited (pending)"
+        ACCEPTED = "accepted", "Accepted"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    # Accepted by default: ops (create_staff, seed_demo) link directly; the
+    # admin's invitation path sets pending explicitly.
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ACCEPTED, db_default="accepted"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    invitation_token_hash = models.CharField(max_length=64, blank=True, default="")
+    invitation_expires_at = models.DateTimeField(null=True, blank=True)
+    invitation_sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(tenant="tenant")
@@ -133,7 +161,21 @@ class TenantMembership(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "user"], name="tenants_tenantmembership_tenant_user_uniq"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["invitation_token_hash"],
+                condition=~Q(invitation_token_hash=""),
+                name="tenants_tenantmembership_invitation_token_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "accepted"]),
+                name="tenants_tenantmembership_status_valid",
+            ),
+            # A used invitation can never be used again.
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(invitation_token_hash=""),
+                name="tenants_tenantmembership_accepted_no_token",
+            ),
         ]
 
     def __str__(self) -> str:

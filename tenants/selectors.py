@@ -5,7 +5,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from tenants.errors import TenantNotFound
-from tenants.keys import key_matches, parse_key
+from tenants.keys import hash_key, key_matches, parse_key
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.scoping import scopes_disabled
 
@@ -74,14 +74,32 @@ def api_key_resolve(*, key: str, kind: str) -> ApiKey | None:
 
 
 def memberships_for_user(*, user: AbstractBaseUser) -> list[TenantMembership]:
-    """The user's tenants, oldest link first. Unscoped by nature: it decides the scope."""
+    """The user's tenants, oldest link first. Unscoped by nature: it decides
+    the scope. Accepted memberships only: a pending invitation grants nothing."""
     with scopes_disabled():
         return list(
             TenantMembership.objects.select_related("tenant")
-            .filter(user=user, tenant__active=True)
+            .filter(user=user, tenant__active=True, status=TenantMembership.Status.ACCEPTED)
             .order_by("id")
         )
 
 
 def api_key_list(*, tenant: Tenant) -> list[ApiKey]:
     return list(ApiKey.objects.filter(tenant=tenant).order_by("-created_at", "-id"))
+
+
+def invitation_get(*, token: str, now) -> TenantMembership | None:
+    """The pending membership a still-valid invitation token belongs to,
+    else None (unknown, used, revoked, expired, or the business is
+    inactive). Unscoped: the token, not a session, names the tenant."""
+    with scopes_disabled():
+        return (
+            TenantMembership.objects.select_related("tenant", "user")
+            .filter(
+                invitation_token_hash=hash_key(token),
+                status=TenantMembership.Status.PENDING,
+                invitation_expires_at__gt=now,
+                tenant__active=True,
+            )
+            .first()
+        )

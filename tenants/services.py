@@ -18,9 +18,16 @@ from django.utils.http import urlsafe_base64_encode
 
 from config.db import violated_constraint
 from tenants.audit import audit_record, diff, snapshot
-from tenants.errors import StaffUserConflict, TenantSlugTaken
+from tenants.errors import (
+    InvitationInvalid,
+    InvitationWrongAccount,
+    StaffUserConflict,
+    TenantSlugTaken,
+)
 from tenants.keys import PREFIX_LENGTH, generate_key, hash_key, parse_key
 from tenants.models import ApiKey, Tenant, TenantMembership
+from tenants.scoping import scopes_disabled
+from tenants.tasks import staff_invitation_mail
 
 # Tenant fields that shape what the public catalog API serves.
 BRANDING_FIELDS = frozenset(
@@ -217,7 +224,10 @@ class LinkedStaff:
 def staff_link(
     *, tenant: Tenant, email: str, role: str, password: str | None = None
 ) -> LinkedStaff:
-    """Create (or find by e-mail) an admin user and link it to the tenant."""
+    """Create (or find by e-mail) an admin user and link it to the tenant.
+
+    For platform operators only (`create_staff`, `seed_demo`): it links an
+    existing account without its consent. Owners invite (staff_invite)."""
     User = get_user_model()
     email = User.objects.normalize_email(email).strip()
     users = list(User.objects.select_for_update().filter(email__iexact=email)[:2])
@@ -238,9 +248,30 @@ def staff_link(
         .values_list("role", flat=True)
         .first()
     )
-    membership, _ = TenantMembership.objects.update_or_create(
-        tenant=tenant, user=user, defaults={"role": role}
+    previous_status = (
+        TenantMembership.objects.filter(tenant=tenant, user=user)
+        .values_list("status", flat=True)
+        .first()
     )
+    # Ops act for the platform: the link counts at once (a pending
+    # invitation for the same person is settled by it).
+    membership, _ = TenantMembership.objects.update_or_create(
+        tenant=tenant,
+        user=user,
+        defaults={
+            "role": role,
+            "status": TenantMembership.Status.ACCEPTED,
+            "invitation_token_hash": "",
+            "invitation_expires_at": None,
+        },
+    )
+    if previous_status == TenantMembership.Status.PENDING:
+        audit_record(
+            tenant=tenant,
+            action="membership.accepted",
+            obj=membership,
+            changes={"status": [previous_status, TenantMembership.Status.ACCEPTED]},
+        )
     if previous_role != role:
         audit_record(
             tenant=tenant,
@@ -293,11 +324,20 @@ def _owner_count_locked(*, tenant: Tenant) -> int:
     """Owners of the tenant, with the tenant row locked: two owners demoting
     or removing each other at once must not leave the tenant with none."""
     Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).get()
-    return TenantMembership.objects.filter(tenant=tenant, role=TenantMembership.Role.OWNER).count()
+    return TenantMembership.objects.filter(
+        tenant=tenant,
+        role=TenantMembership.Role.OWNER,
+        status=TenantMembership.Status.ACCEPTED,
+    ).count()
 
 
 def _refuse_last_owner(*, tenant: Tenant, membership: TenantMembership) -> None:
-    if membership.role == TenantMembership.Role.OWNER and _owner_count_locked(tenant=tenant) <= 1:
+    # A pending owner is nobody yet: only accepted owners keep a business run.
+    if (
+        membership.role == TenantMembership.Role.OWNER
+        and membership.status == TenantMembership.Status.ACCEPTED
+        and _owner_count_locked(tenant=tenant) <= 1
+    ):
         raise ValidationError(
             "A business needs at least one owner: make someone else owner first.",
             code="last_owner",
@@ -337,10 +377,200 @@ def membership_remove(*, tenant: Tenant, membership: TenantMembership) -> None:
     if membership.tenant_id != tenant.pk:
         raise ValueError("membership belongs to another tenant")
     _refuse_last_owner(tenant=tenant, membership=membership)
+    if membership.status == TenantMembership.Status.PENDING:
+        # Revoking an invitation: its link dies with the row.
+        audit_record(
+            tenant=tenant,
+            action="invitation.revoked",
+            obj=membership,
+            object_repr=_invitation_repr(membership.user.email, membership.role),
+            changes={"role": [membership.role, None]},
+        )
+    else:
+        audit_record(
+            tenant=tenant,
+            action="membership.removed",
+            obj=membership,
+            changes={
+                "user": [membership.user.get_username(), None],
+                "role": [membership.role, None],
+            },
+        )
+    TenantMembership.objects.filter(pk=membership.pk, tenant=tenant).delete()
+
+
+# --- invitations (owners add staff) ----------------------------------------------
+
+
+def _invitation_repr(email: str, role: str) -> str:
+    # Named by the address the owner typed (lower-cased), never by the
+    # account's username: the owner must not learn whether, or how, an
+    # account existed before.
+    return f"invitation {email.lower()} ({role})"
+
+
+@dataclass(frozen=True)
+class Invited:
+    membership: TenantMembership
+    # False when the address already had a pending invitation here (it is
+    # re-sent). Never says whether an account existed.
+    created: bool
+
+
+@transaction.atomic
+def staff_invite(*, tenant: Tenant, email: str, role: str, invited_by: Any = None) -> Invited:
+    """Invite someone by e-mail: a pending membership (it grants nothing) and
+    an invitation e-mail through the outbox. The same steps whether or not
+    an account with this e-mail exists anywhere: one is created, without a
+    usable password and without admin access, when none does.
+
+    Refuses (ValidationError `already_member`) only when the address is
+    already an accepted member of this tenant, which the owner can see in
+    their own staff list anyway."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email).strip()
+    Tenant.objects.select_for_update(of=("self",)).filter(pk=tenant.pk).get()
+    existing = (
+        TenantMembership.objects.select_for_update(of=("self",))
+        .filter(tenant=tenant, user__email__iexact=email)
+        .order_by("pk")
+        .first()
+    )
+    if existing is not None and existing.status == TenantMembership.Status.ACCEPTED:
+        raise ValidationError(
+            {
+                "email": ValidationError(
+                    "Already on the team: change their role instead.", code="already_member"
+                )
+            }
+        )
+    if existing is not None:
+        membership, created = existing, False
+        if membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    else:
+        user = User.objects.filter(email__iexact=email).order_by("pk").first()
+        if user is None:
+            user = User(username=email.lower(), email=email, is_staff=False)
+            user.set_unusable_password()
+            try:
+                with transaction.atomic():
+                    user.save()
+            except IntegrityError:
+                # Another business invited the same new address at the same
+                # moment (the username is unique): use the account it made.
+                user = User.objects.get(username=email.lower())
+                if user.email.lower() != email.lower():
+                    # An account whose username is this address but whose
+                    # e-mail is another: never invite (and mail) it.
+                    raise StaffUserConflict() from None
+        membership = TenantMembership.objects.create(
+            tenant=tenant,
+            user=user,
+            role=role,
+            status=TenantMembership.Status.PENDING,
+            invited_by=invited_by if getattr(invited_by, "pk", None) else None,
+        )
+        created = True
     audit_record(
         tenant=tenant,
-        action="membership.removed",
+        action="invitation.created" if created else "invitation.resent",
         obj=membership,
-        changes={"user": [membership.user.get_username(), None], "role": [membership.role, None]},
+        object_repr=_invitation_repr(email, role),
+        changes={"role": [None, role]} if created else {},
     )
-    TenantMembership.objects.filter(pk=membership.pk, tenant=tenant).delete()
+    staff_invitation_mail.enqueue(membership_id=membership.pk)
+    return Invited(membership=membership, created=created)
+
+
+@transaction.atomic
+def invitation_resend(*, tenant: Tenant, membership: TenantMembership) -> TenantMembership:
+    """A fresh e-mail with a fresh link (the previous link stops working when
+    the new one is issued); refused once accepted."""
+    if membership.tenant_id != tenant.pk:
+        raise ValueError("membership belongs to another tenant")
+    locked = (
+        TenantMembership.objects.select_for_update(of=("self",))
+        .filter(pk=membership.pk, tenant=tenant)
+        .select_related("user")
+        .first()
+    )
+    if locked is None or locked.status != TenantMembership.Status.PENDING:
+        raise ValidationError("Only a pending invitation can be re-sent.", code="not_pending")
+    audit_record(
+        tenant=tenant,
+        action="invitation.resent",
+        obj=locked,
+        object_repr=_invitation_repr(locked.user.email, locked.role),
+    )
+    staff_invitation_mail.enqueue(membership_id=locked.pk)
+    return locked
+
+
+def _pending_invitation_locked(*, token: str, now: datetime) -> TenantMembership:
+    with scopes_disabled():
+        membership = (
+            TenantMembership.objects.select_for_update(of=("self",))
+            .select_related("tenant", "user")
+            .filter(
+                invitation_token_hash=hash_key(token),
+                status=TenantMembership.Status.PENDING,
+                invitation_expires_at__gt=now,
+                tenant__active=True,
+            )
+            .first()
+        )
+    if membership is None:
+        raise InvitationInvalid()
+    return membership
+
+
+@transaction.atomic
+def invitation_accept(
+    *,
+    token: str,
+    user: Any = None,
+    password: str | None = None,
+    now: datetime | None = None,
+) -> TenantMembership:
+    """Accept an invitation: the membership counts from now on, the token is
+    spent. An account without a usable password (made for this invitation,
+    or never set up) gets `password` here: holding the e-mailed link proves
+    control of the address, as a reset link would. An account with a
+    password must be the signed-in `user` (it logged in to accept).
+
+    Raises InvitationInvalid (unknown, used, revoked or expired token) or
+    InvitationWrongAccount."""
+    now = now or timezone.now()
+    membership = _pending_invitation_locked(token=token, now=now)
+    invitee = membership.user
+    if invitee.has_usable_password():
+        if user is None or getattr(user, "pk", None) != invitee.pk:
+            raise InvitationWrongAccount()
+    else:
+        if not password:
+            raise ValueError("an account without a password needs one to accept")
+        invitee.set_password(password)
+    invitee.is_staff = True
+    invitee.save()
+    membership.status = TenantMembership.Status.ACCEPTED
+    membership.accepted_at = now
+    membership.invitation_token_hash = ""
+    membership.invitation_expires_at = None
+    with scopes_disabled():
+        membership.save(
+            update_fields=[
+                "status",
+                "accepted_at",
+                "invitation_token_hash",
+                "invitation_expires_at",
+            ]
+        )
+    audit_record(
+        tenant=membership.tenant,
+        action="membership.accepted",
+        obj=membership,
+        changes={"status": [TenantMembership.Status.PENDING, TenantMembership.Status.ACCEPTED]},
+    )
+    return membership

@@ -101,6 +101,9 @@ def bench_env() -> dict[str, str]:
         THROTTLE_RATE_PER_IP="1000000/min",
         STRIPE_SECRET_KEY=env.get("STRIPE_SECRET_KEY", "sk_test_altarStandinLocalOnly000000"),
         LOG_LEVEL="WARNING",
+        # Production settings require a mail server; the bench's mails
+        # (confirmations) go to the worker's log.
+        EMAIL_URL=env.get("EMAIL_URL", "consolemail://"),
     )
     # manage.py runs system checks, and altar.E001 refuses a non-Stripe
     # STRIPE_API_BASE with DEBUG off: only gunicorn gets the stand-in's URL.

@@ -14,6 +14,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from tenants.keys import hash_key
 from tenants.models import ApiKey, AuditEntry, Tenant, TenantMembership
@@ -350,7 +351,7 @@ def test_superuser_rotates_any_tenants_key(superuser_client, other_tenant, unsco
 # --- staff members ----------------------------------------------------------------
 
 
-def test_owner_adds_a_new_staff_member_by_email(owner_client, tenant, unscoped):
+def test_owner_invites_a_new_staff_member_by_email(owner_client, tenant, unscoped):
     page = owner_client.get(f"{MEMBERS}add/")
 
     response = owner_client.post(
@@ -361,19 +362,34 @@ def test_owner_adds_a_new_staff_member_by_email(owner_client, tenant, unscoped):
 
     assert response.status_code == 200
     user = get_user_model().objects.get(email__iexact="new.hire@example.com")
-    assert (user.is_staff, user.is_superuser, user.has_usable_password()) == (True, False, False)
+    # No admin access and no password until they accept the e-mailed link.
+    assert (user.is_staff, user.is_superuser, user.has_usable_password()) == (False, False, False)
     membership = TenantMembership.objects.get(user=user)
-    assert (membership.tenant_id, membership.role) == (tenant.pk, "staff")
-    assert any("/accounts/reset/" in m for m in messages_of(response))
-    entry = AuditEntry.objects.get(action="membership.created")
-    assert (entry.actor_kind, entry.changes["role"]) == ("staff", [None, "staff"])
+    assert (membership.tenant_id, membership.role, membership.status) == (
+        tenant.pk,
+        "staff",
+        "pending",
+    )
+    assert messages_of(response) == [
+        "Invitation e-mailed to new.hire@example.com. They have no access until they accept it."
+    ]
+    assert "/accounts/" not in response.content.decode()
+    assert list(DBTaskResult.objects.values_list("task_path", flat=True)) == [
+        "tenants.tasks.staff_invitation_mail"
+    ]
+    entry = AuditEntry.objects.get(action="invitation.created")
+    assert (entry.actor_kind, entry.changes, entry.object_repr) == (
+        "staff",
+        {"role": [None, "staff"]},
+        "invitation new.hire@example.com (staff)",
+    )
 
 
-def test_linking_an_existing_user_shows_no_password_link(
+def test_inviting_a_member_of_another_business_links_nothing_until_accepted(
     owner_client, tenant, other_tenant, unscoped
 ):
-    # A member of another business, who never set a password yet: a reset
-    # link would hand their account (and that business) to this owner.
+    # A member of another business, who never set a password yet: the owner
+    # must get neither a link to their account nor access to it.
     theirs = MembershipFactory(tenant=other_tenant, role="owner").user
     theirs.set_unusable_password()
     theirs.save()
@@ -383,11 +399,12 @@ def test_linking_an_existing_user_shows_no_password_link(
     )
 
     assert response.status_code == 200
-    assert not any("/accounts/reset/" in m for m in messages_of(response))
-    assert set(TenantMembership.objects.filter(user=theirs).values_list("tenant_id", "role")) == {
-        (tenant.pk, "staff"),
-        (other_tenant.pk, "owner"),
-    }
+    assert messages_of(response) == [
+        f"Invitation e-mailed to {theirs.email}. They have no access until they accept it."
+    ]
+    assert set(
+        TenantMembership.objects.filter(user=theirs).values_list("tenant_id", "role", "status")
+    ) == {(tenant.pk, "staff", "pending"), (other_tenant.pk, "owner", "accepted")}
 
 
 def test_adding_someone_already_on_the_team_is_a_form_error(
@@ -411,8 +428,10 @@ def test_owner_forging_a_tenant_on_add_still_adds_to_their_own(
 
     assert response.status_code == 302
     assert list(
-        TenantMembership.objects.filter(user__email="x@example.com").values_list("tenant_id")
-    ) == [(tenant.pk,)]
+        TenantMembership.objects.filter(user__email="x@example.com").values_list(
+            "tenant_id", "status"
+        )
+    ) == [(tenant.pk, "pending")]
 
 
 def test_owner_changes_a_role(owner_client, staff_user, tenant, unscoped):
@@ -502,7 +521,7 @@ def test_another_tenants_memberships_are_not_found(
     assert member_rows() == before
 
 
-def test_superuser_adds_an_owner_to_any_tenant(superuser_client, other_tenant, unscoped):
+def test_superuser_invites_an_owner_to_any_tenant(superuser_client, other_tenant, unscoped):
     response = superuser_client.post(
         f"{MEMBERS}add/",
         {"tenant": other_tenant.pk, "email": "boss@example.com", "role": "owner"},
@@ -511,9 +530,9 @@ def test_superuser_adds_an_owner_to_any_tenant(superuser_client, other_tenant, u
     assert response.status_code == 302
     assert list(
         TenantMembership.objects.filter(user__email="boss@example.com").values_list(
-            "tenant_id", "role"
+            "tenant_id", "role", "status"
         )
-    ) == [(other_tenant.pk, "owner")]
+    ) == [(other_tenant.pk, "owner", "pending")]
 
 
 @pytest.mark.parametrize("role", ["owner", "superuser"])
@@ -540,4 +559,6 @@ def test_superuser_is_not_limited_by_membership_roles(superuser_client, tenant, 
     )
 
     assert response.status_code == 302
-    assert TenantMembership.objects.filter(tenant=tenant, user=user, role="staff").count() == 1
+    assert list(
+        TenantMembership.objects.filter(tenant=tenant, user=user).values_list("role", "status")
+    ) == [("staff", "pending")]

@@ -59,6 +59,55 @@ def test_production_refuses_to_start_without_a_real_secret_key(env):
     )
 
 
+EMAIL_MESSAGE = (
+    "EMAIL_URL must be set when DJANGO_DEBUG is off "
+    "(e.g. smtp+tls://user:password@smtp.example.com:587)."
+)
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "last_line"),
+    [
+        (["-c", "import django; django.setup()"], "django.core.exceptions.ImproperlyConfigured"),
+        # manage.py says it in one line (see manage.py)
+        (["manage.py", "check"], "Configuration error"),
+        # what gunicorn loads (config/gunicorn.py serves config.wsgi)
+        (["-c", "import config.wsgi"], "django.core.exceptions.ImproperlyConfigured"),
+    ],
+    ids=["setup", "manage.py", "wsgi"],
+)
+@pytest.mark.parametrize("email_url", [None, ""], ids=["unset", "empty"])
+def test_production_refuses_to_start_without_a_mail_server(entry_point, last_line, email_url):
+    env = {"DJANGO_SECRET_KEY": REAL_SECRET}
+    if email_url is not None:
+        env["EMAIL_URL"] = email_url
+
+    result = run_python(entry_point, **env)
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == f"{last_line}: {EMAIL_MESSAGE}"
+
+
+def test_production_starts_with_a_mail_server():
+    result = run_python(
+        [
+            "-c",
+            "from django.conf import settings; import django; django.setup(); "
+            "print(settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT)",
+        ],
+        DJANGO_SECRET_KEY=REAL_SECRET,
+        EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
+    )
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        "587",
+    ]
+
+
 def test_development_starts_without_a_secret_key():
     result = run_python(["-c", "import django; django.setup()"], DJANGO_DEBUG="true")
 
@@ -80,6 +129,7 @@ def test_check_deploy_passes_with_a_production_environment():
         DATABASE_URL=database_url,
         STRIPE_SECRET_KEY="sk_live_" + "51AltarDeployCheck" + "0" * 20,
         STRIPE_API_BASE="https://api.stripe.com",
+        EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
     )
 
     # then
@@ -102,6 +152,7 @@ def test_check_deploy_refuses_a_stripe_stand_in_in_production(db):
         DATABASE_URL=database_url,
         STRIPE_SECRET_KEY="sk_live_" + "0" * 20,
         STRIPE_API_BASE="http://127.0.0.1:12111",
+        EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
     )
 
     assert result.returncode != 0

@@ -230,7 +230,10 @@ def _seed_staff(*, tenant: Tenant) -> bool:
         user is not None
         and user.check_password(DEMO_PASSWORD)
         and TenantMembership.objects.filter(
-            tenant=tenant, user=user, role=TenantMembership.Role.OWNER
+            tenant=tenant,
+            user=user,
+            role=TenantMembership.Role.OWNER,
+            status=TenantMembership.Status.ACCEPTED,
         ).exists()
     ):
         return False  # set_password would re-salt the hash: a change for nothing
