@@ -8,6 +8,7 @@ The stacks and the mapping are frozen here (not imported), as a migration
 must keep meaning what it meant when it ran.
 """
 
+import html
 import re
 
 from django.db import migrations
@@ -41,7 +42,7 @@ KEYWORDS = [
     (("playfair", "didot", "bodoni", "abril", "display"), DIDONE),
     (("garamond", "cormorant", "palatino", "baskerville", "caslon", "iowan", "old style"), OLD_STYLE),
     (("georgia",), GEORGIA),
-    (("cursive", "script", "hand", "dancing", "vibes"), HANDWRITTEN),
+    (("cursive", "handwrit", "bradley hand", "dancing", "vibes"), HANDWRITTEN),
     (("gill", "calibri", "ubuntu", "lato", "open sans", "source sans", "seravek"), HUMANIST),
     (("avenir", "futura", "montserrat", "poppins", "raleway", "century gothic"), GEOMETRIC),
     (("helvetica", "arial", "inter", "roboto"), NEO_GROTESQUE),
@@ -53,6 +54,9 @@ KEYWORDS = [
 def font_stack_for(value):
     if value in STACKS:
         return value
+    value = html.unescape(value)  # a value pasted from escaped page source
+    if any(char in value for char in "<>;{}"):
+        return GEORGIA  # markup or CSS, not a font name: nothing to keep
     lowered = value.lower()
     for words, stack in KEYWORDS:
         if any(word in lowered for word in words):
