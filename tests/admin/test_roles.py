@@ -15,8 +15,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from tenants.keys import hash_key
 from tenants.branding import FontStack
+from tenants.keys import hash_key
 from tenants.models import ApiKey, AuditEntry, Tenant, TenantMembership
 from tenants.services import api_key_issue
 from tests.admin import error_codes, page_form_data

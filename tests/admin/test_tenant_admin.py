@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Package
-from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.branding import FontStack
+from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.services import api_key_issue
 from tests.admin import error_codes, page_form_data

@@ -92,7 +92,9 @@ def test_stylesheet_of_an_unsaved_tenant_with_bad_values_falls_back_to_defaults(
     )
 
 
-def test_stylesheet_view_serves_css_cacheable_per_version(client, tenant, django_assert_num_queries):
+def test_stylesheet_view_serves_css_cacheable_per_version(
+    client, tenant, django_assert_num_queries
+):
     url = branding_stylesheet_url(tenant)
 
     with django_assert_num_queries(1):
