@@ -24,15 +24,23 @@ the CSP to allow); the stored value is the CSS font-family value itself, so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.db import models
 from django.urls import reverse
 
 from tenants.validators import HEX_COLOR_RE
 
-if TYPE_CHECKING:
-    from tenants.models import Tenant
+
+class Branded(Protocol):
+    """What the helpers read from a Tenant (tenants.models imports this
+    module for the choices, so it does not import the model back)."""
+
+    slug: str
+    primary_color: str
+    secondary_color: str
+    font_family: str
+    catalog_version: int
 
 
 class FontStack(models.TextChoices):
@@ -82,7 +90,7 @@ def _color(value: str, default: str) -> str:
     return value if HEX_COLOR_RE.fullmatch(value) else default
 
 
-def branding_css(tenant: Tenant) -> str:
+def branding_css(tenant: Branded) -> str:
     """The tenant's stylesheet: custom properties on :root, nothing else."""
     font = tenant.font_family if tenant.font_family in FontStack.values else DEFAULT_FONT_STACK
     return (
@@ -94,7 +102,7 @@ def branding_css(tenant: Tenant) -> str:
     )
 
 
-def branding_stylesheet_url(tenant: Tenant) -> str:
+def branding_stylesheet_url(tenant: Branded) -> str:
     """Path of the tenant's stylesheet; the version makes it cacheable for good."""
     path = reverse("tenant-branding-css", kwargs={"slug": tenant.slug})
     return f"{path}?v={tenant.catalog_version}"
