@@ -50,7 +50,7 @@ def browser(monkeypatch) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
+def _page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
     # transactional_db first: the session-wide database is then set up before
     # (and torn down after) the session-wide live server and its connection.
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
@@ -60,6 +60,15 @@ def page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(_page: Page, csp: CspWatch) -> Iterator[Page]:
+    """A Chromium tab on the live server. Every browser test also fails if
+    any page it opened broke the Content-Security-Policy (Chromium logs each
+    violation to the console)."""
+    yield _page
+    assert csp.console == [], "CSP violations"
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -115,5 +124,5 @@ class CspWatch:
 
 
 @pytest.fixture
-def csp(page: Page) -> CspWatch:
-    return CspWatch(page)
+def csp(_page: Page) -> CspWatch:
+    return CspWatch(_page)
