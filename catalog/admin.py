@@ -108,8 +108,7 @@ class PackagePhotoInline(TenantScopedInline):
         if not photo.pk or not photo.image:
             return "—"
         return format_html(
-            '<img src="{}" alt="{}" width="{}" height="{}" '
-            'style="max-height:80px;max-width:120px;width:auto;height:auto">',
+            '<img src="{}" alt="{}" width="{}" height="{}" class="altar-photo-thumb">',
             photo.image.url,
             photo.alt,
             photo.width,

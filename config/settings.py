@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +51,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's files, served from our static files instead of a CDN.
+    "drf_spectacular_sidecar",
+    "csp",
     "djstripe",
     "tenants",
     "catalog",
@@ -65,6 +69,8 @@ MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
+    # Early, so every response (error pages included) gets the policy.
+    "csp.middleware.CSPMiddleware",
     # Before CommonMiddleware, as django-cors-headers requires.
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -225,6 +231,33 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every response (django-csp; config/csp.py).
+# Scripts and styles come from this origin, or inline with the request's
+# nonce ({{ request.csp_nonce }}; the header names a nonce only on pages
+# that used one); never 'unsafe-inline', so injected markup cannot run or
+# restyle anything. data: images: Swagger UI's icons are data: URIs in its
+# CSS. Nothing may frame a page unless its view says which origins may
+# (config.csp.allow_framing).
+# (Local names: django-csp takes module-level CSP_* settings for its
+# pre-4.0 format and refuses to start.)
+_csp_img_src_extra = env.list("CSP_IMG_SRC_EXTRA", default=[])
+_csp_report_uri = env.str("CSP_REPORT_URI", default="")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", *_csp_img_src_extra],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": _csp_report_uri} if _csp_report_uri else {}),
+    }
+}
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- API --------------------------------------------------------------------
@@ -251,6 +284,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Stripe -----------------------------------------------------------------
@@ -272,6 +309,13 @@ DJSTRIPE_USE_NATIVE_JSONFIELD = True
 # that causes it, so it is never lost after commit and never exists for a
 # rolled-back change; `manage.py db_worker` processes them (SKIP LOCKED).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Ops token for /readyz's details (connection figures): callers sending
+# `Authorization: Bearer <token>` get them; everyone gets the status code
+# and checks. Unset: nobody gets the details.
+READYZ_TOKEN = env.str("READYZ_TOKEN", default="")
+if READYZ_TOKEN and len(READYZ_TOKEN) < 32:
+    raise ImproperlyConfigured("READYZ_TOKEN must be at least 32 characters (or unset).")
 
 # Public base URL of this platform, for links in e-mails and Stripe redirects.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 import psycopg
@@ -62,18 +63,35 @@ def _redis() -> str:
     return "ok"
 
 
+def presents_ops_token(request: HttpRequest) -> bool:
+    """`Authorization: Bearer <READYZ_TOKEN>`, compared in constant time.
+    Without a configured token nobody gets the details."""
+    token = settings.READYZ_TOKEN
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer" or not presented:
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Status code and checks for everyone (load balancers); the connection
+    figures only for ops (they tell an attacker how close the database is
+    to its limit)."""
     checks = {"database": _database()}
     details = {}
     if checks["database"] == "ok":
         checks["migrations"] = _migrations()
-        # Informational: a warning here does not take the process out of
-        # rotation (that would only move its load onto the others).
-        details["connections"] = connection_budget().as_dict()
+        if presents_ops_token(request):
+            # Informational: a warning here does not take the process out
+            # of rotation (that would only move its load onto the others).
+            details["connections"] = connection_budget().as_dict()
     if settings.REDIS_URL:
         checks["redis"] = _redis()
     ready = all(value == "ok" for value in checks.values())
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     if details:
         body["details"] = details
-    return JsonResponse(body, status=200 if ready else 503)
+    response = JsonResponse(body, status=200 if ready else 503)
+    # The body depends on the caller's token: never from a shared cache.
+    response["Cache-Control"] = "no-store"
+    return response

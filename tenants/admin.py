@@ -163,7 +163,7 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     def logo_preview(self, tenant: Tenant) -> str:
         if not tenant.pk or not tenant.logo:
             return "—"
-        return format_html('<img src="{}" alt="" style="max-height:80px">', tenant.logo.url)
+        return format_html('<img src="{}" alt="" class="altar-logo-preview">', tenant.logo.url)
 
     # --- writes through the services ---
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:

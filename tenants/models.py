@@ -5,6 +5,12 @@ from django.db import models
 from django.db.models import F, Q
 from django_scopes import ScopedManager
 
+from tenants.branding import (
+    DEFAULT_FONT_STACK,
+    DEFAULT_PRIMARY_COLOR,
+    DEFAULT_SECONDARY_COLOR,
+    FontStack,
+)
 from tenants.validators import (
     validate_currency,
     validate_hex_color,
@@ -46,12 +52,15 @@ class Tenant(models.Model):
     )
 
     primary_color = models.CharField(
-        max_length=7, default="#7A4E6D", validators=[validate_hex_color]
+        max_length=7, default=DEFAULT_PRIMARY_COLOR, validators=[validate_hex_color]
     )
     secondary_color = models.CharField(
-        max_length=7, default="#F4EDE4", validators=[validate_hex_color]
+        max_length=7, default=DEFAULT_SECONDARY_COLOR, validators=[validate_hex_color]
     )
-    font_family = models.CharField(max_length=100, default="Georgia, serif")
+    # A CSS font-family value, one of the supported stacks (tenants/branding.py).
+    font_family = models.CharField(
+        max_length=100, choices=FontStack.choices, default=DEFAULT_FONT_STACK
+    )
     logo = models.ImageField(upload_to="tenants/logos/", blank=True)
 
     # Redirect targets after Stripe Checkout; {BOOKING_ID} is substituted.
@@ -93,6 +102,18 @@ class Tenant(models.Model):
             models.CheckConstraint(
                 condition=Q(max_advance_days__gt=F("min_notice_days")),
                 name="tenants_tenant_booking_window_order",
+            ),
+            # Branding is written into CSS (tenants/branding.py): the
+            # database refuses anything but the validated forms, whatever
+            # path writes it.
+            models.CheckConstraint(
+                condition=Q(primary_color__regex=r"^#[0-9A-Fa-f]{6}$")
+                & Q(secondary_color__regex=r"^#[0-9A-Fa-f]{6}$"),
+                name="tenants_tenant_colors_hex",
+            ),
+            models.CheckConstraint(
+                condition=Q(font_family__in=FontStack.values),
+                name="tenants_tenant_font_family_supported",
             ),
             models.UniqueConstraint(
                 fields=["stripe_account_id"],

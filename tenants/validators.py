@@ -5,6 +5,8 @@ import zoneinfo
 
 from django.core.exceptions import ValidationError
 
+from config.origins import is_origin
+
 TENANT_SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 RESERVED_TENANT_SLUGS = frozenset(
     {
@@ -33,7 +35,7 @@ RESERVED_TENANT_SLUGS = frozenset(
         "www",
     }
 )
-HEX_COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
+HEX_COLOR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
 
 # ISO 4217 codes Stripe can charge in (lower case, as Stripe and the API use them).
 CURRENCIES = frozenset(
@@ -105,16 +107,13 @@ def validate_timezone(value: str) -> None:
 
 
 def validate_hex_color(value: str) -> None:
-    if not HEX_COLOR_RE.match(value):
+    if not HEX_COLOR_RE.fullmatch(value):
         raise ValidationError("Use a colour of the form #RRGGBB.", code="invalid_color")
-
-
-ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def validate_origin(value: str) -> None:
     """A browser origin: scheme and host (and port), no path, lower case."""
-    if not ORIGIN_RE.fullmatch(value):
+    if not is_origin(value):
         raise ValidationError(
             "Enter an origin like https://www.example.com (no path, no trailing slash).",
             code="invalid_origin",

@@ -1,6 +1,6 @@
-"""The accounts pages, in the admin's look: login, password reset (through
-the outbox, throttled, no account enumeration) and accepting a staff
-invitation."""
+"""Public pages of the tenants app: the accounts pages, in the admin's look
+(login, password reset through the outbox, throttled, no account
+enumeration; accepting a staff invitation) and the branding stylesheet."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -20,9 +20,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from tenants import ratelimit
+from tenants.branding import branding_css
 from tenants.errors import InvitationInvalid, InvitationWrongAccount
 from tenants.forms import EmailAuthenticationForm, OutboxPasswordResetForm
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
+from tenants.models import Tenant
 from tenants.selectors import invitation_get
 from tenants.services import invitation_accept
 
@@ -175,3 +177,23 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
             return _invalid(request)
         return _accepted(request, membership)
     return TemplateResponse(request, "accounts/invitation_existing_account.html", context)
+
+
+# A URL with the current version never changes content (a branding write
+# bumps the version, hence the URL); any other answer may change soon.
+CACHE_VERSIONED = "public, max-age=31536000, immutable"
+CACHE_UNVERSIONED = "public, max-age=60"
+BRANDING_COLUMNS = ("slug", "primary_color", "secondary_color", "font_family", "catalog_version")
+
+
+def tenant_branding_css(request: HttpRequest, slug: str) -> HttpResponse:
+    # Branding is public (the API serves it to anyone with the publishable
+    # key, and the status page shows it); Tenant is the root of tenancy,
+    # not a scoped model.
+    tenant = Tenant.objects.filter(slug=slug).only(*BRANDING_COLUMNS).first()
+    if tenant is None:
+        raise Http404("No such tenant.")
+    response = HttpResponse(branding_css(tenant), content_type="text/css; charset=utf-8")
+    versioned = request.GET.get("v") == str(tenant.catalog_version)
+    response["Cache-Control"] = CACHE_VERSIONED if versioned else CACHE_UNVERSIONED
+    return response

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from tenants.branding import FontStack
 from tenants.keys import hash_key
 from tenants.models import ApiKey, AuditEntry, Tenant, TenantMembership
 from tenants.services import api_key_issue
@@ -35,7 +36,7 @@ MEMBERS = "/admin/tenants/tenantmembership/"
 PLATFORM_FIELDS = ("commission_bps", "stripe_account_id", "stripe_charges_enabled")
 OWNER_FIELDS = {
     "primary_color": "#112233",
-    "font_family": "Lora, serif",
+    "font_family": FontStack.HUMANIST.value,
     "hold_minutes": "90",
     "min_notice_days": "7",
     "max_advance_days": "400",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Package
+from tenants.branding import FontStack
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.services import api_key_issue
@@ -62,12 +63,12 @@ def test_owner_updates_branding_through_the_service(owner_client, tenant):
 
     response = owner_client.post(
         f"{TENANTS}{tenant.pk}/change/",
-        {**page_form_data(page), "primary_color": "#112233", "font_family": "Lora, serif"},
+        {**page_form_data(page), "primary_color": "#112233", "font_family": FontStack.DIDONE},
     )
 
     assert response.status_code == 302
     after = row(tenant)
-    assert (after["primary_color"], after["font_family"]) == ("#112233", "Lora, serif")
+    assert (after["primary_color"], after["font_family"]) == ("#112233", FontStack.DIDONE.value)
     # Branding changes invalidate the tenant's cached catalog (tenant_update).
     assert after["catalog_version"] == before["catalog_version"] + 1
     unchanged = {
@@ -113,14 +114,31 @@ def test_owner_invalid_settings_are_form_errors(owner_client, tenant):
 
     response = owner_client.post(
         f"{TENANTS}{tenant.pk}/change/",
-        {**page_form_data(page), "primary_color": "red", "hold_minutes": "5"},
+        {
+            **page_form_data(page),
+            "primary_color": "red",
+            "secondary_color": "#F4EDE4;}</style><script>alert(1)</script>",
+            "font_family": "x;}</style><script>alert(1)</script>",
+            "hold_minutes": "5",
+        },
     )
 
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert error_codes(form, "primary_color") == ["invalid_color"]
+    assert error_codes(form, "secondary_color") == ["max_length"]
+    assert error_codes(form, "font_family") == ["invalid_choice"]
     assert error_codes(form, "hold_minutes") == ["min_value"]
     assert row(tenant) == before
+
+
+def test_font_family_is_a_choice_of_named_stacks(owner_client, tenant):
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    choices = page.context["adminform"].form.fields["font_family"].choices
+
+    assert choices == list(FontStack.choices)
+    assert ("Georgia, serif", "Georgia") in choices
 
 
 def test_staff_cannot_add_or_delete_tenants(owner_client, tenant):

@@ -50,7 +50,7 @@ def browser(monkeypatch) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
+def _page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
     # transactional_db first: the session-wide database is then set up before
     # (and torn down after) the session-wide live server and its connection.
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
@@ -60,6 +60,15 @@ def page(transactional_db, browser: Browser, live_server) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(_page: Page, csp: CspWatch) -> Iterator[Page]:
+    """A Chromium tab on the live server. Every browser test also fails if
+    any page it opened broke the Content-Security-Policy (Chromium logs each
+    violation to the console)."""
+    yield _page
+    assert csp.console == [], "CSP violations"
 
 
 def screenshot(page: Page, name: str) -> Path:
@@ -78,3 +87,42 @@ def log_in(page: Page, user) -> None:
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
+
+
+# Records every CSP violation the page reports, whatever caused it (a
+# blocked script, style, image, frame or eval), before any page script runs.
+_LISTEN_FOR_CSP_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = `${event.sourceFile}:${event.lineNumber}`;
+  window.__cspViolations.push(
+    `${event.violatedDirective} blocked ${event.blockedURI || "inline"} (${where})`
+  );
+});
+"""
+
+
+class CspWatch:
+    """CSP violations seen by one page: `securitypolicyviolation` events and
+    Chromium's console errors about the policy (which also cover what a
+    page cannot report itself, e.g. a refused frame)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.console: list[str] = []
+        page.add_init_script(_LISTEN_FOR_CSP_VIOLATIONS)
+        page.on("console", self._on_console)
+
+    def _on_console(self, message) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.console.append(message.text)
+
+    def violations(self) -> list[str]:
+        """Everything reported so far on the current document and before."""
+        events = self.page.evaluate("window.__cspViolations || []")
+        return [*events, *self.console]
+
+
+@pytest.fixture
+def csp(_page: Page) -> CspWatch:
+    return CspWatch(_page)

@@ -1,4 +1,5 @@
-"""/readyz: database, migrations, and Redis when configured."""
+"""/readyz: database, migrations, and Redis when configured; connection
+figures only for callers presenting the ops token (READYZ_TOKEN)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import pytest
 from django.db import connection
 
 pytestmark = pytest.mark.django_db
+
+OPS_TOKEN = "ops-" + "r7Kq2xWm9Lp4" * 3
+
+
+@pytest.fixture
+def ops_token(settings) -> str:
+    settings.READYZ_TOKEN = OPS_TOKEN
+    return OPS_TOKEN
 
 
 def redis_cache(location: str) -> dict:
@@ -18,8 +27,16 @@ def redis_cache(location: str) -> dict:
     }
 
 
-def test_ready_when_database_is_up_and_migrated(client):
+def test_ready_when_database_is_up_and_migrated_and_no_figures_without_token(client, ops_token):
     response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_ops_token_gets_the_connection_figures(client, ops_token):
+    response = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {ops_token}")
 
     assert response.status_code == 200
     body = response.json()
@@ -76,6 +93,45 @@ def test_database_down_is_503_quickly(client, monkeypatch):
     monkeypatch.setitem(connections["default"].settings_dict, "PORT", "1")
 
     response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        f"Bearer {OPS_TOKEN}x",  # one character more
+        f"Bearer {OPS_TOKEN[:-1]}",  # one character less
+        f"Basic {OPS_TOKEN}",  # the right secret, the wrong scheme
+        f"Bearer {OPS_TOKEN.upper()}",
+        "Bearer ",
+        OPS_TOKEN,
+    ],
+    ids=["longer", "shorter", "basic", "upper-case", "empty", "no-scheme"],
+)
+def test_a_wrong_token_gets_the_status_only(client, ops_token, authorization):
+    response = client.get("/readyz", HTTP_AUTHORIZATION=authorization)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+
+
+def test_without_a_configured_token_nobody_gets_the_figures(client, settings):
+    settings.READYZ_TOKEN = ""
+
+    response = client.get("/readyz", HTTP_AUTHORIZATION="Bearer ")
+
+    assert response.status_code == 200
+    assert "details" not in response.json()
+
+
+def test_database_down_is_503_with_the_ops_token_too(client, monkeypatch, ops_token):
+    from django.db import connections
+
+    monkeypatch.setitem(connections["default"].settings_dict, "PORT", "1")
+
+    response = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {ops_token}")
 
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}

@@ -108,6 +108,18 @@ def test_production_starts_with_a_mail_server():
     ]
 
 
+def test_a_short_readyz_token_stops_the_process():
+    result = run_python(
+        ["-c", "import django; django.setup()"], DJANGO_DEBUG="true", READYZ_TOKEN="short-token"
+    )
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "django.core.exceptions.ImproperlyConfigured: "
+        "READYZ_TOKEN must be at least 32 characters (or unset)."
+    )
+
+
 def test_development_starts_without_a_secret_key():
     result = run_python(["-c", "import django; django.setup()"], DJANGO_DEBUG="true")
 

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from bookings.selectors import blackout_date_list, tenant_today
 from catalog.catalog_file import catalog_import
+from tenants.branding import FontStack
 from tenants.commands import AltarCommand
 from tenants.errors import TenantNotFound
 from tenants.keys import hash_key
@@ -48,7 +49,7 @@ DEMO_TENANT = {
     "max_advance_days": 540,
     "primary_color": "#3F5E4A",
     "secondary_color": "#F3EEE4",
-    "font_family": "'Cormorant Garamond', Georgia, serif",
+    "font_family": FontStack.OLD_STYLE.value,
     "contact_email": "hello@juniper-elopements.example",
 }
 
