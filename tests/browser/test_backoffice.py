@@ -111,7 +111,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
     expect(page.locator("#review-refund")).to_have_text("100.00 USD")
     page.get_by_role("button", name=re.compile(r"^Confirm: cancel and refund 100\.00 USD")).click()
     page.wait_for_url(re.compile(rf"/admin/bookings/booking/{confirmed.pk}/change/$"))
-    expect(page.locator(".messagelist")).to_contain_text("Booking canceled.")
+    expect(page.locator(".messagelist")).to_contain_text("Booking canceled; the date is free.")
 
     # ...and see the cancel, by them, in the booking's audit history.
     page.goto(f"/admin/bookings/booking/{confirmed.pk}/history/")

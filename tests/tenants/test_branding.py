@@ -172,9 +172,9 @@ def test_migration_fixes_existing_rows_before_the_constraints_apply():
     executor = MigrationExecutor(connection)
     executor.migrate([("tenants", "0004_membership_invitations")])
     executor.loader.build_graph()
-    OldTenant = executor.loader.project_state([("tenants", "0004_membership_invitations")]).apps.get_model(
-        "tenants", "Tenant"
-    )
+    OldTenant = executor.loader.project_state(
+        [("tenants", "0004_membership_invitations")]
+    ).apps.get_model("tenants", "Tenant")
     demo = OldTenant.objects.create(
         slug="demo-old",
         name="Demo",
