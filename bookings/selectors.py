@@ -55,11 +55,14 @@ def window_refusal(*, tenant: Tenant, day: dt.date, today: dt.date) -> str | Non
 
 
 def occupying_bookings(*, tenant: Tenant, now: dt.datetime) -> QuerySet[Booking]:
-    """Bookings that occupy their date: confirmed, or held with a hold that
+    """Bookings that occupy their date: confirmed, paid with a delayed
+    method still processing (no lapse ends it), or held with a hold that
     has not lapsed (a lapsed hold never blocks a date, whether or not
-    `expire_holds` has marked it expired yet)."""
+    `expire_holds` has marked it expired yet). A processing payment shows
+    as `held`: the date is taken for now but may yet come free."""
     return Booking.objects.filter(tenant=tenant).filter(
-        Q(status=Booking.Status.CONFIRMED) | Q(status=Booking.Status.HELD, hold_expires_at__gt=now)
+        Q(status__in=[Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING])
+        | Q(status=Booking.Status.HELD, hold_expires_at__gt=now)
     )
 
 
