@@ -23,7 +23,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking
+from bookings.models import BlackoutDate, Booking, BookingDispute, PaymentReview
 from tenants.models import Tenant
 from webhooks.models import StripeEvent
 
@@ -193,6 +193,25 @@ class Dashboard:
     revenue: list[MonthRevenue]
     failed_webhooks: int
     failed_webhook_latest: list[StripeEvent]
+    attention: Attention
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Money that needs a person: payments that did not match their booking
+    (open reviews), open disputes, delayed payments still settling, and
+    Connect accounts that disconnected the platform."""
+
+    payment_reviews: list[PaymentReview]
+    disputes: list[BookingDispute]
+    processing: list[Booking]
+    deauthorized_tenants: list[Tenant]
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.payment_reviews or self.disputes or self.processing or self.deauthorized_tenants
+        )
 
 
 def _for_tenant(queryset: QuerySet, tenant: Tenant | None) -> QuerySet:
@@ -279,8 +298,37 @@ def dashboard_failed_webhooks(
     return queryset.count(), list(queryset.order_by("-received_at", "-id")[:latest])
 
 
+def dashboard_attention(*, tenant: Tenant | None, latest: int = 20) -> Attention:
+    """What needs a person (see Attention), the oldest first, at most
+    `latest` of each. Four queries."""
+    reviews = PaymentReview.objects.filter(resolved_at__isnull=True)
+    disputes = BookingDispute.objects.exclude(status__in=BookingDispute.CLOSED_STATUSES)
+    processing = Booking.objects.filter(status=Booking.Status.PAYMENT_PROCESSING)
+    deauthorized = Tenant.objects.filter(stripe_account_deauthorized_at__isnull=False)
+    if tenant is not None:
+        deauthorized = deauthorized.filter(pk=tenant.pk)
+    return Attention(
+        payment_reviews=list(
+            _for_tenant(reviews, tenant)
+            .select_related("booking", "tenant")
+            .order_by("created_at", "id")[:latest]
+        ),
+        disputes=list(
+            _for_tenant(disputes, tenant)
+            .select_related("booking", "tenant")
+            .order_by("created_at", "id")[:latest]
+        ),
+        processing=list(
+            _for_tenant(processing, tenant)
+            .select_related("package", "tenant")
+            .order_by("event_date", "created_at")[:latest]
+        ),
+        deauthorized_tenants=list(deauthorized.order_by("slug")[:latest]),
+    )
+
+
 def dashboard_get(*, tenant: Tenant | None, now: dt.datetime | None = None) -> Dashboard:
-    """Everything the admin index shows. Five queries, whatever the data."""
+    """Everything the admin index shows. Nine queries, whatever the data."""
     now = now or timezone.now()
     today = dashboard_today(tenant=tenant, now=now)
     months = [_month_start(today), _month_start(today, 1)]
@@ -293,6 +341,7 @@ def dashboard_get(*, tenant: Tenant | None, now: dt.datetime | None = None) -> D
         revenue=dashboard_revenue(tenant=tenant, months=months),
         failed_webhooks=failed,
         failed_webhook_latest=failed_latest,
+        attention=dashboard_attention(tenant=tenant),
     )
 
 

@@ -586,6 +586,33 @@ def booking_payment_processing(
     return "payment processing"
 
 
+@transaction.atomic
+def payment_review_resolve(*, tenant: Tenant, review_id: int) -> bool:
+    """Staff checked a payment needing review in Stripe (and refunded or
+    settled it there): it leaves the attention lists. Once; audited on the
+    booking. Returns whether it was open."""
+    review = (
+        PaymentReview.objects.select_for_update(of=("self",))
+        .filter(tenant=tenant, pk=review_id, resolved_at__isnull=True)
+        .select_related("booking")
+        .first()
+    )
+    if review is None:
+        return False
+    review.resolved_at = timezone.now()
+    review.save(update_fields=["resolved_at"])
+    audit_record(
+        tenant=tenant,
+        action="booking.payment_review_resolved",
+        obj=review.booking,
+        changes={
+            "payment_review": [review.reason, None],
+            "stripe_event_id": [review.stripe_event_id, review.stripe_event_id],
+        },
+    )
+    return True
+
+
 @dataclass(frozen=True)
 class ReportedDispute:
     """A Stripe Dispute object as an event carried it."""
