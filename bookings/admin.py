@@ -129,13 +129,13 @@ class AttentionFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
         if self.value() == "payment_review":
-            return queryset.filter(payment_reviews__resolved_at__isnull=True).distinct()
+            open_reviews = PaymentReview.objects.filter(resolved_at__isnull=True)
+            return queryset.filter(pk__in=open_reviews.values("booking_id"))
         if self.value() == "dispute":
-            return (
-                queryset.exclude(disputes=None)
-                .exclude(disputes__status__in=BookingDispute.CLOSED_STATUSES)
-                .distinct()
+            open_disputes = BookingDispute.objects.exclude(
+                status__in=BookingDispute.CLOSED_STATUSES
             )
+            return queryset.filter(pk__in=open_disputes.values("booking_id"))
         return queryset
 
 
