@@ -254,3 +254,27 @@ def test_the_database_admits_one_processing_or_held_booking_per_date(tenant, uns
     assert caught.value.__cause__.diag.constraint_name == (
         "bookings_booking_tenant_event_date_active_uniq"
     )
+
+
+def test_staff_cancel_a_processing_payment_and_a_later_success_is_refunded_once(
+    checkout, stripe_standin, webhooks, tenant, tenant_api
+):
+    from bookings.services import booking_cancel
+
+    booking = checkout()
+    completed, succeeded = debit_events(stripe_standin, booking)
+    webhooks.post(completed)
+
+    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=None)
+    assert availability(tenant_api, booking.event_date)["available"] is True
+    webhooks.post(succeeded)
+    webhooks.post(succeeded)
+    run_outbox()
+
+    booking.refresh_from_db()
+    assert (booking.status, booking.paid_cents, booking.refunded_cents) == (
+        "canceled",
+        booking.amount_cents,
+        booking.amount_cents,
+    )
+    assert len([r for r in stripe_standin.requests if r.path == "/v1/refunds"]) == 1
