@@ -211,6 +211,7 @@ class BookingAdmin(TenantScopedAdmin):
         "confirmed_at",
         "canceled_at",
         "expired_at",
+        "expire_reason",
         "cancel_reason",
         "cancel_link",
     )
