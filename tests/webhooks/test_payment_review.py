@@ -189,3 +189,21 @@ def test_another_tenants_staff_see_no_review(
     review.refresh_from_db()
     assert review.resolved_at is None
     assert Booking.objects.get(pk=booking.pk).status == "held"
+
+
+def test_replay_webhooks_tells_ops_what_needs_a_person(checkout, stripe_standin, webhooks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    booking = checkout()
+    webhooks.post(paid_session_event(stripe_standin, booking, amount_total=1))
+    out = StringIO()
+
+    call_command("replay_webhooks", stdout=out)
+
+    assert out.getvalue() == (
+        "0 event(s): 0 processed, 0 ignored, 0 failed, 0 already done.\n"
+        "Needs a person: 1 payment(s) needing review, 0 open dispute(s) "
+        "(admin: Payments needing review, Disputes).\n"
+    )
