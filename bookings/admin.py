@@ -34,7 +34,14 @@ from bookings.errors import (
     HoldNotReleasable,
     RefundTooLarge,
 )
-from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund
+from bookings.models import (
+    BlackoutDate,
+    Booking,
+    BookingAddOn,
+    BookingDispute,
+    BookingRefund,
+    PaymentReview,
+)
 from bookings.notifications import format_money
 from bookings.refunds import refundable_now
 from bookings.selectors import booking_refund_preview
@@ -45,6 +52,7 @@ from bookings.services import (
     booking_cancel,
     booking_confirmation_resend,
     booking_hold_release,
+    payment_review_resolve,
 )
 from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
 from tenants.validators import minor_per_major
@@ -80,6 +88,64 @@ class BookingRefundInline(ReadOnlyInline):
     @admin.display(description="Amount")
     def amount(self, obj: BookingRefund) -> str:
         return format_money(obj.amount_cents, obj.booking.currency)
+
+
+class PaymentReviewInline(ReadOnlyInline):
+    model = PaymentReview
+    verbose_name_plural = "Payments needing review (not confirmed: check them in Stripe)"
+    fields = readonly_fields = (
+        "reason",
+        "amount",
+        "payment_status",
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_event_id",
+        "created_at",
+        "resolved_at",
+    )
+
+    @admin.display(description="Amount reported")
+    def amount(self, obj: PaymentReview) -> str:
+        return format_money(obj.amount_cents, obj.currency)
+
+
+class BookingDisputeInline(ReadOnlyInline):
+    model = BookingDispute
+    fields = readonly_fields = (
+        "stripe_dispute_id",
+        "amount",
+        "reason",
+        "status",
+        "stripe_charge_id",
+        "created_at",
+        "closed_at",
+    )
+
+    @admin.display(description="Amount disputed")
+    def amount(self, obj: BookingDispute) -> str:
+        return format_money(obj.amount_cents, obj.currency)
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    """Bookings whose money needs a person: a payment that did not match
+    (open review) or an open dispute."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("payment_review", "Payment needs review"), ("dispute", "Open dispute")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+        if self.value() == "payment_review":
+            open_reviews = PaymentReview.objects.filter(resolved_at__isnull=True)
+            return queryset.filter(pk__in=open_reviews.values("booking_id"))
+        if self.value() == "dispute":
+            open_disputes = BookingDispute.objects.exclude(
+                status__in=BookingDispute.CLOSED_STATUSES
+            )
+            return queryset.filter(pk__in=open_disputes.values("booking_id"))
+        return queryset
 
 
 class CancelForm(forms.Form):
@@ -128,11 +194,11 @@ class BookingAdmin(TenantScopedAdmin):
         "refunded",
         "created_at",
     )
-    list_filter = ("status", "event_date")
+    list_filter = ("status", AttentionFilter, "event_date")
     search_fields = ("couple_name", "email")
     date_hierarchy = "event_date"
     ordering = ("-created_at",)
-    inlines = [BookingAddOnInline, BookingRefundInline]
+    inlines = [BookingAddOnInline, BookingRefundInline, PaymentReviewInline, BookingDisputeInline]
     list_select_related = ("package",)
     fields = readonly_fields = (
         "id",
@@ -156,6 +222,7 @@ class BookingAdmin(TenantScopedAdmin):
         "confirmed_at",
         "canceled_at",
         "expired_at",
+        "expire_reason",
         "cancel_reason",
         "cancel_link",
     )
@@ -193,7 +260,7 @@ class BookingAdmin(TenantScopedAdmin):
         if obj.status == Booking.Status.HELD:
             url = reverse("admin:bookings_booking_release", args=[obj.pk])
             return format_html('<a class="button" href="{}">Release hold…</a>', url)
-        if obj.status == Booking.Status.CONFIRMED:
+        if obj.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING):
             url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
             return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
         return "—"
@@ -319,7 +386,8 @@ class BookingAdmin(TenantScopedAdmin):
             **(extra_context or {}),
             "can_resend": booking is not None and booking.status == Booking.Status.CONFIRMED,
             "can_release": booking is not None and booking.status == Booking.Status.HELD,
-            "can_cancel": booking is not None and booking.status == Booking.Status.CONFIRMED,
+            "can_cancel": booking is not None
+            and booking.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -493,3 +561,104 @@ class BlackoutDateAdmin(TenantScopedAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/bookings/blackoutdate/add_range.html", context)
+
+
+@admin.register(PaymentReview)
+class PaymentReviewAdmin(TenantScopedAdmin):
+    """Payments Stripe reported that did not match their booking: never
+    confirmed. Staff check them in Stripe (refund or confirm by hand), then
+    mark them resolved; ops see every tenant's here."""
+
+    list_display = (
+        "created_at",
+        "booking_link",
+        "reason",
+        "amount",
+        "stripe_payment_intent_id",
+        "resolved_at",
+    )
+    list_filter = (("resolved_at", admin.EmptyFieldListFilter), "reason")
+    search_fields = ("stripe_checkout_session_id", "stripe_payment_intent_id", "stripe_event_id")
+    list_select_related = ("booking",)
+    fields = readonly_fields = (
+        "booking_link",
+        "reason",
+        "amount",
+        "payment_status",
+        "stripe_checkout_session_id",
+        "stripe_payment_intent_id",
+        "stripe_event_id",
+        "created_at",
+        "resolved_at",
+    )
+    actions = ("mark_resolved",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Booking")
+    def booking_link(self, obj: PaymentReview) -> str:
+        url = reverse("admin:bookings_booking_change", args=[obj.booking_id])
+        return format_html(
+            '<a href="{}">{} · booking {}</a>', url, obj.booking.event_date, obj.booking_id
+        )
+
+    @admin.display(description="Amount reported")
+    def amount(self, obj: PaymentReview) -> str:
+        return format_money(obj.amount_cents, obj.currency)
+
+    @admin.action(description="Mark as resolved (checked in Stripe)")
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet[PaymentReview]) -> None:
+        resolved = sum(
+            payment_review_resolve(tenant=self.service_tenant(request, review), review_id=review.pk)
+            for review in queryset.select_related("tenant")
+        )
+        self.message_user(request, f"{resolved} payment review(s) resolved.", messages.SUCCESS)
+
+
+@admin.register(BookingDispute)
+class BookingDisputeAdmin(TenantScopedAdmin):
+    """Disputes (chargebacks) on bookings' payments, as Stripe reports them;
+    answered in Stripe's dashboard."""
+
+    list_display = ("created_at", "booking_link", "status", "reason", "amount", "closed_at")
+    list_filter = ("status", "reason")
+    search_fields = ("stripe_dispute_id", "stripe_charge_id")
+    list_select_related = ("booking",)
+    fields = readonly_fields = (
+        "booking_link",
+        "stripe_dispute_id",
+        "stripe_charge_id",
+        "amount",
+        "reason",
+        "status",
+        "created_at",
+        "updated_at",
+        "closed_at",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Booking")
+    def booking_link(self, obj: BookingDispute) -> str:
+        url = reverse("admin:bookings_booking_change", args=[obj.booking_id])
+        return format_html(
+            '<a href="{}">{} · booking {}</a>', url, obj.booking.event_date, obj.booking_id
+        )
+
+    @admin.display(description="Amount disputed")
+    def amount(self, obj: BookingDispute) -> str:
+        return format_money(obj.amount_cents, obj.currency)

@@ -105,6 +105,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         "bookings_url": reverse("admin:bookings_booking_changelist"),
         "held_url": reverse("admin:bookings_booking_changelist") + "?status__exact=held",
         "blackouts_url": reverse("admin:bookings_blackoutdate_changelist"),
+        "payment_reviews_url": reverse("admin:bookings_paymentreview_changelist")
+        + "?resolved_at__isempty=1",
+        "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
     }
 
 

@@ -12,6 +12,9 @@ from tenants.models import Tenant
 class Booking(models.Model):
     class Status(models.TextChoices):
         HELD = "held", "Held"
+        # Paid with a delayed method (bank debit) that has not settled yet:
+        # the date stays occupied until Stripe says it succeeded or failed.
+        PAYMENT_PROCESSING = "payment_processing", "Payment processing"
         CONFIRMED = "confirmed", "Confirmed"
         EXPIRED = "expired", "Expired"
         CANCELED = "canceled", "Canceled"
@@ -22,7 +25,7 @@ class Booking(models.Model):
         DATE_TAKEN = "date_taken", "Paid after the hold lapsed; the date was taken"
 
     # Statuses that occupy the date (the partial unique constraint's condition).
-    ACTIVE_STATUSES = (Status.HELD, Status.CONFIRMED)
+    ACTIVE_STATUSES = (Status.HELD, Status.PAYMENT_PROCESSING, Status.CONFIRMED)
     # Cancellations after which any payment goes back in full automatically.
     FULL_REFUND_REASONS = (CancelReason.HOLD_RELEASED, CancelReason.DATE_TAKEN)
 
@@ -35,7 +38,7 @@ class Booking(models.Model):
     email = models.EmailField()
     phone = models.CharField(max_length=40, blank=True)
     notes = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.HELD)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.HELD)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
 
     # Money, in minor units, fixed at checkout.
@@ -61,6 +64,9 @@ class Booking(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=40, blank=True, choices=CancelReason.choices)
+    # Why it expired (empty: the hold lapsed). A booking whose delayed
+    # payment failed is never revived by a late `completed` event.
+    expire_reason = models.CharField(max_length=40, blank=True)
     # "Already sent" guards: a retried e-mail task does not mail twice.
     confirmation_mailed_at = models.DateTimeField(null=True, blank=True)
     cancellation_mailed_at = models.DateTimeField(null=True, blank=True)
@@ -74,7 +80,7 @@ class Booking(models.Model):
             # any concurrency: the database, not a pre-check, decides.
             models.UniqueConstraint(
                 fields=["tenant", "event_date"],
-                condition=Q(status__in=["held", "confirmed"]),
+                condition=Q(status__in=["held", "payment_processing", "confirmed"]),
                 name="bookings_booking_tenant_event_date_active_uniq",
             ),
             models.UniqueConstraint(
@@ -86,7 +92,9 @@ class Booking(models.Model):
                 name="bookings_booking_stripe_payment_intent_id_uniq",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["held", "confirmed", "expired", "canceled"]),
+                condition=Q(
+                    status__in=["held", "payment_processing", "confirmed", "expired", "canceled"]
+                ),
                 name="bookings_booking_status_valid",
             ),
             models.CheckConstraint(
@@ -205,6 +213,95 @@ class BookingRefund(models.Model):
     @property
     def idempotency_key(self) -> str:
         return f"altar-refund-{self.pk}-attempt-{self.attempt}"
+
+
+class PaymentReview(models.Model):
+    """A payment Stripe reported for a booking that does not match it (another
+    Checkout Session, amount or currency). The booking is not confirmed by
+    it; staff and ops see it until someone resolves it, and the Stripe ids
+    and amount say where the money is. Keyed on the Stripe event, so a
+    redelivery or replay records it once. No personal data."""
+
+    class Reason(models.TextChoices):
+        SESSION_MISMATCH = "session_mismatch", "Checkout Session is not the booking's"
+        AMOUNT_MISMATCH = "amount_mismatch", "Amount differs from the booking's"
+        CURRENCY_MISMATCH = "currency_mismatch", "Currency differs from the booking's"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="payment_reviews")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    stripe_event_id = models.CharField(max_length=255)
+    stripe_checkout_session_id = models.CharField(max_length=255)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
+    # What Stripe says was (or is being) paid, as reported in the event.
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    payment_status = models.CharField(max_length=30, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = "payment needing review"
+        verbose_name_plural = "payments needing review"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_event_id"], name="bookings_paymentreview_stripe_event_id_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    reason__in=["session_mismatch", "amount_mismatch", "currency_mismatch"]
+                ),
+                name="bookings_paymentreview_reason_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.stripe_checkout_session_id})"
+
+
+class BookingDispute(models.Model):
+    """A dispute (chargeback) Stripe opened on a booking's payment, as Stripe
+    last described it. Keyed on Stripe's dispute id: created/updated/closed
+    events in any order and any number of times update one row; a closed
+    status is final, and an older event never overwrites a newer one."""
+
+    CLOSED_STATUSES = ("won", "lost", "warning_closed", "prevented")
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="disputes")
+    stripe_dispute_id = models.CharField(max_length=255)
+    stripe_charge_id = models.CharField(max_length=255, blank=True)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    # Stripe's words: reason e.g. "fraudulent", status e.g. "needs_response", "won".
+    reason = models.CharField(max_length=40)
+    status = models.CharField(max_length=30)
+    # `created` of the newest event applied: older deliveries are ignored.
+    stripe_event_created = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = "dispute"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_dispute_id"], name="bookings_bookingdispute_stripe_dispute_id_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_dispute_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.CLOSED_STATUSES
 
 
 class BlackoutDate(models.Model):

@@ -227,3 +227,42 @@ def _provider_error(call: str, booking_id, exc: stripe.StripeError) -> PaymentPr
         exc.code,
     )
     return PaymentProviderError(retryable=retryable, stripe_code=exc.code)
+
+
+@dataclass(frozen=True)
+class ConnectAccount:
+    id: str
+    charges_enabled: bool
+    transfers_active: bool
+    accessible: bool  # False: Stripe no longer lets the platform read it
+
+
+def connect_account_retrieve(*, account_id: str) -> ConnectAccount:
+    """The connected account as Stripe has it now (GET /v1/accounts/{id}).
+    Webhook payloads can be stale and arrive in any order; this read is the
+    truth. Destination charges need `capabilities.transfers == "active"`
+    (https://docs.stripe.com/connect/destination-charges). An account the
+    platform may no longer read (403, e.g. access revoked; 404) comes back
+    not accessible; any other failure raises PaymentProviderError so the
+    event is retried. Call outside any transaction."""
+    try:
+        account = stripe_client().v1.accounts.retrieve(account_id)
+    except (stripe.PermissionError, stripe.InvalidRequestError) as exc:
+        if exc.http_status not in (403, 404):
+            raise _provider_error("accounts.retrieve", None, exc) from exc
+        logger.warning(
+            "stripe accounts.retrieve %s: not accessible (http %s, code %s)",
+            account_id,
+            exc.http_status,
+            exc.code,
+        )
+        return ConnectAccount(account_id, False, False, accessible=False)
+    except stripe.StripeError as exc:
+        raise _provider_error("accounts.retrieve", None, exc) from exc
+    capabilities = account.get("capabilities") or {}
+    return ConnectAccount(
+        id=account.id,
+        charges_enabled=bool(account.get("charges_enabled")),
+        transfers_active=capabilities.get("transfers") == "active",
+        accessible=True,
+    )

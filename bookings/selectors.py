@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from bookings import money
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking
+from bookings.models import BlackoutDate, Booking, BookingDispute, PaymentReview
 from bookings.refunds import refundable_now, reserved_cents
 from tenants.models import Tenant
 from webhooks.models import StripeEvent
@@ -56,11 +56,14 @@ def window_refusal(*, tenant: Tenant, day: dt.date, today: dt.date) -> str | Non
 
 
 def occupying_bookings(*, tenant: Tenant, now: dt.datetime) -> QuerySet[Booking]:
-    """Bookings that occupy their date: confirmed, or held with a hold that
+    """Bookings that occupy their date: confirmed, paid with a delayed
+    method still processing (no lapse ends it), or held with a hold that
     has not lapsed (a lapsed hold never blocks a date, whether or not
-    `expire_holds` has marked it expired yet)."""
+    `expire_holds` has marked it expired yet). A processing payment shows
+    as `held`: the date is taken for now but may yet come free."""
     return Booking.objects.filter(tenant=tenant).filter(
-        Q(status=Booking.Status.CONFIRMED) | Q(status=Booking.Status.HELD, hold_expires_at__gt=now)
+        Q(status__in=[Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING])
+        | Q(status=Booking.Status.HELD, hold_expires_at__gt=now)
     )
 
 
@@ -191,6 +194,25 @@ class Dashboard:
     revenue: list[MonthRevenue]
     failed_webhooks: int
     failed_webhook_latest: list[StripeEvent]
+    attention: Attention
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Money that needs a person: payments that did not match their booking
+    (open reviews), open disputes, delayed payments still settling, and
+    Connect accounts that disconnected the platform."""
+
+    payment_reviews: list[PaymentReview]
+    disputes: list[BookingDispute]
+    processing: list[Booking]
+    deauthorized_tenants: list[Tenant]
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.payment_reviews or self.disputes or self.processing or self.deauthorized_tenants
+        )
 
 
 def _for_tenant(queryset: QuerySet, tenant: Tenant | None) -> QuerySet:
@@ -277,8 +299,37 @@ def dashboard_failed_webhooks(
     return queryset.count(), list(queryset.order_by("-received_at", "-id")[:latest])
 
 
+def dashboard_attention(*, tenant: Tenant | None, latest: int = 20) -> Attention:
+    """What needs a person (see Attention), the oldest first, at most
+    `latest` of each. Four queries."""
+    reviews = PaymentReview.objects.filter(resolved_at__isnull=True)
+    disputes = BookingDispute.objects.exclude(status__in=BookingDispute.CLOSED_STATUSES)
+    processing = Booking.objects.filter(status=Booking.Status.PAYMENT_PROCESSING)
+    deauthorized = Tenant.objects.filter(stripe_account_deauthorized_at__isnull=False)
+    if tenant is not None:
+        deauthorized = deauthorized.filter(pk=tenant.pk)
+    return Attention(
+        payment_reviews=list(
+            _for_tenant(reviews, tenant)
+            .select_related("booking", "tenant")
+            .order_by("created_at", "id")[:latest]
+        ),
+        disputes=list(
+            _for_tenant(disputes, tenant)
+            .select_related("booking", "tenant")
+            .order_by("created_at", "id")[:latest]
+        ),
+        processing=list(
+            _for_tenant(processing, tenant)
+            .select_related("package", "tenant")
+            .order_by("event_date", "created_at")[:latest]
+        ),
+        deauthorized_tenants=list(deauthorized.order_by("slug")[:latest]),
+    )
+
+
 def dashboard_get(*, tenant: Tenant | None, now: dt.datetime | None = None) -> Dashboard:
-    """Everything the admin index shows. Five queries, whatever the data."""
+    """Everything the admin index shows. Nine queries, whatever the data."""
     now = now or timezone.now()
     today = dashboard_today(tenant=tenant, now=now)
     months = [_month_start(today), _month_start(today, 1)]
@@ -291,6 +342,7 @@ def dashboard_get(*, tenant: Tenant | None, now: dt.datetime | None = None) -> D
         revenue=dashboard_revenue(tenant=tenant, months=months),
         failed_webhooks=failed,
         failed_webhook_latest=failed_latest,
+        attention=dashboard_attention(tenant=tenant),
     )
 
 

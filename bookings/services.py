@@ -40,7 +40,14 @@ from bookings.errors import (
     PaymentProviderError,
     RefundTooLarge,
 )
-from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingRefund
+from bookings.models import (
+    BlackoutDate,
+    Booking,
+    BookingAddOn,
+    BookingDispute,
+    BookingRefund,
+    PaymentReview,
+)
 from bookings.selectors import tenant_today, window_refusal
 from catalog.models import Package
 from config.db import violated_constraint
@@ -345,7 +352,17 @@ def booking_mark_paid(
         changes={"status": [previous, booking.status], "paid_cents": [0, amount_paid_cents]},
     )
     _queue_mail(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
+    if previous == Booking.Status.PAYMENT_PROCESSING:
+        return "confirmed: the delayed payment succeeded"
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
+
+
+# Why a refund is made, from why the booking was canceled: a payment that
+# lands after a staff cancel (a delayed payment settling) is the staff's.
+AUTOMATIC_REFUND_REASON = {
+    CancelReason.DATE_TAKEN: BookingRefund.Reason.DATE_TAKEN,
+    CancelReason.HOLD_RELEASED: BookingRefund.Reason.HOLD_RELEASED,
+}
 
 
 def _queue_full_refund(*, tenant: Tenant, booking: Booking) -> None:
@@ -359,7 +376,9 @@ def _queue_full_refund(*, tenant: Tenant, booking: Booking) -> None:
             tenant=tenant,
             booking=booking,
             amount_cents=amount,
-            reason=booking.cancel_reason,
+            reason=AUTOMATIC_REFUND_REASON.get(
+                booking.cancel_reason, BookingRefund.Reason.STAFF_CANCEL
+            ),
         )
 
 
@@ -383,22 +402,30 @@ def booking_expire(
     """Release a held booking's date (session expired, payment failed, hold
     lapsed, the couple canceled on Stripe's page). A confirmed or canceled
     booking is left alone: an `expired` event after `completed` never
-    un-confirms. When the hold ends before its Checkout Session does
-    (`couple_canceled`: Stripe's Cancel link only redirects), the session is
-    expired at Stripe after commit (outbox), so it can no longer be paid."""
+    un-confirms. A delayed payment still processing keeps its date unless
+    that payment failed (`payment_failed`): neither a lapsed hold nor a stray
+    `expired` event frees it. When the hold ends before its Checkout Session
+    does (`couple_canceled`: Stripe's Cancel link only redirects), the
+    session is expired at Stripe after commit (outbox), so it can no longer
+    be paid."""
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
-    if booking.status != Booking.Status.HELD:
+    releasable = [Booking.Status.HELD]
+    if reason == PAYMENT_FAILED:
+        releasable.append(Booking.Status.PAYMENT_PROCESSING)
+    if booking.status not in releasable:
         return f"left {booking.status}"
+    previous = booking.status
     booking.status = Booking.Status.EXPIRED
     booking.expired_at = timezone.now()
-    booking.save(update_fields=["status", "expired_at", "updated_at"])
+    booking.expire_reason = reason
+    booking.save(update_fields=["status", "expired_at", "expire_reason", "updated_at"])
     if reason in EARLY_END_REASONS:
         _queue_session_expiry(tenant=tenant, booking=booking)
     audit_record(
         tenant=tenant,
         action="booking.expired",
         obj=booking,
-        changes={"status": ["held", "expired"], "expire_reason": [None, reason]},
+        changes={"status": [previous, "expired"], "expire_reason": [None, reason]},
     )
     return "expired"
 
@@ -453,6 +480,269 @@ def _expire_lapsed(bookings, *, now: dt.datetime, skip_locked: bool = False) -> 
         ]
     )
     return len(lapsed)
+
+
+# --- payments reported by Stripe: verified, delayed, disputed ------------------
+
+PAYMENT_FAILED = "payment_failed"
+
+
+@dataclass(frozen=True)
+class ReportedPayment:
+    """What a Checkout Session event says was paid, as Stripe sent it."""
+
+    event_id: str
+    checkout_session_id: str
+    payment_intent_id: str
+    amount_total: int | None
+    currency: str
+    payment_status: str
+
+
+def _payment_mismatch(booking: Booking, payment: ReportedPayment) -> str | None:
+    """Which part of the payment does not match the booking, else None.
+    The session must be the one checkout opened for this booking (its id is
+    stored before the couple ever sees the payment page)."""
+    if payment.checkout_session_id != booking.stripe_checkout_session_id:
+        return PaymentReview.Reason.SESSION_MISMATCH
+    if payment.currency.lower() != booking.currency.lower():
+        return PaymentReview.Reason.CURRENCY_MISMATCH
+    if payment.amount_total != booking.amount_cents:
+        return PaymentReview.Reason.AMOUNT_MISMATCH
+    return None
+
+
+def _payment_review_record(
+    *, tenant: Tenant, booking: Booking, payment: ReportedPayment, reason: str
+) -> str:
+    """Precondition: `booking` is locked. Records the mismatch once per event
+    (a redelivery or replay finds it), audited, and logs it for ops."""
+    review, created = PaymentReview.objects.get_or_create(
+        stripe_event_id=payment.event_id,
+        defaults={
+            "tenant": tenant,
+            "booking": booking,
+            "reason": reason,
+            "stripe_checkout_session_id": payment.checkout_session_id,
+            "stripe_payment_intent_id": payment.payment_intent_id,
+            "amount_cents": payment.amount_total or 0,
+            "currency": payment.currency.lower()[:3],
+            "payment_status": payment.payment_status[:30],
+        },
+    )
+    if created:
+        audit_record(
+            tenant=tenant,
+            action="booking.payment_review",
+            obj=booking,
+            changes={
+                "payment_review": [None, reason],
+                "stripe_checkout_session_id": [None, payment.checkout_session_id],
+                "stripe_payment_intent_id": [None, payment.payment_intent_id],
+                "reported_amount_cents": [None, payment.amount_total],
+                "reported_currency": [None, payment.currency],
+            },
+        )
+        # Ids only: no couple's name or e-mail.
+        logger.warning(
+            "payment for booking %s needs review (%s): session %s, payment intent %s",
+            booking.pk,
+            reason,
+            payment.checkout_session_id,
+            payment.payment_intent_id or "-",
+        )
+    return f"needs review: {review.reason}"
+
+
+@transaction.atomic
+def booking_payment_received(
+    *, tenant: Tenant, booking_id: uuid.UUID | str, payment: ReportedPayment
+) -> str:
+    """Stripe says the booking's checkout was paid (`completed` with
+    payment_status "paid", or `async_payment_succeeded`). Confirms through
+    booking_mark_paid only when the session, amount and currency are the
+    booking's; otherwise the payment is recorded for review and the booking
+    is left as it is. Returns the outcome for the webhook record."""
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    mismatch = _payment_mismatch(booking, payment)
+    if mismatch:
+        return _payment_review_record(
+            tenant=tenant, booking=booking, payment=payment, reason=mismatch
+        )
+    return booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=payment.checkout_session_id,
+        payment_intent_id=payment.payment_intent_id,
+        amount_paid_cents=payment.amount_total or 0,
+    )
+
+
+@transaction.atomic
+def booking_payment_processing(
+    *, tenant: Tenant, booking_id: uuid.UUID | str, payment: ReportedPayment
+) -> str:
+    """`checkout.session.completed` with payment_status "unpaid": a delayed
+    method (bank debit) will settle later. The date stays occupied
+    (`payment_processing`, which no lapse or `expire_holds` ends) until
+    `async_payment_succeeded` confirms or `async_payment_failed` frees it.
+    Order-independent: a booking already confirmed, processing, canceled or
+    whose payment already failed is left alone; a lapsed hold takes its
+    date back if it is still free, else it is canceled (`date_taken`) and
+    the payment, if it succeeds later, is refunded by booking_mark_paid."""
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    mismatch = _payment_mismatch(booking, payment)
+    if mismatch:
+        return _payment_review_record(
+            tenant=tenant, booking=booking, payment=payment, reason=mismatch
+        )
+    revivable = booking.status == Booking.Status.EXPIRED and booking.expire_reason != PAYMENT_FAILED
+    if booking.status != Booking.Status.HELD and not revivable:
+        return f"left {booking.status}"
+    previous = booking.status
+    booking.status = Booking.Status.PAYMENT_PROCESSING
+    booking.stripe_payment_intent_id = payment.payment_intent_id or None
+    fields = ["status", "stripe_payment_intent_id", "updated_at"]
+    try:
+        with transaction.atomic():
+            booking.save(update_fields=fields)
+    except IntegrityError as exc:
+        # Only possible for a lapsed hold: another booking occupies the date.
+        if violated_constraint(exc) != ACTIVE_DATE_CONSTRAINT:
+            raise
+        booking.status = Booking.Status.CANCELED
+        booking.canceled_at = timezone.now()
+        booking.cancel_reason = CancelReason.DATE_TAKEN
+        booking.save(update_fields=[*fields, "canceled_at", "cancel_reason"])
+        audit_record(
+            tenant=tenant,
+            action="booking.canceled",
+            obj=booking,
+            changes={
+                "status": [previous, booking.status],
+                "cancel_reason": ["", CancelReason.DATE_TAKEN],
+            },
+        )
+        _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+        return "delayed payment after the hold lapsed and the date was taken; canceled"
+    audit_record(
+        tenant=tenant,
+        action="booking.payment_processing",
+        obj=booking,
+        changes={"status": [previous, booking.status]},
+    )
+    return "payment processing"
+
+
+@transaction.atomic
+def payment_review_resolve(*, tenant: Tenant, review_id: int) -> bool:
+    """Staff checked a payment needing review in Stripe (and refunded or
+    settled it there): it leaves the attention lists. Once; audited on the
+    booking. Returns whether it was open."""
+    review = (
+        PaymentReview.objects.select_for_update(of=("self",))
+        .filter(tenant=tenant, pk=review_id, resolved_at__isnull=True)
+        .select_related("booking")
+        .first()
+    )
+    if review is None:
+        return False
+    review.resolved_at = timezone.now()
+    review.save(update_fields=["resolved_at"])
+    audit_record(
+        tenant=tenant,
+        action="booking.payment_review_resolved",
+        obj=review.booking,
+        changes={
+            "payment_review": [review.reason, None],
+            "stripe_event_id": [review.stripe_event_id, review.stripe_event_id],
+        },
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class ReportedDispute:
+    """A Stripe Dispute object as an event carried it."""
+
+    dispute_id: str
+    charge_id: str
+    payment_intent_id: str
+    amount: int
+    currency: str
+    reason: str
+    status: str
+    event_created: int
+
+
+@transaction.atomic
+def booking_dispute_record(*, tenant: Tenant, dispute: ReportedDispute) -> str | None:
+    """`charge.dispute.*`: record the dispute on the booking paid by its
+    PaymentIntent (None when no booking of this tenant matches). One row per
+    Stripe dispute; an event older than the one last applied, or one that
+    would reopen a closed dispute, changes nothing. Audited."""
+    booking = (
+        Booking.objects.select_for_update(of=("self",))
+        .filter(tenant=tenant, stripe_payment_intent_id=dispute.payment_intent_id)
+        .first()
+        if dispute.payment_intent_id
+        else None
+    )
+    if booking is None:
+        return None
+    now = timezone.now()
+    closed = dispute.status in BookingDispute.CLOSED_STATUSES
+    record, created = BookingDispute.objects.get_or_create(
+        stripe_dispute_id=dispute.dispute_id,
+        defaults={
+            "tenant": tenant,
+            "booking": booking,
+            "stripe_charge_id": dispute.charge_id,
+            "amount_cents": dispute.amount,
+            "currency": dispute.currency.lower()[:3],
+            "reason": dispute.reason[:40],
+            "status": dispute.status[:30],
+            "stripe_event_created": dispute.event_created,
+            "closed_at": now if closed else None,
+        },
+    )
+    if created:
+        audit_record(
+            tenant=tenant,
+            action="booking.disputed",
+            obj=booking,
+            changes={
+                "dispute": [None, dispute.dispute_id],
+                "dispute_status": [None, record.status],
+                "dispute_reason": [None, record.reason],
+                "dispute_amount_cents": [None, record.amount_cents],
+            },
+        )
+        logger.warning(
+            "booking %s disputed: %s (%s)", booking.pk, dispute.dispute_id, record.status
+        )
+        return f"dispute recorded: {record.status}"
+    stale = dispute.event_created < record.stripe_event_created
+    if stale or not record.is_open or record.status == dispute.status:
+        return f"dispute left {record.status}"
+    before = record.status
+    record.status = dispute.status[:30]
+    record.amount_cents = dispute.amount
+    record.stripe_event_created = dispute.event_created
+    record.closed_at = now if closed else None
+    record.save(
+        update_fields=["status", "amount_cents", "stripe_event_created", "closed_at", "updated_at"]
+    )
+    audit_record(
+        tenant=tenant,
+        action="booking.dispute_updated",
+        obj=booking,
+        changes={
+            "dispute": [dispute.dispute_id, dispute.dispute_id],
+            "dispute_status": [before, record.status],
+        },
+    )
+    return f"dispute {record.status}"
 
 
 # --- cancellation and refunds -------------------------------------------------

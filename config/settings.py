@@ -12,6 +12,8 @@ import environ
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config.stripe_base import stripe_api_base_refusal
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -295,6 +297,17 @@ SPECTACULAR_SETTINGS = {
 _LOCAL_STRIPE_KEY = "sk_test_altarStandinLocalOnly000000"
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default=_LOCAL_STRIPE_KEY if DEBUG else "")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# Production talks to Stripe itself: a stand-in or typo'd STRIPE_API_BASE
+# would take real bookings without real payments, and without a key no
+# payment can be taken at all. Checked here, at import, so every process
+# (gunicorn, workers, manage.py) refuses to start, not only `manage.py check`.
+# The benchmark and the test suite run production settings against the
+# loopback stand-in and say so explicitly.
+STRIPE_API_BASE_ALLOW_ANY = env.bool("STRIPE_API_BASE_ALLOW_ANY", default=False)
+if not DEBUG and not STRIPE_SECRET_KEY:
+    raise ImproperlyConfigured("STRIPE_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+if not (DEBUG or STRIPE_API_BASE_ALLOW_ANY) and stripe_api_base_refusal(STRIPE_API_BASE):
+    raise ImproperlyConfigured(stripe_api_base_refusal(STRIPE_API_BASE))
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
 # dj-stripe reads its keys from these names.
 STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith("sk_live_")

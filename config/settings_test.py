@@ -17,6 +17,8 @@ os.environ.setdefault("STRIPE_SECRET_KEY", "sk_test_altarStandinLocalOnly000000"
 # A closed loopback port: a test that reaches Stripe without the stand-in
 # fixture fails at once instead of leaving the machine.
 os.environ["STRIPE_API_BASE"] = "http://127.0.0.1:9"
+# Production settings refuse a non-Stripe API base unless told otherwise.
+os.environ["STRIPE_API_BASE_ALLOW_ANY"] = "true"
 # Race tests start up to 50 threads at once; they share a bounded pool (the
 # database still decides every race) so that xdist workers, and the other
 # processes on the machine, stay well inside max_connections (100).

@@ -70,6 +70,14 @@ PLATFORM_FIELDS = (
 )
 
 
+# What Stripe last said about the Connect account: shown, never typed in.
+CONNECT_STATE_FIELDS = (
+    "stripe_transfers_active",
+    "stripe_account_checked_at",
+    "stripe_account_deauthorized_at",
+)
+
+
 class ApiKeyRotateForm(forms.Form):
     kind = forms.ChoiceField(choices=ApiKey.Kind.choices)
     grace_hours = forms.DecimalField(
@@ -105,7 +113,17 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             "Branding",
             {"fields": ("primary_color", "secondary_color", "font_family", "logo", "logo_preview")},
         ),
-        ("Platform", {"fields": ("commission_bps", "stripe_account_id", "stripe_charges_enabled")}),
+        (
+            "Platform",
+            {
+                "fields": (
+                    "commission_bps",
+                    "stripe_account_id",
+                    "stripe_charges_enabled",
+                    *CONNECT_STATE_FIELDS,
+                )
+            },
+        ),
     )
 
     # --- who sees what: superusers every tenant, members their active one ---
@@ -133,7 +151,7 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         return False  # deactivate instead: bookings and payments hang off a tenant
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
-        readonly = ["logo_preview"]
+        readonly = ["logo_preview", *CONNECT_STATE_FIELDS]
         if not request.user.is_superuser:
             readonly += PLATFORM_FIELDS
         return readonly

@@ -78,7 +78,17 @@ class Tenant(models.Model):
     )
 
     stripe_account_id = models.CharField(max_length=64, blank=True)
+    # As Stripe last reported the account (re-read on every `account.updated`).
     stripe_charges_enabled = models.BooleanField(default=False)
+    # Destination charges need the `transfers` capability active: routing
+    # follows this, not charges_enabled.
+    stripe_transfers_active = models.BooleanField(default=False)
+    # When the account read that set the two flags above started: a read
+    # that started earlier never overwrites it (events come in any order).
+    stripe_account_checked_at = models.DateTimeField(null=True, blank=True)
+    # The account disconnected the platform (`account.application.deauthorized`):
+    # nothing is routed to it until ops record an account again.
+    stripe_account_deauthorized_at = models.DateTimeField(null=True, blank=True)
 
     # Bumped (F() + 1) in the same transaction as any catalog or branding
     # write; cache keys carry it, so a write invalidates exactly this tenant's
@@ -127,8 +137,13 @@ class Tenant(models.Model):
 
     @property
     def connect_account_for_charges(self) -> str | None:
-        """The Connect account to route charges to, when it can take them."""
-        if self.stripe_account_id and self.stripe_charges_enabled:
+        """The Connect account to route destination charges to: connected,
+        not deauthorized, and with the `transfers` capability active."""
+        if (
+            self.stripe_account_id
+            and self.stripe_transfers_active
+            and self.stripe_account_deauthorized_at is None
+        ):
             return self.stripe_account_id
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,8 @@ from tenants.keys import PREFIX_LENGTH, generate_key, hash_key, parse_key
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.scoping import scopes_disabled
 from tenants.tasks import staff_invitation_mail
+
+logger = logging.getLogger("altar.tenants")
 
 # Tenant fields that shape what the public catalog API serves.
 BRANDING_FIELDS = frozenset(
@@ -121,6 +124,16 @@ def tenant_create(
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
     """Change tenant settings; branding changes invalidate the public cache."""
+    if "stripe_account_id" in fields and fields["stripe_account_id"] != tenant.stripe_account_id:
+        # Another account: nothing is known about it yet (nor is a previous
+        # deauthorization about it); its next `account.updated`, re-read
+        # from Stripe, decides whether charges are routed to it.
+        fields = {
+            "stripe_transfers_active": False,
+            "stripe_account_checked_at": None,
+            "stripe_account_deauthorized_at": None,
+            **fields,
+        }
     before = snapshot(tenant, fields)
     for name, value in fields.items():
         setattr(tenant, name, value)
@@ -297,23 +310,86 @@ def staff_password_from_env() -> str | None:
 
 @transaction.atomic
 def tenant_connect_account_update(
-    *, tenant: Tenant, account_id: str, charges_enabled: bool
+    *,
+    tenant: Tenant,
+    account_id: str,
+    charges_enabled: bool,
+    transfers_active: bool,
+    checked_at: datetime,
 ) -> bool:
-    """Stripe says whether the tenant's Connect account can take charges.
-    Returns whether anything changed. Checkout reads the flag, so the next
-    checkout routes charges (with the commission as application fee) to it."""
+    """Record the Connect account as Stripe reported it, read at `checked_at`
+    (when the read started). Returns whether anything changed. Checkout
+    routes destination charges on `stripe_transfers_active`. A read that
+    started before the one already recorded is stale and changes nothing
+    (two deliveries can race); a deauthorized account stays unrouted."""
     locked = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
-    if locked.stripe_account_id != account_id or locked.stripe_charges_enabled == charges_enabled:
+    if locked.stripe_account_id != account_id or locked.stripe_account_deauthorized_at:
         return False
+    if locked.stripe_account_checked_at and checked_at <= locked.stripe_account_checked_at:
+        return False
+    before = {
+        "stripe_charges_enabled": locked.stripe_charges_enabled,
+        "stripe_transfers_active": locked.stripe_transfers_active,
+    }
+    after = {"stripe_charges_enabled": charges_enabled, "stripe_transfers_active": transfers_active}
+    locked.stripe_charges_enabled = charges_enabled
+    locked.stripe_transfers_active = transfers_active
+    locked.stripe_account_checked_at = checked_at
+    locked.save(
+        update_fields=[
+            "stripe_charges_enabled",
+            "stripe_transfers_active",
+            "stripe_account_checked_at",
+            "updated_at",
+        ]
+    )
+    for name, value in after.items():
+        setattr(tenant, name, value)
+    changes = diff(before, after)
+    if not changes:
+        return False
+    audit_record(tenant=tenant, action="tenant.connect_updated", obj=locked, changes=changes)
+    return True
+
+
+@transaction.atomic
+def tenant_connect_account_deauthorize(*, tenant: Tenant, account_id: str) -> bool:
+    """The Connect account disconnected the platform
+    (`account.application.deauthorized`): stop routing charges to it. Once
+    per account (returns False for a repeat or another account); audited
+    and logged at ERROR for ops, who record a new account to route again."""
+    locked = Tenant.objects.select_for_update(of=("self",)).get(pk=tenant.pk)
+    if locked.stripe_account_id != account_id or locked.stripe_account_deauthorized_at:
+        return False
+    now = timezone.now()
     audit_record(
         tenant=tenant,
-        action="tenant.connect_updated",
+        action="tenant.connect_deauthorized",
         obj=locked,
-        changes={"stripe_charges_enabled": [locked.stripe_charges_enabled, charges_enabled]},
+        changes={
+            "stripe_account_deauthorized_at": [None, now.isoformat()],
+            "stripe_transfers_active": [locked.stripe_transfers_active, False],
+            "stripe_charges_enabled": [locked.stripe_charges_enabled, False],
+        },
     )
-    locked.stripe_charges_enabled = charges_enabled
-    locked.save(update_fields=["stripe_charges_enabled", "updated_at"])
-    tenant.stripe_charges_enabled = charges_enabled
+    locked.stripe_account_deauthorized_at = now
+    locked.stripe_transfers_active = locked.stripe_charges_enabled = False
+    locked.save(
+        update_fields=[
+            "stripe_account_deauthorized_at",
+            "stripe_transfers_active",
+            "stripe_charges_enabled",
+            "updated_at",
+        ]
+    )
+    tenant.stripe_account_deauthorized_at = now
+    tenant.stripe_transfers_active = tenant.stripe_charges_enabled = False
+    logger.error(
+        "Stripe Connect account %s of tenant %s deauthorized the platform: "
+        "charges are no longer routed to it",
+        account_id,
+        tenant.slug,
+    )
     return True
 
 

@@ -105,8 +105,8 @@ def bench_env() -> dict[str, str]:
         # (confirmations) go to the worker's log.
         EMAIL_URL=env.get("EMAIL_URL", "consolemail://"),
     )
-    # manage.py runs system checks, and altar.E001 refuses a non-Stripe
-    # STRIPE_API_BASE with DEBUG off: only gunicorn gets the stand-in's URL.
+    # Production settings refuse a non-Stripe STRIPE_API_BASE: only the
+    # gunicorn processes get the stand-in's URL (and the explicit allowance).
     env.pop("STRIPE_API_BASE", None)
     return env
 
@@ -805,7 +805,12 @@ def main() -> None:
     standin_port, port, port_b = free_port(), free_port(), free_port()
     api_key = env["STRIPE_SECRET_KEY"]
     standin = start_standin(standin_port, api_key, out / f"standin-{stamp}.log")
-    server_env = {**env, "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}"}
+    server_env = {
+        **env,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}",
+        # Production settings refuse a non-Stripe API base unless told so.
+        "STRIPE_API_BASE_ALLOW_ANY": "true",
+    }
     server_log = out / f"gunicorn-{stamp}.log"
     servers = [standin]
     if not args.no_worker:

@@ -422,7 +422,12 @@ def fault_postgres(
     standin = start_standin(
         standin_port, env["STRIPE_SECRET_KEY"], out / f"faults-standin-{stamp}.log"
     )
-    server_env = {**env, "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}"}
+    server_env = {
+        **env,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}",
+        # Production settings refuse a non-Stripe API base unless told so.
+        "STRIPE_API_BASE_ALLOW_ANY": "true",
+    }
     log_path = out / f"faults-gunicorn-{stamp}.log"
     servers = [standin, start_gunicorn(server_env, port, 2, log_path)]
     checkout = Tally("checkout")
@@ -572,7 +577,12 @@ def fault_redis(env: dict[str, str], out: Path, stamp: str, rows: list[list[str]
     standin = start_standin(
         standin_port, env["STRIPE_SECRET_KEY"], out / f"faults-standin-{stamp}.log"
     )
-    server_env = {**env, "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}"}
+    server_env = {
+        **env,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}",
+        # Production settings refuse a non-Stripe API base unless told so.
+        "STRIPE_API_BASE_ALLOW_ANY": "true",
+    }
     log_path = out / f"faults-gunicorn-redis-{stamp}.log"
     servers = [standin, start_gunicorn(server_env, port, 2, log_path)]
     reads = Tally("GET packages/availability/tenant")

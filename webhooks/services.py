@@ -24,6 +24,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bookings.models import Booking
 from config.errors import DomainError
 from tenants.audit import actor_context
 from tenants.models import Tenant
@@ -42,7 +43,9 @@ class ProcessResult:
 
 def _tenant_for(event: dict[str, Any]) -> Tenant | None:
     """The Connect account owns the event when there is one; else the
-    `tenant` slug our checkout put in the object's metadata."""
+    `tenant` slug our checkout put in the object's metadata; else (objects
+    Stripe creates without our metadata, e.g. a Dispute) the tenant of the
+    booking paid by the object's PaymentIntent."""
     account = event.get("account")
     if account:
         return Tenant.objects.filter(stripe_account_id=account).first()
@@ -50,6 +53,10 @@ def _tenant_for(event: dict[str, Any]) -> Tenant | None:
     slug = (obj.get("metadata") or {}).get("tenant")
     if slug:
         return Tenant.objects.filter(slug=slug).first()
+    payment_intent = obj.get("payment_intent")
+    if payment_intent and isinstance(payment_intent, str):
+        booking = Booking.objects.filter(stripe_payment_intent_id=payment_intent).first()
+        return booking.tenant if booking is not None else None
     return None
 
 
@@ -72,9 +79,29 @@ def _locked_record(event: dict[str, Any]) -> StripeEvent:
     return StripeEvent.objects.select_for_update().get(event_id=event["id"])
 
 
-@transaction.atomic
 def stripe_event_process(*, event: dict[str, Any]) -> ProcessResult:
-    """Apply one verified Stripe event. Raises on failure (caller records it)."""
+    """Apply one verified Stripe event. Raises on failure (caller records it).
+
+    A handler's Stripe read (its `prefetch`) runs first, outside any
+    transaction, unless the event is already done; then the event is
+    applied in one transaction. Call outside atomic for that guarantee
+    (the webhook view and `replay_webhooks` do)."""
+    handler = handlers.HANDLERS.get(event.get("type", ""))
+    fetched = None
+    if handler is not None and handler.prefetch is not None:
+        with scopes_disabled():
+            done = StripeEvent.objects.filter(
+                event_id=event["id"], status__in=StripeEvent.DONE_STATUSES
+            ).exists()
+        if not done:
+            fetched = handler.prefetch(event)
+    return _stripe_event_apply(event=event, handler=handler, fetched=fetched)
+
+
+@transaction.atomic
+def _stripe_event_apply(
+    *, event: dict[str, Any], handler: handlers.Handler | None, fetched: Any
+) -> ProcessResult:
     with scopes_disabled():  # the tenant is not known until the event is read
         record = _locked_record(event)
         if record.status in StripeEvent.DONE_STATUSES:
@@ -85,13 +112,12 @@ def stripe_event_process(*, event: dict[str, Any]) -> ProcessResult:
     if tenant is None:
         status, outcome = StripeEvent.Status.IGNORED, "no tenant matches this event"
     else:
-        handler = handlers.HANDLERS.get(record.type)
         if handler is None:
             status, outcome = StripeEvent.Status.IGNORED, "event type not handled"
         else:
             # What the event changes is recorded as the event's doing.
             with tenant_scope(tenant), actor_context("stripe", f"stripe:{event['id']}"):
-                result = handler(event=event, tenant=tenant)
+                result = handler.apply(event=event, tenant=tenant, fetched=fetched)
             status = StripeEvent.Status.PROCESSED if result.applied else StripeEvent.Status.IGNORED
             outcome = result.outcome
     record.status = status

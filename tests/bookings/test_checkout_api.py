@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from bookings.models import Booking, BookingAddOn
 from tests.bookings.conftest import checkout_body, days_ahead
@@ -82,7 +83,7 @@ def test_connect_account_gets_a_destination_charge_with_the_commission_as_fee(
 ):
     account = stripe_standin.create_account(charges_enabled=True)
     tenant.stripe_account_id = account["id"]
-    tenant.stripe_charges_enabled = True
+    tenant.stripe_charges_enabled = tenant.stripe_transfers_active = True
     tenant.commission_bps = 1250
     tenant.save()
 
@@ -104,6 +105,38 @@ def test_connect_account_gets_a_destination_charge_with_the_commission_as_fee(
     assert request.stripe_account is None  # destination charge: created on the platform
     assert int(request.params["payment_intent_data"]["application_fee_amount"]) == 20293
     assert request.params["payment_intent_data"]["transfer_data"] == {"destination": account["id"]}
+
+
+@pytest.mark.parametrize(
+    ("charges_enabled", "transfers_active", "deauthorized"),
+    [(True, False, False), (True, True, True)],
+    ids=["transfers-inactive", "deauthorized"],
+)
+def test_connect_account_without_active_transfers_or_deauthorized_is_not_used(
+    tenant_api,
+    tenant,
+    catalog,
+    stripe_standin,
+    unscoped,
+    charges_enabled,
+    transfers_active,
+    deauthorized,
+):
+    # Destination charges need the `transfers` capability, not charges_enabled.
+    account = stripe_standin.create_account(charges_enabled=True)
+    tenant.stripe_account_id = account["id"]
+    tenant.stripe_charges_enabled = charges_enabled
+    tenant.stripe_transfers_active = transfers_active
+    tenant.stripe_account_deauthorized_at = timezone.now() if deauthorized else None
+    tenant.save()
+
+    tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
+
+    booking = Booking.objects.get()
+    assert booking.stripe_account_id == ""
+    (request,) = session_requests(stripe_standin)
+    assert "transfer_data" not in request.params["payment_intent_data"]
+    assert "application_fee_amount" not in request.params["payment_intent_data"]
 
 
 def test_connect_account_that_cannot_take_charges_is_not_used(

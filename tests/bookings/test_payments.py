@@ -271,7 +271,7 @@ def test_cancel_refund_for_a_connect_charge_reverses_transfer_and_fee(
     tenant, catalog, checkout, stripe_standin
 ):
     account = stripe_standin.create_account(charges_enabled=True)
-    tenant.stripe_account_id, tenant.stripe_charges_enabled = account["id"], True
+    tenant.stripe_account_id, tenant.stripe_transfers_active = account["id"], True
     tenant.save()
     booking = checkout()
     pay_on_standin(stripe_standin, tenant, booking)

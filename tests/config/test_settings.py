@@ -150,25 +150,69 @@ def test_check_deploy_passes_with_a_production_environment():
     assert "WARNING" not in result.stderr
 
 
-def test_check_deploy_refuses_a_stripe_stand_in_in_production(db):
-    db_settings = connection.settings_dict
-    database_url = (
-        f"postgres://{db_settings['USER']}@{db_settings['HOST']}:{db_settings['PORT']}"
-        f"/{db_settings['NAME']}"
-    )
+STRIPE_KEY_MESSAGE = "STRIPE_SECRET_KEY must be set when DJANGO_DEBUG is off."
+STANDIN_BASE_MESSAGE = (
+    "STRIPE_API_BASE is 'http://127.0.0.1:12111'; with DJANGO_DEBUG off it must be "
+    "https://api.stripe.com (unset it; local runs with the stand-in set DJANGO_DEBUG=true)."
+)
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": REAL_SECRET,
+    "ALLOWED_HOSTS": "bookings.altar.example",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
+}
+GUNICORN = ["-m", "gunicorn", "--check-config", "-c", "config/gunicorn.py", "config.wsgi"]
 
-    result = run_python(
-        ["manage.py", "check", "--deploy"],
-        DJANGO_SECRET_KEY=REAL_SECRET,
-        ALLOWED_HOSTS="bookings.altar.example",
-        DATABASE_URL=database_url,
-        STRIPE_SECRET_KEY="sk_live_" + "0" * 20,
-        STRIPE_API_BASE="http://127.0.0.1:12111",
-        EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
-    )
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STRIPE_API_BASE": "https://api.stripe.com"}, STRIPE_KEY_MESSAGE),
+        (
+            {
+                "STRIPE_SECRET_KEY": "sk_live_" + "0" * 20,
+                "STRIPE_API_BASE": "http://127.0.0.1:12111",
+            },
+            STANDIN_BASE_MESSAGE,
+        ),
+    ],
+    ids=["no-stripe-key", "stand-in-base"],
+)
+@pytest.mark.parametrize(
+    ("entry_point", "prefix"),
+    [
+        (["manage.py", "check", "--deploy"], "Configuration error: "),
+        (["manage.py", "migrate", "--check"], "Configuration error: "),
+        # --check-config loads the WSGI application as a worker would.
+        (GUNICORN, "django.core.exceptions.ImproperlyConfigured: "),
+    ],
+    ids=["manage-check", "manage-migrate", "gunicorn"],
+)
+def test_production_refuses_to_start_without_stripe_key_or_with_a_non_stripe_base(
+    env, message, entry_point, prefix
+):
+    result = run_python(entry_point, **PRODUCTION, **env)
 
     assert result.returncode != 0
-    assert "altar.E001" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == prefix + message
+
+
+def test_gunicorn_starts_with_a_production_environment():
+    result = run_python(GUNICORN, **PRODUCTION, STRIPE_SECRET_KEY="sk_live_" + "0" * 20)
+
+    assert result.returncode == 0, result.stderr
+    assert "ImproperlyConfigured" not in result.stderr
+
+
+def test_the_stand_in_base_is_allowed_only_when_said_explicitly():
+    result = run_python(
+        ["-c", "import django; django.setup()"],
+        **PRODUCTION,
+        STRIPE_SECRET_KEY="sk_test_" + "0" * 20,
+        STRIPE_API_BASE="http://127.0.0.1:12111",
+        STRIPE_API_BASE_ALLOW_ANY="true",
+    )
+
+    assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_database_uses_the_connection_pool():

@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tests.bookings.conftest import catalog  # noqa: F401 - shared fixture
+from tests.bookings.conftest import catalog, checkout_body  # noqa: F401 - shared fixture
 from tools.stripe_standin import sign_payload
 
 PLATFORM_SECRET = "whsec_platformTestSecret0000000000"
@@ -85,3 +85,16 @@ def webhooks(db, stripe_standin, unscoped) -> Webhooks:
         sender=sender,
     )
     return hooks
+
+
+@pytest.fixture
+def checkout(tenant_api, catalog, stripe_standin, unscoped):  # noqa: F811 - the fixture
+    """Check out through the API; returns the held booking."""
+    from bookings.models import Booking
+
+    def start(**overrides) -> Booking:
+        response = tenant_api.post("/api/v1/checkout", checkout_body(**overrides), format="json")
+        assert response.status_code == 201, response.json()
+        return Booking.objects.get(pk=response.json()["booking"]["id"])
+
+    return start

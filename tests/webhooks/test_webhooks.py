@@ -15,23 +15,12 @@ from django.utils import timezone
 from djstripe.models import WebhookEventTrigger
 
 from bookings.models import Booking, BookingRefund
-from tests.bookings.conftest import checkout_body
 from tests.conftest import run_outbox
 from tests.webhooks.conftest import CONNECT_SECRET
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def checkout(tenant_api, catalog, stripe_standin, unscoped):
-    def start(**overrides) -> Booking:
-        response = tenant_api.post("/api/v1/checkout", checkout_body(**overrides), format="json")
-        assert response.status_code == 201, response.json()
-        return Booking.objects.get(pk=response.json()["booking"]["id"])
-
-    return start
 
 
 def completed_event(standin, booking) -> dict:

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
+from bookings.models import BookingDispute, PaymentReview
 from tenants.commands import AltarCommand
 from tenants.scoping import scopes_disabled
 from webhooks.models import StripeEvent
@@ -65,3 +66,14 @@ class Command(AltarCommand):
             f"{counts['ignored']} ignored, "
             f"{counts['failed']} failed, {counts['already_done']} already done."
         )
+        # Money that replaying cannot settle: a person has to look (admin).
+        with scopes_disabled():
+            reviews = PaymentReview.objects.filter(resolved_at__isnull=True).count()
+            disputes = BookingDispute.objects.exclude(
+                status__in=BookingDispute.CLOSED_STATUSES
+            ).count()
+        if reviews or disputes:
+            self.stdout.write(
+                f"Needs a person: {reviews} payment(s) needing review, "
+                f"{disputes} open dispute(s) (admin: Payments needing review, Disputes)."
+            )
