@@ -98,6 +98,7 @@ def test_production_starts_with_a_mail_server():
         ],
         DJANGO_SECRET_KEY=REAL_SECRET,
         EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
+        STRIPE_SECRET_KEY="sk_live_" + "0" * 20,
     )
 
     assert (result.returncode, result.stderr) == (0, "")
