@@ -111,7 +111,7 @@ def test_check_deploy_refuses_a_stripe_stand_in_in_production(db):
 def test_database_uses_the_connection_pool():
     database = settings.DATABASES["default"]
 
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["ENGINE"] == "config.db_engine"  # PostgreSQL plus on_rollback
     assert set(database["OPTIONS"]["pool"]) == {"min_size", "max_size", "timeout"}
     assert database["OPTIONS"]["pool"]["min_size"] == 1  # DB_POOL_MIN_SIZE's default
     # Django refuses persistent connections together with a pool.
