@@ -65,5 +65,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
         for _, func in due:
             try:
                 func()
-            except Exception:  # noqa: BLE001 - like on_commit(robust=True): log, go on
+            except Exception:  # like on_commit(robust=True): log, go on
                 logger.exception("on_rollback callback %r failed", func)
