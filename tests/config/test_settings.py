@@ -80,6 +80,10 @@ def test_check_deploy_passes_with_a_production_environment():
         DATABASE_URL=database_url,
         STRIPE_SECRET_KEY="sk_live_" + "51AltarDeployCheck" + "0" * 20,
         STRIPE_API_BASE="https://api.stripe.com",
+        # Media in a bucket shared by every host (not contacted by the checks).
+        AWS_STORAGE_BUCKET_NAME="altar-media",
+        AWS_S3_REGION_NAME="eu-west-1",
+        AWS_S3_CUSTOM_DOMAIN="media.altar.example",
     )
 
     # then
