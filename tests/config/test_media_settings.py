@@ -171,3 +171,39 @@ def test_presigned_photo_urls_must_outlive_the_catalog_cache(
     }
 
     assert media_check_ids() == expected
+
+
+# --- altar.W030: production media must not stay on one host's disk -------------
+
+LOCAL = {"BACKEND": "config.storage.MediaFileSystemStorage"}
+
+
+def media_served_warnings() -> list[str]:
+    messages = run_checks(tags=["altar"], include_deployment_checks=True)
+    return [m.id for m in messages if m.id == "altar.W030"]
+
+
+@pytest.mark.parametrize(
+    ("debug", "storage", "media_url", "expected"),
+    [
+        (False, "local", "/media/", ["altar.W030"]),
+        (True, "local", "/media/", []),  # make run serves /media/ itself
+        (False, "local", "https://bookings.altar.example/media/", []),  # its web server does
+        (False, "s3", "/media/", []),
+    ],
+    ids=["production-local", "debug-local", "production-served-elsewhere", "production-s3"],
+)
+def test_local_media_in_production_are_warned_about(settings, debug, storage, media_url, expected):
+    settings.DEBUG = debug
+    settings.MEDIA_URL = media_url
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": LOCAL
+        if storage == "local"
+        else {
+            "BACKEND": "config.storage_s3.MediaS3Storage",
+            "OPTIONS": s3_storage_options("http://127.0.0.1:9"),
+        },
+    }
+
+    assert media_served_warnings() == expected
