@@ -188,7 +188,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # public on the couples' websites anyway, and the catalog cache keeps photo
 # URLs for up to an hour, which a presigned URL could outlive. Presigned URLs
 # (AWS_QUERYSTRING_AUTH=true, private bucket) are possible; the check
-# altar.E011 then requires AWS_QUERYSTRING_EXPIRE to outlast cached entries.
+# altar.E031 then requires AWS_QUERYSTRING_EXPIRE to outlast cached entries.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
