@@ -11,6 +11,9 @@ Values are JSON-ready dicts, never model instances (safe to pickle into
 Redis, immune to lazy queries). Photo URLs are stored as the storage gives
 them (relative for the file system); the view makes them absolute per
 request, because one tenant's cache serves every host name it is reached by.
+A media bucket gives absolute URLs that never expire (public objects, see
+docs/deploy.md "Media"): a presigned URL could expire inside an entry that
+is still being served, which the check altar.E031 prevents.
 
 Precondition of every function: `tenant` was loaded *after* the last write
 you want to see. The API loads it in the key lookup of the same request; a

@@ -406,9 +406,10 @@ def package_photo_add(
     of at most 5 photos. Raises PackageNotFound, PhotoLimitReached, or
     ValidationError on `image` (`invalid_image`, `file_too_large`) / `alt`.
 
-    The file is written to storage before the transaction that records it,
-    so no row lock is held during a (possibly remote) upload; if recording
-    fails the file is deleted again. A refused upload writes nothing.
+    The file is written before the package row is locked, so no row lock
+    is held during a (possibly remote) upload. The storage deletes the file
+    again if this transaction, or one it is part of (an admin save), rolls
+    back (config/storage.py). A refused upload writes nothing.
     """
     info = validate_image(image)
     draft = PackagePhoto(tenant=tenant, alt=alt, position=position)
@@ -426,41 +427,37 @@ def package_photo_add(
     # Our own name: the client's file name is neither trusted nor needed.
     name = field.generate_filename(draft, f"{uuid.uuid4().hex}.{info.extension}")
     image.seek(0)
-    stored_name = field.storage.save(name, image, max_length=field.max_length)
-    try:
-        with transaction.atomic():
-            # Lock the package row so concurrent adds count one after another.
-            package = _locked_package(tenant=tenant, slug=package_slug)
-            if _photo_count(tenant=tenant, package=package) >= MAX_PHOTOS_PER_PACKAGE:
-                raise PhotoLimitReached()
-            # Passing the dimensions keeps ImageField from re-reading the file.
-            photo = PackagePhoto.objects.create(
-                tenant=tenant,
-                package=package,
-                image=stored_name,
-                alt=alt,
-                position=position,
-                width=info.width,
-                height=info.height,
-            )
-            audit_record(
-                tenant=tenant,
-                action="photo.added",
-                obj=photo,
-                changes=diff(
-                    {},
-                    {
-                        "package": package.slug,
-                        "image": stored_name,
-                        "alt": alt,
-                        "position": position,
-                    },
-                ),
-            )
-            tenant_catalog_changed(tenant=tenant)
-    except BaseException:
-        field.storage.delete(stored_name)
-        raise
+    with transaction.atomic():
+        stored_name = field.storage.save(name, image, max_length=field.max_length)
+        # Lock the package row so concurrent adds count one after another.
+        package = _locked_package(tenant=tenant, slug=package_slug)
+        if _photo_count(tenant=tenant, package=package) >= MAX_PHOTOS_PER_PACKAGE:
+            raise PhotoLimitReached()
+        # Passing the dimensions keeps ImageField from re-reading the file.
+        photo = PackagePhoto.objects.create(
+            tenant=tenant,
+            package=package,
+            image=stored_name,
+            alt=alt,
+            position=position,
+            width=info.width,
+            height=info.height,
+        )
+        audit_record(
+            tenant=tenant,
+            action="photo.added",
+            obj=photo,
+            changes=diff(
+                {},
+                {
+                    "package": package.slug,
+                    "image": stored_name,
+                    "alt": alt,
+                    "position": position,
+                },
+            ),
+        )
+        tenant_catalog_changed(tenant=tenant)
     return photo
 
 

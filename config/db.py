@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, connection, transaction
 
 # Past this share of max_connections, ops are warned (db_status, /readyz).
 CONNECTION_WARNING_RATIO = 0.8
@@ -16,6 +18,18 @@ def violated_constraint(exc: IntegrityError) -> str | None:
     services map races decided by the database to domain errors by name."""
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None)
+
+
+def on_rollback(func: Callable[[], None], using: str | None = None) -> None:
+    """Run `func` if the work done from now on in the current transaction is
+    discarded (rollback, rollback to an enclosing savepoint, lost
+    connection); forget it on commit. Outside an atomic block: nothing to do,
+    the work is already committed. See config/db_engine/base.py."""
+    wrapper = transaction.get_connection(using)
+    register = getattr(wrapper, "on_rollback", None)
+    if register is None:
+        raise ImproperlyConfigured("DATABASES ENGINE must be config.db_engine (on_rollback).")
+    register(func)
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/altar")
 }
+# Django's PostgreSQL backend plus an on_rollback hook (config/db_engine):
+# files written in a transaction that rolls back are deleted again.
+DATABASES["default"]["ENGINE"] = "config.db_engine"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
@@ -196,10 +199,58 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_URL = "media/"
+# --- Media: package photos and tenant logos (docs/deploy.md, "Media") ---
+# Local disk by default (`make run` serves it under /media/ in debug). With
+# AWS_STORAGE_BUCKET_NAME set, every host reads and writes one S3-compatible
+# bucket, and browsers load the files from the bucket (or a CDN in front of
+# it, AWS_S3_CUSTOM_DOMAIN) at plain, stable URLs: photos and logos are
+# public on the couples' websites anyway, and the catalog cache keeps photo
+# URLs for up to an hour, which a presigned URL could outlive. Presigned URLs
+# (AWS_QUERYSTRING_AUTH=true, private bucket) are possible; the check
+# altar.E031 then requires AWS_QUERYSTRING_EXPIRE to outlast cached entries.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    _custom_domain = env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None
+    _url_protocol = env.str("AWS_S3_URL_PROTOCOL", default="https:")
+    # Every call to the bucket has a timeout (an upload is inside a request).
+    _s3_timeout = env.float("AWS_S3_TIMEOUT_SECONDS", default=10.0)
+    _media_storage = {
+        "BACKEND": "config.storage_s3.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Unset: boto3's own chain (instance role, AWS_PROFILE, …).
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "custom_domain": _custom_domain,
+            "url_protocol": _url_protocol,
+            "querystring_auth": env.bool("AWS_QUERYSTRING_AUTH", default=False),
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=7 * 24 * 3600),
+            # None: the bucket policy decides (S3 buckets refuse ACLs by default).
+            "default_acl": env.str("AWS_DEFAULT_ACL", default="") or None,
+            "file_overwrite": False,
+            # Names are never reused (random, or suffixed): cache for good.
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            "client_config": _BotoConfig(
+                connect_timeout=_s3_timeout,
+                read_timeout=_s3_timeout,
+                retries={"mode": "standard", "max_attempts": 3},
+                signature_version="s3v4",
+                s3={"addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="auto")},
+            ),
+        },
+    }
+    _media_url_default = f"{_url_protocol}//{_custom_domain}/" if _custom_domain else "media/"
+else:
+    _media_storage = {"BACKEND": "config.storage.MediaFileSystemStorage"}
+    _media_url_default = "media/"
+MEDIA_URL = env.str("MEDIA_URL", default=_media_url_default)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG

@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -135,6 +136,7 @@ def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
             **fields,
         }
     before = snapshot(tenant, fields)
+    old_logo = tenant.logo.name if "logo" in fields else ""
     for name, value in fields.items():
         setattr(tenant, name, value)
     tenant.full_clean(validate_unique=False, validate_constraints=False)
@@ -142,6 +144,11 @@ def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
     # catalog write, and rewinding the version would serve the catalog cached
     # under the older number. Only tenant_catalog_changed moves it (F() + 1).
     tenant.save(update_fields=_TENANT_SAVE_FIELDS)
+    if old_logo and tenant.logo.name != old_logo:
+        # A replaced or cleared logo's file goes once the row surely no
+        # longer points at it (a rollback keeps both; a new file written by
+        # this save is deleted by the storage on rollback).
+        transaction.on_commit(partial(tenant.logo.storage.delete, old_logo), robust=True)
     changed = diff(before, snapshot(tenant, fields))
     if changed:
         audit_record(tenant=tenant, action="tenant.updated", obj=tenant, changes=changed)

@@ -1,7 +1,13 @@
-"""Shared fixtures. Tests run against the real PostgreSQL; the only fake is
-Stripe's servers (tools.stripe_standin, on loopback)."""
+"""Shared fixtures. Tests run against the real PostgreSQL; the only fakes are
+Stripe's servers (tools.stripe_standin, on loopback) and S3 (moto's server
+mode, on loopback)."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -75,6 +81,135 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("Stripe conformance findings")
     for nodeid, finding in _conformance_findings:
         terminalreporter.write_line(f"{nodeid}: {finding}")
+
+
+# --- S3 (media) -----------------------------------------------------------------
+
+S3_BUCKET = "altar-media-test"
+S3_REGION = "us-east-1"
+S3_ACCESS_KEY = "AKIAALTARTEST0000000"
+S3_SECRET_KEY = "altar-test-secret-0000000000000000000000"
+
+
+@pytest.fixture(scope="session")
+def _moto_server():
+    """One S3-compatible server (moto's server mode) per test process, on a
+    free loopback port; each test gets it empty."""
+    from moto.server import ThreadedMotoServer
+
+    # The server logs every request at INFO through werkzeug's logger.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class S3Media:
+    endpoint: str
+    bucket: str
+    client: object  # a boto3 S3 client on the same server, for assertions
+
+    def objects(self) -> dict[str, bytes]:
+        listing = self.client.list_objects_v2(Bucket=self.bucket)
+        return {
+            entry["Key"]: self.client.get_object(Bucket=self.bucket, Key=entry["Key"])[
+                "Body"
+            ].read()
+            for entry in listing.get("Contents", [])
+        }
+
+
+def s3_storage_options(endpoint: str, **overrides) -> dict:
+    """The OPTIONS config/settings.py builds from AWS_* variables."""
+    from botocore.config import Config as BotoConfig
+
+    return {
+        "bucket_name": S3_BUCKET,
+        "endpoint_url": endpoint,
+        "region_name": S3_REGION,
+        "access_key": S3_ACCESS_KEY,
+        "secret_key": S3_SECRET_KEY,
+        "custom_domain": None,
+        "url_protocol": "https:",
+        "querystring_auth": False,
+        "querystring_expire": 7 * 24 * 3600,
+        "default_acl": None,
+        "file_overwrite": False,
+        "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        "client_config": BotoConfig(
+            connect_timeout=5,
+            read_timeout=5,
+            retries={"mode": "standard", "max_attempts": 1},
+            signature_version="s3v4",
+        ),
+        **overrides,
+    }
+
+
+@pytest.fixture
+def s3_media(_moto_server, settings) -> S3Media:
+    """Media stored in an S3 bucket on the loopback server, configured as
+    production configures it; the bucket is readable by anyone (the policy
+    docs/deploy.md prescribes)."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=_moto_server,
+        region_name=S3_REGION,
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
+    )
+    for bucket in client.list_buckets()["Buckets"]:
+        listing = client.list_objects_v2(Bucket=bucket["Name"])
+        for entry in listing.get("Contents", []):
+            client.delete_object(Bucket=bucket["Name"], Key=entry["Key"])
+        client.delete_bucket(Bucket=bucket["Name"])
+    client.create_bucket(Bucket=S3_BUCKET)
+    client.put_bucket_policy(
+        Bucket=S3_BUCKET,
+        Policy=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",'
+            f' "Action": "s3:GetObject", "Resource": "arn:aws:s3:::{S3_BUCKET}/*"}}]}}'
+        ),
+    )
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "config.storage_s3.MediaS3Storage",
+            "OPTIONS": s3_storage_options(_moto_server),
+        },
+    }
+    return S3Media(endpoint=_moto_server, bucket=S3_BUCKET, client=client)
+
+
+@dataclass
+class MediaStore:
+    """Where uploads land, for tests that run against both storages."""
+
+    kind: str
+    names: Callable[[], list[str]]  # stored file names, sorted
+    read: Callable[[str], bytes]
+
+
+@pytest.fixture(params=["local", "s3"])
+def media_store(request, settings, tmp_path) -> MediaStore:
+    if request.param == "local":
+        settings.MEDIA_ROOT = str(tmp_path)
+        return MediaStore(
+            kind="local",
+            names=lambda: sorted(
+                p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
+            ),
+            read=lambda name: Path(tmp_path, name).read_bytes(),
+        )
+    s3 = request.getfixturevalue("s3_media")
+    return MediaStore(
+        kind="s3", names=lambda: sorted(s3.objects()), read=lambda name: s3.objects()[name]
+    )
 
 
 def run_outbox() -> int:

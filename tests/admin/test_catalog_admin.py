@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import urllib.request
 
 import pytest
 from django.contrib import admin
@@ -539,6 +540,84 @@ def test_photo_limit_decided_by_the_service_rolls_back_the_whole_save(
     assert package.title == "Before"
     assert PackagePhoto.objects.count() == 5
     assert stored_files(media) == []
+
+
+def test_photo_upload_through_the_admin_goes_to_the_bucket(
+    staff_client, tenant, s3_media, unscoped
+):
+    package = PackageFactory(tenant=tenant)
+    page = staff_client.get(f"{PACKAGES}{package.pk}/change/")
+    upload = png_upload(size=(40, 30))
+    content = upload.read()
+    upload.seek(0)
+
+    response = staff_client.post(
+        f"{PACKAGES}{package.pk}/change/",
+        {
+            **page_form_data(page),
+            **photo_management(total=1),
+            "photos-0-image": upload,
+            "photos-0-alt": "The oak",
+            "photos-0-position": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    photo = PackagePhoto.objects.get()
+    assert s3_media.objects() == {photo.image.name: content}
+    url = f"{s3_media.endpoint}/{s3_media.bucket}/{photo.image.name}"
+    change_page = staff_client.get(f"{PACKAGES}{package.pk}/change/")
+    assert f'<img src="{url}" alt="The oak"' in change_page.content.decode()
+    with urllib.request.urlopen(url, timeout=5) as served:
+        assert (served.status, served.read()) == (200, content)
+
+
+def test_an_admin_save_refused_after_an_upload_leaves_no_file(
+    staff_client, tenant, media_store, unscoped
+):
+    # Two new photos in one save; between loading the page and saving it,
+    # someone else added a photo, so the service accepts the first (its file
+    # is written) and refuses the second: the whole save rolls back, and
+    # the first photo's file must go with it.
+    package = PackageFactory(tenant=tenant, title="Before")
+    for position in range(3):
+        add_photo_row(tenant, package, position)
+    page = staff_client.get(f"{PACKAGES}{package.pk}/change/")
+    add_photo_row(tenant, package, 3)
+
+    response = staff_client.post(
+        f"{PACKAGES}{package.pk}/change/",
+        {
+            **page_form_data(page),
+            "title": "After",
+            **photo_management(total=5, initial=3),
+            "photos-3-image": png_upload(),
+            "photos-3-alt": "accepted, then rolled back",
+            "photos-3-position": "3",
+            "photos-4-image": png_upload(),
+            "photos-4-alt": "refused",
+            "photos-4-position": "4",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "at most 5 photos" in response.content.decode()
+    package.refresh_from_db()
+    assert package.title == "Before"
+    assert PackagePhoto.objects.filter(package=package).count() == 4
+    assert media_store.names() == []
+
+
+def add_photo_row(tenant, package, position: int) -> PackagePhoto:
+    """A photo row whose file is not part of the test (nothing is stored)."""
+    return PackagePhoto.objects.create(
+        tenant=tenant,
+        package=package,
+        image=f"tenants/{tenant.pk}/packages/row{position}.png",
+        position=position,
+        width=1,
+        height=1,
+    )
 
 
 # --- every page renders, for every role --------------------------------------

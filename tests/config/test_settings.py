@@ -143,6 +143,10 @@ def test_check_deploy_passes_with_a_production_environment():
         STRIPE_SECRET_KEY="sk_live_" + "51AltarDeployCheck" + "0" * 20,
         STRIPE_API_BASE="https://api.stripe.com",
         EMAIL_URL="smtp+tls://mailer:secret@smtp.example.com:587",
+        # Media in a bucket shared by every host (not contacted by the checks).
+        AWS_STORAGE_BUCKET_NAME="altar-media",
+        AWS_S3_REGION_NAME="eu-west-1",
+        AWS_S3_CUSTOM_DOMAIN="media.altar.example",
     )
 
     # then
@@ -219,7 +223,7 @@ def test_the_stand_in_base_is_allowed_only_when_said_explicitly():
 def test_database_uses_the_connection_pool():
     database = settings.DATABASES["default"]
 
-    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["ENGINE"] == "config.db_engine"  # PostgreSQL plus on_rollback
     assert set(database["OPTIONS"]["pool"]) == {"min_size", "max_size", "timeout"}
     assert database["OPTIONS"]["pool"]["min_size"] == 1  # DB_POOL_MIN_SIZE's default
     # Django refuses persistent connections together with a pool.
