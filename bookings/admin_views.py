@@ -111,11 +111,21 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
 # --- calendar -----------------------------------------------------------------
 
 
+# The calendar pads a month to whole weeks and links the months either side:
+# for 0001-01 and 9999-12 those fall outside the dates Python (and the
+# page) can represent, so the months the calendar shows stop one short.
+FIRST_CALENDAR_MONTH = dt.date(1, 2, 1)
+LAST_CALENDAR_MONTH = dt.date(9999, 11, 1)
+
+
 def parse_month(value: str, default: dt.date) -> dt.date:
-    """`YYYY-MM` as the first day of that month; anything else: `default`'s month."""
+    """`YYYY-MM` as the first day of that month; anything else (including a
+    month outside FIRST/LAST_CALENDAR_MONTH): `default`'s month."""
     try:
         parsed = dt.datetime.strptime(value, "%Y-%m").date()
     except ValueError:
+        parsed = default
+    if not FIRST_CALENDAR_MONTH <= parsed <= LAST_CALENDAR_MONTH:
         parsed = default
     return parsed.replace(day=1)
 

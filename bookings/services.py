@@ -31,7 +31,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings import payments, tasks
+from bookings import hold_limits, payments, tasks
 from bookings.errors import (
     AddOnNotAllowed,
     BookingNotCancelable,
@@ -95,12 +95,14 @@ def booking_hold(
     email: str,
     phone: str = "",
     notes: str = "",
+    client_address: str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Hold the date for `tenant.hold_minutes`, pricing the package and
     add-ons as they are now. Raises PackageNotOffered, AddOnNotAllowed,
-    DateUnavailable (reason in `.reason`) or ValidationError; on any of them
-    nothing is written."""
+    DateUnavailable (reason in `.reason`), HoldLimitReached or
+    ValidationError; on any of them nothing is written. `client_address`:
+    the API client's, for the per-address hold limit."""
     now = now or timezone.now()
     package = Package.objects.filter(tenant=tenant, slug=package_slug, active=True).first()
     if package is None:
@@ -125,6 +127,10 @@ def booking_hold(
     if BlackoutDate.objects.filter(tenant=tenant, date=event_date).exists():
         raise DateUnavailable("blackout")
 
+    # Before any row lock: it takes the tenant's hold lock (hold_limits).
+    limit_keys = hold_limits.hold_limits_check(
+        tenant=tenant, email=email, client_address=client_address, now=now
+    )
     # A lapsed hold never blocks a date: expire it here, in this transaction,
     # rather than waiting for `expire_holds`.
     _expire_lapsed(Booking.objects.filter(tenant=tenant, event_date=event_date), now=now)
@@ -142,6 +148,8 @@ def booking_hold(
         notes=notes,
         status=Booking.Status.HELD,
         hold_expires_at=now + dt.timedelta(minutes=tenant.hold_minutes),
+        hold_email_key=limit_keys.email,
+        hold_client_key=limit_keys.address,
         amount_cents=amount,
         currency=tenant.currency,
         commission_bps=tenant.commission_bps,
@@ -214,7 +222,18 @@ def booking_checkout(*, tenant: Tenant, **hold: Any) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
     Stripe call. If Stripe refuses or is unreachable the hold is deleted
-    (nothing is left held) and PaymentProviderError is raised."""
+    (nothing is left held) and PaymentProviderError is raised. A couple
+    retrying its own checkout gets its open hold back (hold_limits.hold_reusable)."""
+    reused = hold_limits.hold_reusable(
+        tenant=tenant,
+        email=hold["email"],
+        event_date=hold["event_date"],
+        package_slug=hold["package_slug"],
+        add_on_slugs=hold["add_on_slugs"],
+        now=timezone.now(),
+    )
+    if reused is not None:
+        return CheckoutStarted(booking=reused, checkout_url=reused.checkout_url)
     booking = booking_hold(tenant=tenant, **hold)
     try:
         session = payments.checkout_session_create(tenant=tenant, booking=booking)

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from config.db import connection_budget
+from config.errors import error_json_response
 
 logger = logging.getLogger("altar.health")
 
@@ -77,3 +79,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if details:
         body["details"] = details
     return JsonResponse(body, status=200 if ready else 503)
+
+
+@csrf_exempt  # a JSON 404 for every method: no CSRF 403 page first
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown routes under /api/ and /stripe/, in every mode (urls.py)."""
+    return error_json_response(404, "not_found", "Not found.")

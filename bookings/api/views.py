@@ -20,6 +20,7 @@ from bookings.api.serializers import (
 from bookings.selectors import availability_for_date, availability_for_range, booking_get
 from bookings.services import booking_checkout, idempotent_call, request_fingerprint
 from tenants.api.base import TenantApiView
+from tenants.api.throttling import client_ident
 
 
 class AvailabilityRangeApi(TenantApiView):
@@ -87,6 +88,7 @@ class CheckoutApi(TenantApiView):
                 email=fields["email"],
                 phone=fields["phone"],
                 notes=fields["notes"],
+                client_address=client_ident(request),
             )
             data = {"booking": started.booking, "checkout_url": started.checkout_url}
             return 201, CheckoutOutputSerializer(data).data
