@@ -130,6 +130,11 @@ def parse_month(value: str, default: dt.date) -> dt.date:
     return parsed.replace(day=1)
 
 
+def _month_param(month: dt.date) -> str:
+    # Not strftime("%Y-%m"): the C library writes year 1 as "1", not "0001".
+    return month.isoformat()[:7]
+
+
 def _shift_month(month: dt.date, by: int) -> dt.date:
     index = month.year * 12 + month.month - 1 + by
     return dt.date(index // 12, index % 12 + 1, 1)
@@ -196,9 +201,9 @@ def calendar_context(request: HttpRequest) -> dict[str, Any]:
             for week in weeks
         ],
         "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-        "prev_url": "?" + urlencode({**base, "month": f"{_shift_month(month, -1):%Y-%m}"}),
-        "next_url": "?" + urlencode({**base, "month": f"{_shift_month(month, 1):%Y-%m}"}),
-        "today_url": "?" + urlencode({**base, "month": f"{today:%Y-%m}"}),
+        "prev_url": "?" + urlencode({**base, "month": _month_param(_shift_month(month, -1))}),
+        "next_url": "?" + urlencode({**base, "month": _month_param(_shift_month(month, 1))}),
+        "today_url": "?" + urlencode({**base, "month": _month_param(today)}),
         "prev_month": _shift_month(month, -1),
         "next_month": _shift_month(month, 1),
     }
