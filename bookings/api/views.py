@@ -50,7 +50,11 @@ class AvailabilityRangeApi(TenantApiView):
 
 
 class AvailabilityDateApi(TenantApiView):
-    @extend_schema(responses=AvailabilityDateOutputSerializer, operation_id="availability_date")
+    @extend_schema(
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, OpenApiParameter.PATH)],
+        responses=AvailabilityDateOutputSerializer,
+        operation_id="availability_date",
+    )
     def get(self, request: Request, date: str) -> Response:
         path = AvailabilityDateInputSerializer(data={"date": date})
         path.is_valid(raise_exception=True)
