@@ -114,13 +114,28 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
 # --- calendar -----------------------------------------------------------------
 
 
+# The calendar pads a month to whole weeks and links the months either side:
+# for 0001-01 and 9999-12 those fall outside the dates Python (and the
+# page) can represent, so the months the calendar shows stop one short.
+FIRST_CALENDAR_MONTH = dt.date(1, 2, 1)
+LAST_CALENDAR_MONTH = dt.date(9999, 11, 1)
+
+
 def parse_month(value: str, default: dt.date) -> dt.date:
-    """`YYYY-MM` as the first day of that month; anything else: `default`'s month."""
+    """`YYYY-MM` as the first day of that month; anything else (including a
+    month outside FIRST/LAST_CALENDAR_MONTH): `default`'s month."""
     try:
         parsed = dt.datetime.strptime(value, "%Y-%m").date()
     except ValueError:
         parsed = default
+    if not FIRST_CALENDAR_MONTH <= parsed <= LAST_CALENDAR_MONTH:
+        parsed = default
     return parsed.replace(day=1)
+
+
+def _month_param(month: dt.date) -> str:
+    # Not strftime("%Y-%m"): the C library writes year 1 as "1", not "0001".
+    return month.isoformat()[:7]
 
 
 def _shift_month(month: dt.date, by: int) -> dt.date:
@@ -189,9 +204,9 @@ def calendar_context(request: HttpRequest) -> dict[str, Any]:
             for week in weeks
         ],
         "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-        "prev_url": "?" + urlencode({**base, "month": f"{_shift_month(month, -1):%Y-%m}"}),
-        "next_url": "?" + urlencode({**base, "month": f"{_shift_month(month, 1):%Y-%m}"}),
-        "today_url": "?" + urlencode({**base, "month": f"{today:%Y-%m}"}),
+        "prev_url": "?" + urlencode({**base, "month": _month_param(_shift_month(month, -1))}),
+        "next_url": "?" + urlencode({**base, "month": _month_param(_shift_month(month, 1))}),
+        "today_url": "?" + urlencode({**base, "month": _month_param(today)}),
         "prev_month": _shift_month(month, -1),
         "next_month": _shift_month(month, 1),
     }

@@ -119,3 +119,32 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
     status = 422
     message = "This Idempotency-Key was used with a different request body."
+
+
+class HoldLimitReached(DomainError):
+    """Too many active unpaid holds for this e-mail, client address or
+    tenant (bookings.hold_limits). `limit` is which one: email, address or
+    tenant; `retry_after` the seconds until a counted hold lapses (the API's
+    Retry-After)."""
+
+    code = "hold_limit_reached"
+    status = 429
+    MESSAGES = {
+        "email": "This e-mail address already has the most unpaid holds allowed; "
+        "pay for or let one of them lapse first.",
+        "address": "Too many unpaid holds from this network; retry later.",
+        "tenant": "This business has too many unpaid holds right now; retry later.",
+    }
+
+    def __init__(self, limit: str, *, retry_after: int):
+        message = self.MESSAGES[limit]
+        # The e-mail case names its field, so a website can tell the couple;
+        # the others are not about anything the couple typed.
+        fields = (
+            {"email": [{"code": "hold_limit_reached", "message": message}]}
+            if limit == "email"
+            else {}
+        )
+        super().__init__(message, fields=fields)
+        self.limit = limit
+        self.retry_after = retry_after

@@ -40,6 +40,11 @@ class Booking(models.Model):
     notes = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.HELD)
     hold_expires_at = models.DateTimeField(null=True, blank=True)
+    # Keyed hashes of the normalised e-mail and of the client address the
+    # hold came from (bookings.hold_limits counts active holds by them);
+    # empty for bookings made before the limits or outside the API.
+    hold_email_key = models.CharField(max_length=64, blank=True, editable=False)
+    hold_client_key = models.CharField(max_length=64, blank=True, editable=False)
 
     # Money, in minor units, fixed at checkout.
     amount_cents = models.PositiveBigIntegerField()

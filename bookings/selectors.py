@@ -85,14 +85,14 @@ def availability_for_range(
         )
     )
     unavailable = []
-    day = start
-    while day <= end:
+    # Counted, not stepped past `end`: the day after 9999-12-31 does not exist.
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
         reason = _reason(
             tenant=tenant, day=day, today=today, occupied=occupied, blackouts=blackouts
         )
         if reason:
             unavailable.append(UnavailableDate(day, reason))
-        day += dt.timedelta(days=1)
     return unavailable
 
 

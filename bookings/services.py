@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings import money, payments, refunds, tasks
+from bookings import hold_limits, money, payments, refunds, tasks
 from bookings.errors import (
     AddOnNotAllowed,
     AmountNotChargeable,
@@ -89,12 +89,14 @@ def booking_hold(
     email: str,
     phone: str = "",
     notes: str = "",
+    client_address: str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Hold the date for `tenant.hold_minutes`, pricing the package and
     add-ons as they are now. Raises PackageNotOffered, AddOnNotAllowed,
-    DateUnavailable (reason in `.reason`) or ValidationError; on any of them
-    nothing is written."""
+    DateUnavailable (reason in `.reason`), HoldLimitReached or
+    ValidationError; on any of them nothing is written. `client_address`:
+    the API client's, for the per-address hold limit."""
     now = now or timezone.now()
     package = Package.objects.filter(tenant=tenant, slug=package_slug, active=True).first()
     if package is None:
@@ -119,6 +121,10 @@ def booking_hold(
     if BlackoutDate.objects.filter(tenant=tenant, date=event_date).exists():
         raise DateUnavailable("blackout")
 
+    # Before any row lock: it takes the tenant's hold lock (hold_limits).
+    limit_keys = hold_limits.hold_limits_check(
+        tenant=tenant, email=email, client_address=client_address, now=now
+    )
     # A lapsed hold never blocks a date: expire it here, in this transaction,
     # rather than waiting for `expire_holds`.
     _expire_lapsed(Booking.objects.filter(tenant=tenant, event_date=event_date), now=now)
@@ -139,6 +145,8 @@ def booking_hold(
         notes=notes,
         status=Booking.Status.HELD,
         hold_expires_at=hold_expiry(tenant=tenant, now=now)[1],
+        hold_email_key=limit_keys.email,
+        hold_client_key=limit_keys.address,
         amount_cents=amount,
         currency=tenant.currency,
         commission_bps=tenant.commission_bps,
@@ -217,13 +225,27 @@ def booking_checkout(
     email: str,
     phone: str = "",
     notes: str = "",
+    client_address: str = "",
 ) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
     Stripe call. The session's `expires_at` lies inside Stripe's window with
     a margin that covers the moments between the hold and the call, and the
-    hold outlives it by HOLD_GRACE. If Stripe refuses or is unreachable the hold is
-    deleted (nothing is left held) and PaymentProviderError is raised."""
+    hold outlives it by HOLD_GRACE. If Stripe refuses or is unreachable the
+    hold is deleted (nothing is left held) and PaymentProviderError is
+    raised. A couple retrying its own checkout gets its open hold back
+    (hold_limits.hold_reusable)."""
+    reused = hold_limits.hold_reusable(
+        tenant=tenant,
+        email=email,
+        event_date=event_date,
+        package_slug=package_slug,
+        add_on_slugs=add_on_slugs,
+        now=timezone.now(),
+        session_grace=HOLD_GRACE,
+    )
+    if reused is not None:
+        return CheckoutStarted(booking=reused, checkout_url=reused.checkout_url)
     booking = booking_hold(
         tenant=tenant,
         package_slug=package_slug,
@@ -233,6 +255,7 @@ def booking_checkout(
         email=email,
         phone=phone,
         notes=notes,
+        client_address=client_address,
     )
     # The hold was set to outlive the session by HOLD_GRACE; the session's
     # expiry keeps a margin inside Stripe's window for the time between.

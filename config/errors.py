@@ -115,6 +115,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, DomainError):
         status, code, message, fields = exc.status, exc.code, exc.message, exc.fields
+        # A refusal that ends by itself says when (e.g. hold_limit_reached).
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
     elif isinstance(exc, drf.ValidationError):
         status, code, message = 400, "validation_error", "The request is invalid."
         fields = _flatten_details(exc.get_full_details())

@@ -319,12 +319,18 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Checked in this order (tenants/api/throttling.py). Per address over
+    # every key (key guessing included); per client of one key (a couple's
+    # browser: generous for a person, so one client cannot spend everyone's
+    # budget); per key in total, only a circuit breaker far above any one
+    # client, so a single abusive client never locks out a tenant's couples.
     "DEFAULT_THROTTLE_RATES": {
-        "tenant_key": env.str("THROTTLE_RATE_PER_KEY", default="600/min"),
         "client_ip": env.str("THROTTLE_RATE_PER_IP", default="300/min"),
+        "tenant_key_client": env.str("THROTTLE_RATE_PER_KEY_CLIENT", default="120/min"),
+        "tenant_key": env.str("THROTTLE_RATE_PER_KEY", default="6000/min"),
     },
     # How many proxies in front of the app append to X-Forwarded-For; 0
     # trusts only the socket's address, so clients cannot forge their IP
@@ -342,6 +348,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Holds ------------------------------------------------------------------
+# Active unpaid holds allowed at once (bookings/hold_limits.py); a tenant's
+# owner may set its own in the admin. 0 = no limit. Per e-mail: a couple
+# weighs a date and a backup or two, not more. Per address: a household,
+# venue wifi or a mobile carrier's shared address holds several couples.
+# Per tenant: caps how much of a 730-day calendar can sit unpaid at once.
+HOLD_LIMIT_PER_EMAIL = env.int("HOLD_LIMIT_PER_EMAIL", default=3)
+HOLD_LIMIT_PER_ADDRESS = env.int("HOLD_LIMIT_PER_ADDRESS", default=5)
+HOLD_LIMIT_PER_TENANT = env.int("HOLD_LIMIT_PER_TENANT", default=50)
+# A retried checkout (same e-mail, date, package and add-ons) gets the
+# couple's existing hold back if it has at least this long left to pay in.
+HOLD_REUSE_MIN_REMAINING_SECONDS = env.int("HOLD_REUSE_MIN_REMAINING_SECONDS", default=300)
 
 # --- Stripe -----------------------------------------------------------------
 # Local runs (DEBUG) default to the stand-in's key; production has no default.

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -36,6 +36,11 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Last: any other path under the API answers the contract's JSON 404 here,
+# not through handler404, which Django bypasses in debug mode for its
+# technical 404 page (HTML listing every URL pattern).
+urlpatterns += [re_path(r"^(?:api|stripe)/", views.api_not_found, name="api-not-found")]
 
 
 def _is_api(request: HttpRequest) -> bool:

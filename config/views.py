@@ -10,8 +10,10 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from config.db import connection_budget
+from config.errors import error_json_response
 
 logger = logging.getLogger("altar.health")
 
@@ -95,3 +97,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     # The body depends on the caller's token: never from a shared cache.
     response["Cache-Control"] = "no-store"
     return response
+
+
+@csrf_exempt  # a JSON 404 for every method: no CSRF 403 page first
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Unknown routes under /api/ and /stripe/, in every mode (urls.py)."""
+    return error_json_response(404, "not_found", "Not found.")

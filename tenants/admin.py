@@ -102,6 +102,9 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             {
                 "fields": (
                     "hold_minutes",
+                    "hold_limit_per_email",
+                    "hold_limit_per_address",
+                    "hold_limit_per_tenant",
                     "min_notice_days",
                     "max_advance_days",
                     "success_url_template",

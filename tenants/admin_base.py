@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -215,10 +217,26 @@ class AuditHistoryMixin:
         return TemplateResponse(request, "admin/audit_history.html", context)
 
 
+class BoundedDateChangeList(ChangeList):
+    """Django's date drill-down (`?<field>__year=9999`, `__month=12`) computes
+    the end of the period by adding a year, month or day, which overflows
+    past 9999-12-31 into an uncaught OverflowError/ValueError (a 500). Here
+    it is an invalid filter like any other: the list reloads with `?e=1`."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
 class TenantScopedAdmin(AuditHistoryMixin, admin.ModelAdmin):
     # Roles allowed to use this admin at all; owners-only admins narrow it.
     allowed_roles: frozenset[str] = STAFF_ROLES
     tenant_field = "tenant"
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return BoundedDateChangeList
 
     # --- permissions: membership role in the active tenant, or superuser ---
     def _allowed(self, request: HttpRequest) -> bool:

@@ -51,6 +51,27 @@ class Tenant(models.Model):
         help_text="Latest bookable date, in days from the tenant's today.",
     )
 
+    # Unpaid holds at once (bookings.hold_limits); empty: the platform's
+    # default (settings HOLD_LIMIT_PER_*).
+    hold_limit_per_email = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Unpaid holds one couple's e-mail may have at once (empty: platform default).",
+    )
+    hold_limit_per_address = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Unpaid holds from one network address at once (empty: platform default).",
+    )
+    hold_limit_per_tenant = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10000)],
+        help_text="Unpaid holds of this business at once (empty: platform default).",
+    )
+
     primary_color = models.CharField(
         max_length=7, default=DEFAULT_PRIMARY_COLOR, validators=[validate_hex_color]
     )

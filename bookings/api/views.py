@@ -21,6 +21,7 @@ from bookings.api.serializers import (
 from bookings.selectors import availability_for_date, availability_for_range, booking_get
 from bookings.services import booking_checkout
 from tenants.api.base import TenantApiView
+from tenants.api.throttling import client_ident
 
 
 class AvailabilityRangeApi(TenantApiView):
@@ -50,7 +51,11 @@ class AvailabilityRangeApi(TenantApiView):
 
 
 class AvailabilityDateApi(TenantApiView):
-    @extend_schema(responses=AvailabilityDateOutputSerializer, operation_id="availability_date")
+    @extend_schema(
+        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, OpenApiParameter.PATH)],
+        responses=AvailabilityDateOutputSerializer,
+        operation_id="availability_date",
+    )
     def get(self, request: Request, date: str) -> Response:
         path = AvailabilityDateInputSerializer(data={"date": date})
         path.is_valid(raise_exception=True)
@@ -88,6 +93,7 @@ class CheckoutApi(TenantApiView):
                 email=fields["email"],
                 phone=fields["phone"],
                 notes=fields["notes"],
+                client_address=client_ident(request),
             )
             data = {"booking": started.booking, "checkout_url": started.checkout_url}
             return 201, CheckoutOutputSerializer(data).data

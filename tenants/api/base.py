@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.api.auth import TenantKeyAuthentication
-from tenants.api.throttling import ClientIpThrottle, TenantKeyThrottle
+from tenants.api.throttling import ClientIpThrottle, TenantKeyClientThrottle, TenantKeyThrottle
 from tenants.audit import actor_context, current_request_id
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -18,7 +18,8 @@ class TenantApiView(APIView):
     forgotten filter raises or finds nothing instead of leaking rows."""
 
     authentication_classes = [TenantKeyAuthentication]
-    throttle_classes = [ClientIpThrottle, TenantKeyThrottle]
+    # Order matters: see tenants/api/throttling.py.
+    throttle_classes = [ClientIpThrottle, TenantKeyClientThrottle, TenantKeyThrottle]
     tenant: Tenant
 
     def perform_authentication(self, request: Request) -> None:

@@ -1,5 +1,12 @@
-"""Throttles for the public API: per client IP (checked first, so even
-requests with bad keys are limited) and per tenant key.
+"""Throttles for the public API, checked in this order:
+- per client address, over every key (first, so even requests with bad
+  keys are limited);
+- per (tenant key, client address): each couple's browser has its own
+  budget, so one client spending its own cannot refuse the others;
+- per tenant key in total: a circuit breaker far above any one client's
+  rate (THROTTLE_RATE_PER_KEY), for a key abused from many addresses.
+A client refused by its own limit stops there and does not count towards
+the key's ceiling.
 
 Both count requests in fixed windows with one atomic cache increment per
 request. DRF's SimpleRateThrottle instead keeps every request's timestamp
@@ -16,6 +23,22 @@ from __future__ import annotations
 import ipaddress
 
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+
+def client_ident(request) -> str:
+    """The address a limit counts by: IPv6 clients per /64 (one subscriber
+    usually has a whole /64 to rotate through), IPv4 as is. A value that is
+    not an address (a misconfigured proxy) is counted as it is."""
+    address = client_address(request)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:  # ::ffff:a.b.c.d is an IPv4 client
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 class FixedWindowThrottle(SimpleRateThrottle):
@@ -47,14 +70,22 @@ class ClientIpThrottle(FixedWindowThrottle):
     scope = "client_ip"
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": client_ident(request)}
+
+
+class TenantKeyClientThrottle(FixedWindowThrottle):
+    scope = "tenant_key_client"
+
+    def get_cache_key(self, request, view):
+        # Touching request.auth authenticates: a bad key raises its 401 here.
+        ident = f"{request.auth.prefix}:{client_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class TenantKeyThrottle(FixedWindowThrottle):
     scope = "tenant_key"
 
     def get_cache_key(self, request, view):
-        # Touching request.auth authenticates: a bad key raises its 401 here.
         return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
 
 

@@ -94,9 +94,16 @@ def rates(monkeypatch):
     SimpleRateThrottle.THROTTLE_RATES at import, so overriding the setting
     alone would not reach the throttles. Per day: no clock in the test."""
 
-    def set_rates(*, per_key: str = "100000/day", per_ip: str = "100000/day") -> None:
+    def set_rates(
+        *,
+        per_key: str = "100000/day",
+        per_key_client: str = "100000/day",
+        per_ip: str = "100000/day",
+    ) -> None:
         monkeypatch.setattr(
-            SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": per_key, "client_ip": per_ip}
+            SimpleRateThrottle,
+            "THROTTLE_RATES",
+            {"tenant_key": per_key, "tenant_key_client": per_key_client, "client_ip": per_ip},
         )
 
     return set_rates
@@ -107,11 +114,17 @@ def _assert_throttled(response) -> None:
     assert 0 < int(response["Retry-After"]) <= 86_400
 
 
-def test_throttled_per_key(rates, tenant_api, other_tenant_api, classic):
-    # given two requests per key per day
-    rates(per_key="2/day")
+def keyed_client(key: str, address: str) -> APIClient:
+    client = APIClient(REMOTE_ADDR=address)
+    client.credentials(HTTP_X_TENANT_KEY=key)
+    return client
 
-    # when the tenant's key makes a third request
+
+def test_throttled_per_key_and_client(rates, tenant_api, other_tenant_api, classic):
+    # given two requests per key per client per day
+    rates(per_key_client="2/day")
+
+    # when the tenant's key makes a third request from the same client
     answers = [tenant_api.get("/api/v1/packages").status_code for _ in range(2)]
     third = tenant_api.get("/api/v1/packages/classic")
 
@@ -119,6 +132,53 @@ def test_throttled_per_key(rates, tenant_api, other_tenant_api, classic):
     assert answers == [200, 200]
     _assert_throttled(third)
     assert other_tenant_api.get("/api/v1/packages").status_code == 200
+
+
+def test_one_client_spending_its_budget_does_not_lock_out_the_keys_other_clients(
+    rates, tenant_key, classic
+):
+    # given 3 requests per client of a key, and the key's ceiling far above
+    rates(per_key_client="3/day", per_key="100/day")
+    abuser = keyed_client(tenant_key, "203.0.113.10")
+    couple = keyed_client(tenant_key, "198.51.100.20")
+
+    # when one client sends 10 requests, then another client of the same key 3
+    abuser_answers = [abuser.get("/api/v1/packages").status_code for _ in range(10)]
+    couple_answers = [couple.get("/api/v1/packages").status_code for _ in range(4)]
+
+    # then each is served its own 3 and refused after that
+    assert abuser_answers == [200] * 3 + [429] * 7
+    assert couple_answers == [200] * 3 + [429]
+
+
+def test_per_key_ceiling_is_a_circuit_breaker_across_clients(rates, tenant_key, classic):
+    # given a ceiling of 4 requests per key, above each client's own 3
+    rates(per_key_client="3/day", per_key="4/day")
+    first = keyed_client(tenant_key, "203.0.113.11")
+    second = keyed_client(tenant_key, "198.51.100.21")
+    third = keyed_client(tenant_key, "192.0.2.31")
+
+    # when three clients share the key; the first goes over its own limit
+    answers = [first.get("/api/v1/packages").status_code for _ in range(4)]
+    answers += [second.get("/api/v1/packages").status_code for _ in range(2)]
+    answers += [third.get("/api/v1/packages").status_code]
+
+    # then the first client's refused request did not count towards the
+    # ceiling (3 + 1 served), and the key is refused to everyone past it
+    assert answers == [200, 200, 200, 429, 200, 429, 429]
+    _assert_throttled(third.get("/api/v1/packages"))
+
+
+def test_ipv6_clients_are_counted_per_64(rates, tenant_key, classic):
+    # given 2 requests per client; one subscriber rotating through its /64
+    rates(per_key_client="2/day")
+    rotating = [keyed_client(tenant_key, f"2001:db8:1:2::{n}") for n in range(1, 4)]
+    neighbour = keyed_client(tenant_key, "2001:db8:1:3::1")
+
+    answers = [client.get("/api/v1/packages").status_code for client in rotating]
+
+    assert answers == [200, 200, 429]
+    assert neighbour.get("/api/v1/packages").status_code == 200
 
 
 def test_throttled_per_ip(rates, tenant_key, classic):

@@ -8,12 +8,15 @@ then no response is a 5xx and every response matches the schema.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import schemathesis
 from django.core import signals
 from django.db import close_old_connections
 from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -38,6 +41,25 @@ def _keep_test_connection():
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
 
+
+# Dates at the ends of what Python (and PostgreSQL's `date` in Django) can
+# hold, and next to them: each once crashed a view (issue 10 item 6) by
+# stepping one day or one month past 9999-12-31 or before 0001-01-01. Drawn
+# two times in three, so every date parameter meets them within the
+# bounded example set; the rest are any valid date.
+EDGE_DATES = [
+    dt.date.min,
+    dt.date.min + dt.timedelta(days=30),
+    dt.date(9999, 12, 1),
+    dt.date.max - dt.timedelta(days=1),
+    dt.date.max,
+]
+schemathesis.openapi.format(
+    "date",
+    st.one_of(st.sampled_from(EDGE_DATES), st.sampled_from(EDGE_DATES), st.dates()).map(
+        dt.date.isoformat
+    ),
+)
 
 # Loaded at collection: the schema view touches no database. (The lazy
 # `schemathesis.pytest.from_fixture` loader breaks on pytest 9: it sets

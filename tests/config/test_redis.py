@@ -49,14 +49,17 @@ def test_catalog_cache_and_throttles_are_stored_in_redis(
     keys = {key.decode() for key in shared_redis.scan_iter(f"altar-test-{worker_id}:*")}
     assert any(f":altar:catalog:v1:{tenant.pk}:" in key for key in keys)
     assert any("throttle_client_ip" in key for key in keys)
-    assert any("throttle_tenant_key" in key for key in keys)
+    assert any("throttle_tenant_key_client" in key for key in keys)
+    assert any("throttle_tenant_key_" in key and "client" not in key for key in keys)
 
 
 def test_throttle_limits_hold_through_the_shared_store(
     tenant, tenant_api, shared_redis, monkeypatch
 ):
     monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": "2/day", "client_ip": "100/day"}
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"tenant_key": "100/day", "tenant_key_client": "2/day", "client_ip": "100/day"},
     )
 
     statuses = [tenant_api.get("/api/v1/tenant").status_code for _ in range(3)]
@@ -67,7 +70,9 @@ def test_throttle_limits_hold_through_the_shared_store(
 def test_redis_down_keeps_the_api_serving_without_limits(tenant, tenant_api, settings, monkeypatch):
     use_redis(settings, "redis://127.0.0.1:1/0")  # nothing listens there
     monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": "2/day", "client_ip": "2/day"}
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"tenant_key": "2/day", "tenant_key_client": "2/day", "client_ip": "2/day"},
     )
     PackageFactory(tenant=tenant, slug="sunrise")
 
@@ -88,7 +93,9 @@ def test_concurrent_requests_share_one_exact_limit(shared_redis, monkeypatch):
     from tests.factories import TenantFactory
 
     monkeypatch.setattr(
-        SimpleRateThrottle, "THROTTLE_RATES", {"tenant_key": "5/day", "client_ip": "1000/day"}
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"tenant_key": "1000/day", "tenant_key_client": "5/day", "client_ip": "1000/day"},
     )
     key = publishable_key_for(TenantFactory())
 
@@ -100,3 +107,38 @@ def test_concurrent_requests_share_one_exact_limit(shared_redis, monkeypatch):
     statuses = run_together([call] * 20)
 
     assert Counter(statuses) == {200: 5, 429: 15}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_clients_of_one_key_each_get_their_own_exact_budget(shared_redis, monkeypatch):
+    from collections import Counter
+
+    from rest_framework.test import APIClient
+
+    from tests.concurrency import run_together
+    from tests.conftest import publishable_key_for
+    from tests.factories import TenantFactory
+
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"tenant_key": "1000/day", "tenant_key_client": "3/day", "client_ip": "1000/day"},
+    )
+    key = publishable_key_for(TenantFactory())
+
+    def call_from(address):
+        def call():
+            client = APIClient(REMOTE_ADDR=address)
+            client.credentials(HTTP_X_TENANT_KEY=key)
+            return address, client.get("/api/v1/tenant").status_code
+
+        return call
+
+    results = run_together([call_from("203.0.113.1")] * 10 + [call_from("198.51.100.2")] * 10)
+
+    assert Counter(results) == {
+        ("203.0.113.1", 200): 3,
+        ("203.0.113.1", 429): 7,
+        ("198.51.100.2", 200): 3,
+        ("198.51.100.2", 429): 7,
+    }
