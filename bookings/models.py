@@ -54,6 +54,9 @@ class Booking(models.Model):
     canceled_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=40, blank=True)
+    # The language the couple booked in (settings.LANGUAGES): their e-mails
+    # are written in it. Empty: the tenant's default language.
+    language = models.CharField(max_length=10, blank=True)
     # "Already sent" guards: a retried e-mail task does not mail twice.
     confirmation_mailed_at = models.DateTimeField(null=True, blank=True)
     cancellation_mailed_at = models.DateTimeField(null=True, blank=True)

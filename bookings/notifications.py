@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from uuid import UUID
 
+from babel import Locale
+from babel.numbers import format_currency
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from bookings.models import Booking
 from tenants.models import Tenant, TenantMembership
@@ -29,6 +32,40 @@ def format_money(cents: int, currency: str) -> str:
     if currency in ZERO_DECIMAL_CURRENCIES:
         return f"{cents:,} {currency.upper()}"
     return f"{cents // 100:,}.{cents % 100:02d} {currency.upper()}"
+
+
+def currency_digits(currency: str) -> int:
+    """Digits after the decimal point in Stripe's minor units."""
+    return 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def format_money_localized(cents: int, currency: str, locale: str | None = None) -> str:
+    """Money as a couple reads it in `locale` (default: the active language):
+    "$1,623.45", "1.623,45 US$", "¥1,623". Minor units follow Stripe's rule
+    (zero-decimal currencies such as JPY show no decimals)."""
+    digits = currency_digits(currency)
+    amount = Decimal(cents).scaleb(-digits)
+    return format_currency(
+        amount,
+        currency.upper(),
+        locale=babel_locale(locale),
+        currency_digits=False,
+        format_type="standard",
+        decimal_quantization=True,
+        group_separator=True,
+        numbering_system="latn",
+        **({"format": _whole_units_pattern(locale)} if digits == 0 else {}),
+    )
+
+
+def _whole_units_pattern(locale: str | None) -> str:
+    # The locale's own currency pattern without its fraction digits.
+    pattern = Locale.parse(babel_locale(locale)).currency_formats["standard"].pattern
+    return pattern.split(";")[0].replace(".00", "")
+
+
+def babel_locale(locale: str | None) -> str:
+    return (locale or translation.get_language() or settings.LANGUAGE_CODE).replace("-", "_")
 
 
 def _ics_escape(text: str) -> str:

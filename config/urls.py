@@ -5,7 +5,6 @@ from django.urls import include, path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from bookings.views import booking_status_page
 from config import views
 from config.errors import error_json_response
 from webhooks.views import StripeWebhookView
@@ -18,7 +17,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("bookings/<uuid:booking_id>/", booking_status_page, name="booking-status"),
+    # The couple-facing pages: /book/<tenant>/…, /bookings/<id>/… (storefront/).
+    path("", include("storefront.urls")),
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe-webhook"),
 ]
 
