@@ -18,8 +18,10 @@ from babel.numbers import format_currency
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext
 
+from bookings.manage_links import manage_link_max_age, manage_url
 from bookings.models import Booking
 from tenants.models import Tenant, TenantMembership
 from tenants.scoping import tenant_scope
@@ -94,6 +96,12 @@ def booking_ics(booking: Booking) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def couple_language(booking: Booking) -> str:
+    """The couple's e-mails speak the language they booked in (else the
+    business's default); staff e-mails stay in the platform's language."""
+    return booking.language or booking.tenant.default_language or settings.LANGUAGE_CODE
+
+
 def _staff_recipients(tenant: Tenant) -> list[str]:
     emails = set(
         TenantMembership.objects.filter(tenant=tenant, user__is_active=True)
@@ -110,9 +118,10 @@ def _context(booking: Booking) -> dict:
         "booking": booking,
         "tenant": booking.tenant,
         "add_ons": list(booking.add_on_lines.all()),
-        "total": format_money(booking.amount_cents, booking.currency),
-        "refunded": format_money(booking.refunded_cents, booking.currency),
-        "status_url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/bookings/{booking.pk}/",
+        "total": format_money_localized(booking.amount_cents, booking.currency),
+        "refunded": format_money_localized(booking.refunded_cents, booking.currency),
+        "manage_url": manage_url(booking.pk),
+        "manage_days": manage_link_max_age().days,
         "format_money": format_money,
     }
 
@@ -150,39 +159,43 @@ def send_booking_confirmed(*, tenant_id: int, booking_id: UUID, notify_staff: bo
     """To the couple (with an .ics) and, unless it is a resend, to the tenant's staff."""
     tenant, booking = _load(tenant_id, booking_id)
     with tenant_scope(tenant):
-        context = _context(booking)
-        _send(
-            f"Your wedding date is confirmed: {booking.event_date:%B %-d, %Y}",
-            "emails/booking_confirmed.txt",
-            context,
-            [booking.email],
-            reply_to=tenant.contact_email,
-            ics=booking_ics(booking),
-        )
-        if notify_staff:
+        with translation.override(couple_language(booking)):
             _send(
-                f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
-                "emails/booking_confirmed_staff.txt",
-                context,
-                _staff_recipients(tenant),
+                gettext("Your wedding date is confirmed: %(date)s")
+                % {"date": formats.date_format(booking.event_date, "j F Y")},
+                "emails/booking_confirmed.txt",
+                _context(booking),
+                [booking.email],
+                reply_to=tenant.contact_email,
+                ics=booking_ics(booking),
             )
+        if notify_staff:
+            with translation.override(settings.LANGUAGE_CODE):
+                _send(
+                    f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
+                    "emails/booking_confirmed_staff.txt",
+                    _context(booking),
+                    _staff_recipients(tenant),
+                )
 
 
 def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
     """To the couple and the staff: the booking ended canceled (with any refund)."""
     tenant, booking = _load(tenant_id, booking_id)
     with tenant_scope(tenant):
-        context = _context(booking)
-        _send(
-            f"Your booking for {booking.event_date:%B %-d, %Y} was canceled",
-            "emails/booking_canceled.txt",
-            context,
-            [booking.email],
-            reply_to=tenant.contact_email,
-        )
-        _send(
-            f"Booking canceled: {booking.event_date:%Y-%m-%d}",
-            "emails/booking_canceled_staff.txt",
-            context,
-            _staff_recipients(tenant),
-        )
+        with translation.override(couple_language(booking)):
+            _send(
+                gettext("Your booking for %(date)s was canceled")
+                % {"date": formats.date_format(booking.event_date, "j F Y")},
+                "emails/booking_canceled.txt",
+                _context(booking),
+                [booking.email],
+                reply_to=tenant.contact_email,
+            )
+        with translation.override(settings.LANGUAGE_CODE):
+            _send(
+                f"Booking canceled: {booking.event_date:%Y-%m-%d}",
+                "emails/booking_canceled_staff.txt",
+                _context(booking),
+                _staff_recipients(tenant),
+            )
