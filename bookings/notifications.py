@@ -66,6 +66,16 @@ def _whole_units_pattern(locale: str | None) -> str:
     return pattern.split(";")[0].replace(".00", "")
 
 
+# A wedding date written out, per language ("Saturday, 5 December 2026",
+# "sábado, 5 de diciembre de 2026"); Django's own DATE_FORMAT is terser.
+LONG_DATE_FORMATS = {"en": "l, j F Y", "es": r"l, j \d\e F \d\e Y"}
+
+
+def long_date(day: dt.date) -> str:
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return formats.date_format(day, LONG_DATE_FORMATS.get(language, "l, j F Y"))
+
+
 def babel_locale(locale: str | None) -> str:
     return (locale or translation.get_language() or settings.LANGUAGE_CODE).replace("-", "_")
 
@@ -118,6 +128,7 @@ def _context(booking: Booking) -> dict:
         "booking": booking,
         "tenant": booking.tenant,
         "add_ons": list(booking.add_on_lines.all()),
+        "event_date": long_date(booking.event_date),
         "total": format_money_localized(booking.amount_cents, booking.currency),
         "refunded": format_money_localized(booking.refunded_cents, booking.currency),
         "manage_url": manage_url(booking.pk),
@@ -162,7 +173,7 @@ def send_booking_confirmed(*, tenant_id: int, booking_id: UUID, notify_staff: bo
         with translation.override(couple_language(booking)):
             _send(
                 gettext("Your wedding date is confirmed: %(date)s")
-                % {"date": formats.date_format(booking.event_date, "j F Y")},
+                % {"date": long_date(booking.event_date)},
                 "emails/booking_confirmed.txt",
                 _context(booking),
                 [booking.email],
@@ -186,7 +197,7 @@ def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
         with translation.override(couple_language(booking)):
             _send(
                 gettext("Your booking for %(date)s was canceled")
-                % {"date": formats.date_format(booking.event_date, "j F Y")},
+                % {"date": long_date(booking.event_date)},
                 "emails/booking_canceled.txt",
                 _context(booking),
                 [booking.email],

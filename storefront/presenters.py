@@ -14,7 +14,12 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from bookings.notifications import babel_locale, currency_digits, format_money_localized
+from bookings.notifications import (
+    babel_locale,
+    currency_digits,
+    format_money_localized,
+    long_date,
+)
 from bookings.selectors import availability_for_range, tenant_today
 from catalog.cache import catalog_package_list_cached
 from tenants.models import Tenant

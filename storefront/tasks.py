@@ -13,6 +13,7 @@ from django_tasks import task
 
 from bookings.manage_links import manage_link_max_age, manage_url
 from bookings.models import Booking
+from bookings.notifications import long_date
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -28,6 +29,7 @@ def manage_link_mail(*, tenant_id: int, booking_id: str, language: str) -> str:
         context = {
             "booking": booking,
             "tenant": tenant,
+            "event_date": long_date(booking.event_date),
             "manage_url": manage_url(booking.pk),
             "valid_days": manage_link_max_age().days,
         }

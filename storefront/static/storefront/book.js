@@ -96,7 +96,7 @@
       if (!day) return;
       if (day.classList.contains("taken")) {
         showFieldError("event_date", calendar.dataset.taken
-          .replace("%(date)s", day.dataset.label).replace("%(reason)s", day.dataset.reason));
+          .replace("{date}", day.dataset.label).replace("{reason}", day.dataset.reason));
         return;
       }
       dateInput.value = day.dataset.date;
