@@ -100,11 +100,6 @@ def packages_for(tenant: Tenant) -> list[PackageView]:
     ]
 
 
-def long_date(day: dt.date) -> str:
-    """ "Saturday, 5 December 2026" in the active language."""
-    return formats.date_format(day, "l, j F Y")
-
-
 @dataclass(frozen=True)
 class CalendarDay:
     date: dt.date
