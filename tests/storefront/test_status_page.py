@@ -146,7 +146,7 @@ def test_canceled_booking_shows_its_refund(client, tenant, unscoped):
     html = client.get(f"/bookings/{booking.pk}/").content.decode()
 
     assert "A refund of $623.45 has been issued to your card" in html
-    assert '<td class="amount">− $623.45</td>' in html
+    assert '<td class="amount">− $623.45</td>' in html  # noqa: RUF001 (a minus sign)
 
 
 @pytest.mark.parametrize("status", [Booking.Status.HELD, Booking.Status.CONFIRMED])
