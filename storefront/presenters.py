@@ -74,6 +74,21 @@ def money_format(currency: str) -> dict[str, str]:
     }
 
 
+def photo_view(photo: dict) -> dict:
+    """A package photo as the page's <img>: the smallest copy as src, every
+    copy in srcset (the browser picks by the card's width and the screen's
+    density), and width/height of the src so the layout does not shift."""
+    copies = [*photo.get("thumbnails", []), photo]
+    first = copies[0]
+    return {
+        "src": first["url"],
+        "width": first["width"],
+        "height": first["height"],
+        "alt": photo["alt"],
+        "srcset": ", ".join(f"{c['url']} {c['width']}w" for c in copies) if len(copies) > 1 else "",
+    }
+
+
 def packages_for(tenant: Tenant) -> list[PackageView]:
     """The tenant's active packages (the API's cached list). Run in scope."""
     currency = tenant.currency
@@ -84,7 +99,7 @@ def packages_for(tenant: Tenant) -> list[PackageView]:
             description=p["description"],
             price_cents=p["price_cents"],
             price=money(p["price_cents"], currency),
-            photos=p["photos"],
+            photos=[photo_view(photo) for photo in p["photos"]],
             add_ons=[
                 AddOnView(
                     slug=a["slug"],
