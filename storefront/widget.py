@@ -31,11 +31,3 @@ def widget_script(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=300"
     response["Access-Control-Allow-Origin"] = "*"
     return response
-
-
-def widget_snippet(*, base_url: str, publishable_key: str) -> str:
-    """What the admin shows a tenant to paste on its site."""
-    return (
-        f'<script src="{base_url.rstrip("/")}/book/widget.js" '
-        f'data-key="{publishable_key}" async></script>'
-    )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -28,7 +30,7 @@ from catalog.services import package_photo_add
 from tenants.scoping import tenant_scope
 from tests.bookings.conftest import make_catalog
 from tests.browser.conftest import screenshot
-from tests.conftest import run_outbox
+from tests.conftest import publishable_key_for, run_outbox
 from tests.factories import BookingFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -352,3 +354,98 @@ def test_first_load_is_under_150_kb_without_photos(page: Page, shop):
         )
         assert photo[0] == "360.webp" and photo[1] <= 360, photo
         assert photo[2:] == ["360", "270"]
+
+
+@pytest.fixture
+def couples_site(live_server):
+    """The business's own website, on another loopback port (another
+    origin), with the widget snippet pasted in."""
+    pages: dict[str, bytes] = {}
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def publish(path: str, key: str) -> str:
+        pages[path] = (
+            "<!doctype html><html lang='en'><head><title>Alpha Weddings</title></head><body>"
+            "<h1>Alpha Weddings: elopements in the hills</h1>"
+            f'<script src="{live_server.url}/book/widget.js" data-key="{key}" async></script>'
+            "</body></html>"
+        ).encode()
+        return origin + path
+
+    yield origin, publish
+    server.shutdown()
+    server.server_close()
+
+
+def test_widget_on_the_businesss_site_books_through_the_overlay(
+    page: Page, shop, stripe_standin, couples_site
+):
+    tenant, day = shop["tenant"], shop["day"]
+    origin, publish = couples_site
+    tenant.cors_origins = [origin]
+    tenant.save()
+    url = publish("/weddings.html", publishable_key_for(tenant))
+
+    page.goto(url)
+    page.get_by_role("button", name="Check dates & book").click()
+    booking_page = page.frame_locator("iframe[title='Check dates & book']")
+    expect(booking_page.get_by_role("heading", level=1)).to_have_text(
+        "Book your date with Alpha Weddings"
+    )
+    screenshot(page, "storefront-widget-overlay-1280")
+    for _ in range(2):
+        shown = booking_page.locator(".cal").get_attribute("data-month")
+        booking_page.get_by_role("button", name="Next month").click()
+        expect(booking_page.locator(".cal")).not_to_have_attribute("data-month", shown)
+    booking_page.locator(f".day[data-date='{day.isoformat()}']").click()
+    booking_page.get_by_label("Your names").fill("Ada & Grace")
+    booking_page.get_by_label("E-mail").fill("ada@example.com")
+    booking_page.get_by_role("button", name="Continue to payment").click()
+
+    # Stripe's page cannot be framed: the whole tab goes to Checkout.
+    page.wait_for_url(re.compile(r"/pay/cs_"))
+    page.click("#pay")
+    page.wait_for_url(re.compile(r"\?checkout=success$"))
+    confirm_payment(stripe_standin, tenant)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your date is booked!")
+    booking = Booking.objects.get(tenant=tenant, event_date=day)
+    assert booking.status == Booking.Status.CONFIRMED
+
+
+def test_widget_on_a_site_the_business_did_not_list_shows_no_booking_page(
+    page: Page, shop, couples_site
+):
+    tenant = shop["tenant"]
+    _origin, publish = couples_site  # not in tenant.cors_origins
+    blocked = []
+    page.on(
+        "response",
+        lambda r: (
+            blocked.append(r.headers.get("content-security-policy"))
+            if f"/book/{tenant.slug}/" in r.url
+            else None
+        ),
+    )
+
+    page.goto(publish("/copied.html", publishable_key_for(tenant)))
+    page.get_by_role("button", name="Check dates & book").click()
+    page.wait_for_load_state("networkidle")
+
+    assert blocked == ["frame-ancestors 'self'"]
+    frame = page.frame_locator("iframe[title='Check dates & book']")
+    expect(frame.get_by_role("heading", name="Book your date with Alpha Weddings")).to_have_count(0)
