@@ -10,9 +10,9 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.urls import reverse
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 
 from bookings.selectors import blackout_date_list, tenant_today
 from catalog.catalog_file import catalog_import
