@@ -452,3 +452,45 @@ def test_widget_on_a_site_the_business_did_not_list_shows_no_booking_page(
     assert blocked == ["frame-ancestors 'self'"]
     frame = page.frame_locator("iframe[title='Check dates & book']")
     expect(frame.get_by_role("heading", name="Book your date with Alpha Weddings")).to_have_count(0)
+
+
+def test_the_whole_flow_works_with_javascript_off(browser, shop, stripe_standin, live_server):
+    tenant, day = shop["tenant"], shop["day"]
+    context = browser.new_context(
+        base_url=live_server.url, viewport=PHONE, java_script_enabled=False
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"/book/{tenant.slug}/")
+        # No calendar without JavaScript: a date input with the window's bounds.
+        expect(page.locator("#calendar")).to_be_hidden()
+        page.get_by_label("Photos").check()
+        page.get_by_label("Wedding date").fill(shop["month"].replace(day=12).isoformat())
+        page.get_by_label("Your names").fill("Ada & Grace")
+        page.get_by_label("E-mail").fill("ada@example.com")
+        page.get_by_role("button", name="Continue to payment").click()
+
+        # The date is booked: the page comes back with the sentence, inputs kept.
+        twelfth = shop["month"].replace(day=12)
+        expect(page.locator("#problem")).to_have_text(
+            f"Sorry, {twelfth:%A, %-d %B %Y} has just been booked by another couple. "
+            "Please pick another date."
+        )
+        expect(page.get_by_label("Your names")).to_have_value("Ada & Grace")
+        expect(page.get_by_label("Photos")).to_be_checked()
+        screenshot(page, "storefront-nojs-date-taken-390")
+        page.get_by_label("Wedding date").fill(day.isoformat())
+        page.get_by_role("button", name="Continue to payment").click()
+
+        page.wait_for_url(re.compile(r"/pay/cs_"))
+        expect(page.locator("#total")).to_have_text("$1900.00")  # the stand-in's format
+        page.click("#pay")
+        page.wait_for_url(re.compile(r"\?checkout=success$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Thank you! We are confirming your payment"
+        )
+        confirm_payment(stripe_standin, tenant)
+        page.reload()  # what the <noscript> refresh does by itself
+        expect(page.get_by_role("heading", level=1)).to_have_text("Your date is booked!")
+    finally:
+        context.close()
