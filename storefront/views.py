@@ -293,6 +293,11 @@ def _booking(booking_id: uuid.UUID) -> Booking:
     return booking
 
 
+def _book_url(tenant: Tenant) -> str:
+    """The booking page, in the language this page speaks."""
+    return reverse("storefront:book", args=[tenant.slug]) + f"?lang={translation.get_language()}"
+
+
 def _booking_language(request: HttpRequest, booking: Booking) -> str:
     if request.GET.get("lang"):
         return page_language(request, booking.tenant)
@@ -344,7 +349,7 @@ def booking_status_page(request: HttpRequest, booking_id: uuid.UUID) -> HttpResp
             "refresh_seconds": REFRESH_SECONDS
             if booking.public_status == Booking.Status.HELD and returned == "success"
             else None,
-            "book_again_url": reverse("storefront:book", args=[tenant.slug]),
+            "book_again_url": _book_url(tenant),
         }
         template = (
             "storefront/_status.html" if _wants_fragment(request) else "storefront/status.html"
@@ -387,7 +392,7 @@ def manage_page(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Http
             **_status_context(booking),
             "ics_url": manage_path(booking.pk) + "calendar.ics",
             "google_url": google_calendar_url(booking),
-            "book_again_url": reverse("storefront:book", args=[tenant.slug]),
+            "book_again_url": _book_url(tenant),
         }
         response = _page(request, "storefront/manage.html", context, tenant=tenant)
     # The link is the credential: keep it out of other sites' logs.

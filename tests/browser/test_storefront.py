@@ -286,6 +286,7 @@ def test_a_date_taken_meanwhile_is_a_sentence_and_the_calendar_updates(
     expect(page.locator(f".day[data-date='{day.isoformat()}']")).to_contain_text("booked")
     assert page.url.endswith(f"/book/{tenant.slug}/")  # no reload, no navigation
     screenshot(page, "storefront-date-taken-1280")
+    assert serious_violations(page) == []
 
 
 def test_every_page_passes_axe_at_desktop_and_phone_sizes(page: Page, shop, stripe_standin):
@@ -303,8 +304,15 @@ def test_every_page_passes_axe_at_desktop_and_phone_sizes(page: Page, shop, stri
     booking = confirm_payment(stripe_standin, tenant)
     manage = manage_link_from_mail("ada@example.com")
 
+    canceled = BookingFactory(
+        tenant=tenant,
+        package=booking.package,
+        event_date=shop["month"].replace(day=20),
+        status=Booking.Status.EXPIRED,
+    )
     pages = {
         "book": f"/book/{tenant.slug}/",
+        "canceled": f"/bookings/{canceled.pk}/?checkout=canceled",
         "book-es": f"/book/{tenant.slug}/?lang=es",
         "success": f"/bookings/{booking.pk}/?checkout=success",
         "manage": manage,

@@ -94,7 +94,7 @@ def test_cancel_on_stripe_releases_a_held_unpaid_booking(client, tenant, unscope
         "You left the payment page, so nothing was charged and Saturday, 1 June 2030 is no "
         "longer held for you."
     ) in html
-    assert f'href="/book/{tenant.slug}/"' in html
+    assert f'href="/book/{tenant.slug}/?lang=en"' in html
 
 
 @pytest.mark.parametrize("status", [Booking.Status.CONFIRMED, Booking.Status.CANCELED])
