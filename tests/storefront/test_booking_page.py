@@ -310,3 +310,10 @@ def test_theme_css_lets_only_hex_colours_and_listed_fonts_through(client, db, un
         ":root{--brand:#FFFF00;--on-brand:#000000;--brand-soft:#F4EDE4;"
         '--on-brand-soft:#000000;--font:Georgia, "Times New Roman", serif;}\n'
     )
+
+
+def test_language_links_name_each_language_in_itself(client, tenant):
+    html = client.get(f"/book/{tenant.slug}/?lang=es").content.decode()
+
+    assert '<span aria-current="true" lang="es">Español</span>' in html
+    assert '<a href="?lang=en" lang="en" hreflang="en">English</a>' in html
