@@ -226,7 +226,8 @@ def _checkout(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             problem, problem_field = _refusal(exc, tenant, fields["event_date"])
             status = exc.status
         except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+            for name, messages in errors.items():
                 target = name if name in form.fields else None
                 for message in messages:
                     form.add_error(target, message)
@@ -237,6 +238,8 @@ def _checkout(request: HttpRequest, tenant: Tenant) -> HttpResponse:
             if _wants_fragment(request):
                 return JsonResponse({"redirect": started.checkout_url})
             return redirect(started.checkout_url)
+    if problem is None and form.non_field_errors():
+        problem = " ".join(form.non_field_errors())
     if problem is None:
         problem = _("Please correct the highlighted fields below.")
     if _wants_fragment(request):

@@ -317,3 +317,21 @@ def test_language_links_name_each_language_in_itself(client, tenant):
 
     assert '<span aria-current="true" lang="es">Español</span>' in html
     assert '<a href="?lang=en" lang="en" hreflang="en">English</a>' in html
+
+
+def test_a_service_validation_error_is_shown_not_lost(client, tenant, monkeypatch, unscoped):
+    from django.core.exceptions import ValidationError
+
+    make_catalog(tenant)
+
+    def checkout(**kwargs):
+        raise ValidationError("This booking cannot be taken right now.")
+
+    monkeypatch.setattr("storefront.views.booking_checkout", checkout)
+    response = client.post(f"/book/{tenant.slug}/", form())
+
+    assert response.status_code == 400
+    assert (
+        'role="alert" tabindex="-1">This booking cannot be taken right now.</div>'
+        in response.content.decode()
+    )
