@@ -198,3 +198,15 @@ def test_hold_end_is_shown_in_the_tenants_time_zone(client, db, unscoped):
     local = ends.astimezone(ZoneInfo("Pacific/Kiritimati"))
     assert local.strftime("%H:%M") == "00:30"
     assert "for you until 00:30 while you pay" in html
+
+
+def test_a_payment_still_settling_keeps_the_date_and_says_so(client, tenant, unscoped, monkeypatch):
+    booking = make_booking(tenant, status=Booking.Status.CONFIRMED)
+    # A delayed payment method (bank debit) not yet settled: the status the
+    # contract names, before the model grows it.
+    monkeypatch.setattr(Booking, "public_status", property(lambda self: "payment_processing"))
+
+    html = client.get(f"/bookings/{booking.pk}/?checkout=success").content.decode()
+
+    assert "<h1>Your payment is on its way</h1>" in html
+    assert "Saturday, 1 June 2030 stays reserved for you meanwhile" in html
