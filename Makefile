@@ -46,3 +46,33 @@ clean:
 # against shared services. Results: bench-results/faults-<stamp>.md.
 faults: $(STAMP)
 	$(PY) tools/faults.py $(ARGS)
+
+# Translations of the couple-facing pages and e-mails (locale/<lang>/). After
+# changing any translatable text: `make messages`, translate the new entries
+# in the .po files, `make messages` again (it compiles the .mo files too).
+# CI (`make messages-check`) fails when the committed catalogs are stale,
+# incomplete or uncompiled. gettext comes from Debian, installed when missing.
+LANGS := es
+MAKEMESSAGES := $(PY) manage.py makemessages $(addprefix -l ,$(LANGS)) --no-obsolete --no-location \
+	--ignore=.venv --ignore=tests --ignore=tools --ignore=staticfiles --ignore=templates/admin
+MSGFMT := /usr/bin/msgfmt
+
+$(MSGFMT):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gettext
+
+.PHONY: messages messages-check
+messages: $(STAMP) $(MSGFMT)
+	DJANGO_DEBUG=true $(MAKEMESSAGES)
+	DJANGO_DEBUG=true $(PY) manage.py compilemessages --ignore=.venv
+
+messages-check: $(STAMP) $(MSGFMT)
+	DJANGO_DEBUG=true $(MAKEMESSAGES)
+	git diff --ignore-matching-lines='^"POT-Creation-Date' --exit-code -- locale/
+	@for po in locale/*/LC_MESSAGES/django.po; do \
+		stats=$$(LC_ALL=C msgfmt --check --statistics -o /dev/null $$po 2>&1); \
+		echo "$$po: $$stats"; \
+		case "$$stats" in *untranslated*|*fuzzy*) echo "$$po has untranslated or fuzzy entries"; exit 1;; esac; \
+	done
+	DJANGO_DEBUG=true $(PY) manage.py compilemessages --ignore=.venv
+	git diff --exit-code -- locale/

@@ -72,6 +72,9 @@ class Booking(models.Model):
     # Why it expired (empty: the hold lapsed). A booking whose delayed
     # payment failed is never revived by a late `completed` event.
     expire_reason = models.CharField(max_length=40, blank=True)
+    # The language the couple booked in (settings.LANGUAGES): their e-mails
+    # are written in it. Empty: the tenant's default language.
+    language = models.CharField(max_length=10, blank=True)
     # "Already sent" guards: a retried e-mail task does not mail twice.
     confirmation_mailed_at = models.DateTimeField(null=True, blank=True)
     cancellation_mailed_at = models.DateTimeField(null=True, blank=True)

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from uuid import UUID
 
+from babel import Locale
+from babel.numbers import format_currency
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext
 
+from bookings.manage_links import manage_link_max_age, manage_url
 from bookings.models import Booking
 from tenants.models import Tenant, TenantMembership
 from tenants.scoping import tenant_scope
@@ -29,6 +34,50 @@ def format_money(cents: int, currency: str) -> str:
     if currency in ZERO_DECIMAL_CURRENCIES:
         return f"{cents:,} {currency.upper()}"
     return f"{cents // 100:,}.{cents % 100:02d} {currency.upper()}"
+
+
+def currency_digits(currency: str) -> int:
+    """Digits after the decimal point in Stripe's minor units."""
+    return 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def format_money_localized(cents: int, currency: str, locale: str | None = None) -> str:
+    """Money as a couple reads it in `locale` (default: the active language):
+    "$1,623.45", "1.623,45 US$", "¥1,623". Minor units follow Stripe's rule
+    (zero-decimal currencies such as JPY show no decimals)."""
+    digits = currency_digits(currency)
+    amount = Decimal(cents).scaleb(-digits)
+    return format_currency(
+        amount,
+        currency.upper(),
+        locale=babel_locale(locale),
+        currency_digits=False,
+        format_type="standard",
+        decimal_quantization=True,
+        group_separator=True,
+        numbering_system="latn",
+        **({"format": _whole_units_pattern(locale)} if digits == 0 else {}),
+    )
+
+
+def _whole_units_pattern(locale: str | None) -> str:
+    # The locale's own currency pattern without its fraction digits.
+    pattern = Locale.parse(babel_locale(locale)).currency_formats["standard"].pattern
+    return pattern.split(";")[0].replace(".00", "")
+
+
+# A wedding date written out, per language ("Saturday, 5 December 2026",
+# "sábado, 5 de diciembre de 2026"); Django's own DATE_FORMAT is terser.
+LONG_DATE_FORMATS = {"en": "l, j F Y", "es": r"l, j \d\e F \d\e Y"}
+
+
+def long_date(day: dt.date) -> str:
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    return formats.date_format(day, LONG_DATE_FORMATS.get(language, "l, j F Y"))
+
+
+def babel_locale(locale: str | None) -> str:
+    return (locale or translation.get_language() or settings.LANGUAGE_CODE).replace("-", "_")
 
 
 def _ics_escape(text: str) -> str:
@@ -57,6 +106,12 @@ def booking_ics(booking: Booking) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+def couple_language(booking: Booking) -> str:
+    """The couple's e-mails speak the language they booked in (else the
+    business's default); staff e-mails stay in the platform's language."""
+    return booking.language or booking.tenant.default_language or settings.LANGUAGE_CODE
+
+
 def _staff_recipients(tenant: Tenant) -> list[str]:
     emails = set(
         # A pending invitation is nobody's yet: no booking mail to it.
@@ -76,9 +131,11 @@ def _context(booking: Booking) -> dict:
         "booking": booking,
         "tenant": booking.tenant,
         "add_ons": list(booking.add_on_lines.all()),
-        "total": format_money(booking.amount_cents, booking.currency),
-        "refunded": format_money(booking.refunded_cents, booking.currency),
-        "status_url": f"{settings.PUBLIC_BASE_URL.rstrip('/')}/bookings/{booking.pk}/",
+        "event_date": long_date(booking.event_date),
+        "total": format_money_localized(booking.amount_cents, booking.currency),
+        "refunded": format_money_localized(booking.refunded_cents, booking.currency),
+        "manage_url": manage_url(booking.pk),
+        "manage_days": manage_link_max_age().days,
         "format_money": format_money,
     }
 
@@ -116,39 +173,43 @@ def send_booking_confirmed(*, tenant_id: int, booking_id: UUID, notify_staff: bo
     """To the couple (with an .ics) and, unless it is a resend, to the tenant's staff."""
     tenant, booking = _load(tenant_id, booking_id)
     with tenant_scope(tenant):
-        context = _context(booking)
-        _send(
-            f"Your wedding date is confirmed: {booking.event_date:%B %-d, %Y}",
-            "emails/booking_confirmed.txt",
-            context,
-            [booking.email],
-            reply_to=tenant.contact_email,
-            ics=booking_ics(booking),
-        )
-        if notify_staff:
+        with translation.override(couple_language(booking)):
             _send(
-                f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
-                "emails/booking_confirmed_staff.txt",
-                context,
-                _staff_recipients(tenant),
+                gettext("Your wedding date is confirmed: %(date)s")
+                % {"date": long_date(booking.event_date)},
+                "emails/booking_confirmed.txt",
+                _context(booking),
+                [booking.email],
+                reply_to=tenant.contact_email,
+                ics=booking_ics(booking),
             )
+        if notify_staff:
+            with translation.override(settings.LANGUAGE_CODE):
+                _send(
+                    f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
+                    "emails/booking_confirmed_staff.txt",
+                    _context(booking),
+                    _staff_recipients(tenant),
+                )
 
 
 def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
     """To the couple and the staff: the booking ended canceled (with any refund)."""
     tenant, booking = _load(tenant_id, booking_id)
     with tenant_scope(tenant):
-        context = _context(booking)
-        _send(
-            f"Your booking for {booking.event_date:%B %-d, %Y} was canceled",
-            "emails/booking_canceled.txt",
-            context,
-            [booking.email],
-            reply_to=tenant.contact_email,
-        )
-        _send(
-            f"Booking canceled: {booking.event_date:%Y-%m-%d}",
-            "emails/booking_canceled_staff.txt",
-            context,
-            _staff_recipients(tenant),
-        )
+        with translation.override(couple_language(booking)):
+            _send(
+                gettext("Your booking for %(date)s was canceled")
+                % {"date": long_date(booking.event_date)},
+                "emails/booking_canceled.txt",
+                _context(booking),
+                [booking.email],
+                reply_to=tenant.contact_email,
+            )
+        with translation.override(settings.LANGUAGE_CODE):
+            _send(
+                f"Booking canceled: {booking.event_date:%Y-%m-%d}",
+                "emails/booking_canceled_staff.txt",
+                _context(booking),
+                _staff_recipients(tenant),
+            )

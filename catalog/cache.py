@@ -82,6 +82,14 @@ def _package_data(package: Package, *, currency: str) -> PackageData:
                 "alt": photo.alt,
                 "width": photo.width,
                 "height": photo.height,
+                "thumbnails": [
+                    {
+                        "url": photo.image.storage.url(thumb["name"]),
+                        "width": thumb["width"],
+                        "height": thumb["height"],
+                    }
+                    for thumb in photo.thumbnails
+                ],
             }
             for photo in package.photos.all()
         ],

@@ -121,6 +121,9 @@ class PackagePhoto(models.Model):
     width = models.PositiveIntegerField(editable=False, default=0)
     height = models.PositiveIntegerField(editable=False, default=0)
     position = models.IntegerField(default=0)
+    # Smaller copies made on upload (catalog.thumbnails): [{name, width,
+    # height}] in storage, narrowest first; empty for photos already small.
+    thumbnails = models.JSONField(default=list, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(tenant="tenant")

@@ -16,6 +16,7 @@ ValidationError.
 from __future__ import annotations
 
 import logging
+import posixpath
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -35,6 +36,7 @@ from catalog.errors import (
 )
 from catalog.images import validate_image
 from catalog.models import MAX_PHOTOS_PER_PACKAGE, AddOn, Package, PackageAddOn, PackagePhoto
+from catalog.thumbnails import make_thumbnails
 from config.db import violated_constraint
 from tenants.audit import audit_entry, audit_record, audit_record_many, diff, snapshot
 from tenants.models import Tenant
@@ -213,6 +215,11 @@ def _photo_storage():
     return PackagePhoto._meta.get_field("image").storage
 
 
+def _photo_files(image: str, thumbnails: list[dict]) -> list[str]:
+    """A photo's files in storage: the original and its thumbnails."""
+    return [image, *(thumb["name"] for thumb in thumbnails or [])]
+
+
 def _delete_files_on_commit(names: list[str]) -> None:
     """Files go only once the rows are surely gone (a rollback keeps both)."""
     names = [name for name in names if name]
@@ -306,9 +313,13 @@ def package_delete(*, tenant: Tenant, slug: str) -> None:
             {},
         ),
     )
-    photo_names = list(
-        PackagePhoto.objects.filter(tenant=tenant, package=package).values_list("image", flat=True)
-    )
+    photo_names = [
+        name
+        for image, thumbnails in PackagePhoto.objects.filter(
+            tenant=tenant, package=package
+        ).values_list("image", "thumbnails")
+        for name in _photo_files(image, thumbnails)
+    ]
     try:
         with transaction.atomic():
             package.delete()
@@ -428,7 +439,12 @@ def package_photo_add(
     name = field.generate_filename(draft, f"{uuid.uuid4().hex}.{info.extension}")
     image.seek(0)
     with transaction.atomic():
+        # Written inside the transaction: the storage deletes what it wrote
+        # if the transaction rolls back (config.db_engine's on_rollback).
         stored_name = field.storage.save(name, image, max_length=field.max_length)
+        thumbnails = make_thumbnails(
+            upload=image, storage=field.storage, directory=posixpath.dirname(stored_name)
+        )
         # Lock the package row so concurrent adds count one after another.
         package = _locked_package(tenant=tenant, slug=package_slug)
         if _photo_count(tenant=tenant, package=package) >= MAX_PHOTOS_PER_PACKAGE:
@@ -442,6 +458,7 @@ def package_photo_add(
             position=position,
             width=info.width,
             height=info.height,
+            thumbnails=thumbnails,
         )
         audit_record(
             tenant=tenant,
@@ -498,7 +515,7 @@ def package_photo_update(
 def package_photo_delete(*, tenant: Tenant, photo_id: int) -> None:
     """Delete a photo row now and its file once the transaction commits."""
     photo = _photo_get(tenant=tenant, photo_id=photo_id, lock=True)
-    name = photo.image.name
+    names = _photo_files(photo.image.name, photo.thumbnails)
     entry = audit_entry(
         tenant=tenant,
         action="photo.deleted",
@@ -507,5 +524,5 @@ def package_photo_delete(*, tenant: Tenant, photo_id: int) -> None:
     )
     photo.delete()
     audit_record_many([entry])
-    _delete_files_on_commit([name])
+    _delete_files_on_commit(names)
     tenant_catalog_changed(tenant=tenant)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "catalog",
     "bookings",
     "webhooks",
+    "storefront",
     "django_guid",
     "django_tasks",
     "django_tasks_db",
@@ -192,10 +193,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Languages of the couple-facing pages and e-mails (storefront/, the couple's
+# e-mails); the admin stays English. Catalogs: locale/<lang>/LC_MESSAGES.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -402,6 +407,9 @@ if READYZ_TOKEN and len(READYZ_TOKEN) < 32:
 
 # Public base URL of this platform, for links in e-mails and Stripe redirects.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# How long the "manage my booking" link in a couple's e-mail works; the
+# booking page's "send me my link" form mails a fresh one.
+MANAGE_LINK_MAX_AGE_DAYS = env.int("MANAGE_LINK_MAX_AGE_DAYS", default=60)
 
 # Each request gets an id (a well-formed incoming X-Request-ID from the
 # proxy is kept), echoed in the response and stamped on every log line.

@@ -5,7 +5,6 @@ from django.urls import include, path, re_path
 from django.views import defaults
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from bookings.views import booking_status_page
 from config import views
 from config.errors import error_json_response
 from tenants.views import tenant_branding_css
@@ -27,8 +26,9 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("tenants.account_urls")),
-    path("bookings/<uuid:booking_id>/", booking_status_page, name="booking-status"),
     path("branding/<slug:slug>.css", tenant_branding_css, name="tenant-branding-css"),
+    # The couple-facing pages: /book/<tenant>/…, /bookings/<id>/… (storefront/).
+    path("", include("storefront.urls")),
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe-webhook"),
 ]
 

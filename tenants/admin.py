@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -109,7 +110,16 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
                     "max_advance_days",
                     "success_url_template",
                     "cancel_url_template",
+                    "default_language",
                 )
+            },
+        ),
+        (
+            "Booking page and widget",
+            {
+                "fields": ("booking_page", "cors_origins"),
+                "description": "Your websites (origins) may call the API and show the booking "
+                "widget; paste the snippet where the “Check dates & book” button should appear.",
             },
         ),
         (
@@ -154,7 +164,7 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         return False  # deactivate instead: bookings and payments hang off a tenant
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
-        readonly = ["logo_preview", *CONNECT_STATE_FIELDS]
+        readonly = ["logo_preview", "booking_page", *CONNECT_STATE_FIELDS]
         if not request.user.is_superuser:
             readonly += PLATFORM_FIELDS
         return readonly
@@ -179,6 +189,39 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             "can_manage_team": role_allowed(request, OWNER_ONLY),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Booking page")
+    def booking_page(self, tenant: Tenant) -> str:
+        """The hosted page's address and the widget snippet, with the
+        tenant's current publishable key (public by design)."""
+        if not tenant.pk:
+            return "—"
+        base = settings.PUBLIC_BASE_URL.rstrip("/")
+        page = base + reverse("storefront:book", args=[tenant.slug])
+        key = (
+            ApiKey.objects.filter(
+                tenant=tenant,
+                kind=ApiKey.Kind.PUBLISHABLE,
+                revoked_at__isnull=True,
+                valid_until__isnull=True,
+            )
+            .exclude(publishable_key="")
+            .order_by("-created_at")
+            .values_list("publishable_key", flat=True)
+            .first()
+        )
+        if key is None:
+            return format_html('<a href="{}">{}</a>', page, page)
+        snippet = (
+            f'<script src="{base}{reverse("storefront:widget-js")}" data-key="{key}" async>'
+            "</script>"
+        )
+        return format_html(
+            '<a href="{}">{}</a><p>Widget snippet:</p><pre id="widget-snippet">{}</pre>',
+            page,
+            page,
+            snippet,
+        )
 
     @admin.display(description="Logo preview")
     def logo_preview(self, tenant: Tenant) -> str:

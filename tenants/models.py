@@ -82,6 +82,14 @@ class Tenant(models.Model):
     font_family = models.CharField(
         max_length=100, choices=FontStack.choices, default=DEFAULT_FONT_STACK
     )
+    # The booking page's language when the couple's browser asks for none
+    # of the platform's languages (settings.LANGUAGES).
+    default_language = models.CharField(
+        max_length=10,
+        default="en",
+        choices=settings.LANGUAGES,
+        help_text="Language of the booking page when the couple's browser prefers none we offer.",
+    )
     logo = models.ImageField(upload_to="tenants/logos/", blank=True)
 
     # Redirect targets after Stripe Checkout; {BOOKING_ID} is substituted.

@@ -27,11 +27,20 @@ class AbsoluteUrlField(serializers.CharField):
         return request.build_absolute_uri(value) if request is not None else value
 
 
+class ThumbnailOutputSerializer(serializers.Serializer):
+    url = AbsoluteUrlField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
 class PhotoOutputSerializer(serializers.Serializer):
     url = AbsoluteUrlField()
     alt = serializers.CharField()
     width = serializers.IntegerField()
     height = serializers.IntegerField()
+    thumbnails = ThumbnailOutputSerializer(
+        many=True, help_text="Smaller copies (360 and 720 px wide), narrowest first."
+    )
 
 
 class PackageAddOnOutputSerializer(serializers.Serializer):

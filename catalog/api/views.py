@@ -25,9 +25,19 @@ def with_absolute_urls(package: dict, origin: str) -> dict:
     entry was built, and re-serializing it cost most of a warm request."""
     if not package["photos"]:
         return package
-    photos = [
+
+    def absolute(url: str) -> str:
         # Storage may already give absolute URLs (a CDN); only paths get the origin.
-        {**photo, "url": origin + photo["url"] if photo["url"].startswith("/") else photo["url"]}
+        return origin + url if url.startswith("/") else url
+
+    photos = [
+        {
+            **photo,
+            "url": absolute(photo["url"]),
+            "thumbnails": [
+                {**thumb, "url": absolute(thumb["url"])} for thumb in photo.get("thumbnails", [])
+            ],
+        }
         for photo in package["photos"]
     ]
     return {**package, "photos": photos}

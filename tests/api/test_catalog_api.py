@@ -78,8 +78,20 @@ def test_package_detail_has_the_contract_shape(tenant, tenant_api, media):
         "price_cents": 123_456,
         "currency": "usd",
         "photos": [
-            {"url": f"http://testserver{first}", "alt": "Rings", "width": 3, "height": 2},
-            {"url": f"http://testserver{second}", "alt": "Cliffs", "width": 3, "height": 2},
+            {
+                "url": f"http://testserver{first}",
+                "alt": "Rings",
+                "width": 3,
+                "height": 2,
+                "thumbnails": [],
+            },
+            {
+                "url": f"http://testserver{second}",
+                "alt": "Cliffs",
+                "width": 3,
+                "height": 2,
+                "thumbnails": [],
+            },
         ],
         "add_ons": [
             {"slug": "drone", "title": "Drone", "description": "", "price_cents": 30_000},

@@ -90,9 +90,29 @@ def test_a_real_image_is_stored_with_its_dimensions(tenant, package, media_root,
     assert directory == f"tenants/{tenant.pk}/packages"
     assert filename.endswith(f".{extension}")
     assert len(filename) == 32 + 1 + len(extension)
-    assert stored_files(media_root) == [stored.image.name]
+    [thumbnail] = stored.thumbnails  # 360 px wide; 720 would be larger than the photo
+    assert (thumbnail["width"], thumbnail["height"]) == (360, 240)
+    assert thumbnail["name"].startswith(f"tenants/{tenant.pk}/packages/thumbs/")
+    assert thumbnail["name"].endswith("-360.webp")
+    assert stored_files(media_root) == sorted([stored.image.name, thumbnail["name"]])
     assert (media_root / stored.image.name).read_bytes() == content
+    with Image.open(media_root / thumbnail["name"]) as made:
+        assert (made.format, made.size) == ("WEBP", (360, 240))
     assert catalog_version(tenant) == version + 1
+
+
+def test_thumbnails_at_the_sizes_the_booking_page_shows_go_with_the_photo(
+    tenant, package, media_root, django_capture_on_commit_callbacks
+):
+    photo = add_photo(tenant, image=upload(image_bytes("JPEG", size=(1600, 1200)), name="a.jpg"))
+
+    assert [(t["width"], t["height"]) for t in photo.thumbnails] == [(360, 270), (720, 540)]
+    assert len(stored_files(media_root)) == 3
+
+    with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
+        services.package_photo_delete(tenant=tenant, photo_id=photo.pk)
+
+    assert stored_files(media_root) == []
 
 
 def test_an_image_of_exactly_5_mb_is_accepted(tenant, package, media_root):

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.urls import reverse
 
 from bookings.selectors import blackout_date_list, tenant_today
 from catalog.catalog_file import catalog_import
@@ -304,6 +305,8 @@ class Command(AltarCommand):
                 "it is refused until you delete that key row."
             )
         write("")
+        write(f"Booking page: {base}{reverse('storefront:book', args=[tenant.slug])}")
+        write(f"  (in Spanish: {base}{reverse('storefront:book', args=[tenant.slug])}?lang=es)")
         write(f"Admin:  {base}/admin/")
         write(f"  tenant owner: {DEMO_STAFF_EMAIL} / {DEMO_PASSWORD}")
         write(f"  superuser:    {DEMO_SUPERUSER_EMAIL} / {DEMO_PASSWORD}")

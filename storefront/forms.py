@@ -1,0 +1,54 @@
+"""The couple's inputs: the same limits as the API's checkout body."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from catalog.models import SLUG_VALIDATOR
+
+MAX_ADD_ONS = 50
+
+
+class BookingForm(forms.Form):
+    package = forms.CharField(
+        max_length=50,
+        validators=[SLUG_VALIDATOR],
+        error_messages={"required": _("Choose a package.")},
+    )
+    event_date = forms.DateField(
+        input_formats=["%Y-%m-%d"],
+        error_messages={
+            "required": _("Pick a date for your wedding."),
+            "invalid": _("Enter the date as YYYY-MM-DD, or pick it on the calendar."),
+        },
+    )
+    couple_name = forms.CharField(
+        max_length=200, error_messages={"required": _("Tell us your names.")}
+    )
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={
+            "required": _("We need your e-mail address to send your confirmation."),
+            "invalid": _("Enter a valid e-mail address, like ada@example.com."),
+        },
+    )
+    phone = forms.CharField(max_length=40, required=False)
+    notes = forms.CharField(max_length=2000, required=False)
+
+    def add_on_slugs(self, data) -> list[str]:
+        """The add-ons ticked under the chosen package (each package's boxes
+        carry its own name, so the form works without JavaScript)."""
+        package = self.cleaned_data.get("package", "")
+        slugs = [s for s in data.getlist(f"add_ons_{package}") if s][:MAX_ADD_ONS]
+        return list(dict.fromkeys(slugs))
+
+
+class LinkRequestForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        error_messages={
+            "required": _("Enter the e-mail address you booked with."),
+            "invalid": _("Enter a valid e-mail address, like ada@example.com."),
+        },
+    )
