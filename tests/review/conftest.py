@@ -1,0 +1,2 @@
+from tests.bookings.conftest import catalog, checkout_body  # noqa: F401 - shared fixtures
+from tests.webhooks.conftest import checkout, webhooks  # noqa: F401 - shared fixtures
