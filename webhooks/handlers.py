@@ -11,6 +11,7 @@ to `apply`."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,9 +45,10 @@ def _booking_for_session(session: dict[str, Any], tenant: Tenant) -> Booking | N
     if not booking_id:
         return None
     try:
-        return Booking.objects.filter(tenant=tenant, pk=booking_id).first()
-    except ValueError:  # not a UUID: not one of ours
+        booking_uuid = uuid.UUID(str(booking_id))
+    except ValueError:  # not a UUID (another shop's reference): not one of ours
         return None
+    return Booking.objects.filter(tenant=tenant, pk=booking_uuid).first()
 
 
 def _reported_payment(event: dict[str, Any]) -> bookings.ReportedPayment:
