@@ -52,13 +52,25 @@ class PaymentProviderError(DomainError):
     status = 502
     message = "The payment provider could not be reached or refused the request; nothing was held."
 
-    def __init__(self, *, retryable: bool = False, stripe_code: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        retryable: bool = False,
+        stripe_code: str | None = None,
+        stored_under_key: bool = False,
+    ) -> None:
         super().__init__()
         # True when Stripe may not have decided (5xx, timeout, connection
         # lost, a concurrent request under the same key, rate limit): the
         # object may or may not exist, so look before trying again.
         self.retryable = retryable
         self.stripe_code = stripe_code
+        # True when Stripe answered with an error it stores under the
+        # idempotency key and replays for 24 h (a 5xx): the request has
+        # finished, so a lookup is final and only a new key can try again.
+        # False after a timeout or a lost connection: the request may still
+        # be running at Stripe, and only the same key is safe.
+        self.stored_under_key = stored_under_key
 
 
 class BookingChangedMeanwhile(DomainError):

@@ -226,7 +226,11 @@ def _provider_error(call: str, booking_id, exc: stripe.StripeError) -> PaymentPr
         status,
         exc.code,
     )
-    return PaymentProviderError(retryable=retryable, stripe_code=exc.code)
+    return PaymentProviderError(
+        retryable=retryable,
+        stripe_code=exc.code,
+        stored_under_key=status is not None and status >= 500,
+    )
 
 
 @dataclass(frozen=True)

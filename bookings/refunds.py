@@ -9,10 +9,12 @@ Exactly once, under any concurrency:
   refunds in flight already reserved, so refunds can never add up to more
   than was paid;
 - `refund_send` runs from the outbox; Stripe dedupes retries by the
-  refund's idempotency key. After a 5xx or a timeout it does not retry under
-  the same key (Stripe would replay the stored 5xx for 24 h): the next run
+  refund's idempotency key. After a 5xx answer it does not retry under the
+  same key (Stripe would replay the stored 5xx for 24 h): the next run
   first looks the refund up by its `altar_refund` metadata, records it if
-  Stripe made it, and only otherwise moves to the next attempt's key;
+  Stripe made it, and only otherwise moves to the next attempt's key. After
+  a timeout (the request may still be running at Stripe) it retries the
+  same key;
 - `refund_record` keys on Stripe's refund id (and on our own id through the
   metadata), so the platform's answer and the refund.* webhooks count a
   refund once, in any order.
@@ -157,9 +159,14 @@ def refund_send(*, tenant: Tenant, refund_id: int) -> str:
         )
     except PaymentProviderError as exc:
         if exc.retryable:
-            BookingRefund.objects.filter(pk=refund.pk, unclear_since__isnull=True).update(
-                unclear_since=timezone.now(), updated_at=timezone.now()
-            )
+            if exc.stored_under_key:
+                BookingRefund.objects.filter(pk=refund.pk, unclear_since__isnull=True).update(
+                    unclear_since=timezone.now(), updated_at=timezone.now()
+                )
+            # Otherwise (timeout, lost connection, 409 in flight, 429) the
+            # first request may still be running at Stripe: a lookup now
+            # proves nothing, and the same key is retried (Stripe answers 409
+            # while it runs, then replays its result).
             raise RefundRetryLater() from exc
         refund_refused(tenant=tenant, refund_id=refund.pk, failure=exc.stripe_code or "refused")
         return f"refused by Stripe ({exc.stripe_code})"
