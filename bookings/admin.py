@@ -161,6 +161,11 @@ class CancelForm(forms.Form):
     # What the person deciding saw paid: the service refuses a partial or
     # no-refund decision if a payment landed since (review it again).
     seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+    # And what was left to refund: a refund made meanwhile (Stripe's
+    # dashboard) changes what a partial choice leaves the business.
+    seen_refundable_cents = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=0, required=False
+    )
 
     def __init__(self, *args: Any, refundable_cents: int, currency: str, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -436,7 +441,7 @@ class BookingAdmin(TenantScopedAdmin):
         refundable = refundable_now(booking)
         form = CancelForm(
             request.POST or None,
-            initial={"seen_paid_cents": booking.paid_cents},
+            initial={"seen_paid_cents": booking.paid_cents, "seen_refundable_cents": refundable},
             refundable_cents=refundable,
             currency=booking.currency,
         )
@@ -452,6 +457,7 @@ class BookingAdmin(TenantScopedAdmin):
                         booking_id=booking.pk,
                         refund_cents=refund_cents,
                         seen_paid_cents=form.cleaned_data["seen_paid_cents"],
+                        seen_refundable_cents=form.cleaned_data["seen_refundable_cents"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
                     form.add_error(None, exc.message)

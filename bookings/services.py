@@ -807,6 +807,7 @@ def booking_cancel(
     booking_id: uuid.UUID | str,
     refund_cents: int | None = None,
     seen_paid_cents: int | None = None,
+    seen_refundable_cents: int | None = None,
 ) -> Booking:
     """Staff cancel a confirmed booking, freeing its date, and refund
     `refund_cents` of the payment (None: all that is left; 0: nothing).
@@ -818,7 +819,9 @@ def booking_cancel(
     - `seen_paid_cents` is what the deciding person saw: if a payment landed
       since, a partial or no-refund choice was made on wrong figures and is
       refused (BookingChangedMeanwhile); a full refund refunds what is
-      there now;
+      there now; likewise if `seen_refundable_cents` (what was left to
+      refund when the choice was made) changed, e.g. a dashboard refund
+      landed: a partial refund would be added on top of it;
     - the refund is reserved here and sent to Stripe by the outbox after
       commit (bookings.refunds), exactly once.
     A held booking is not canceled but released (booking_hold_release)."""
@@ -833,6 +836,12 @@ def booking_cancel(
         if refund_cents is not None:
             raise BookingChangedMeanwhile()
     refundable = refunds.refundable_now(booking)
+    if (
+        refund_cents is not None
+        and seen_refundable_cents is not None
+        and seen_refundable_cents != refundable
+    ):
+        raise BookingChangedMeanwhile()
     amount = refundable if refund_cents is None else refund_cents
     if amount < 0 or amount > refundable:
         raise RefundTooLarge()
