@@ -40,6 +40,11 @@ class UnavailableDate:
     reason: str
 
 
+def payment_plan_for(package) -> dict:
+    """The plan in force for a package: its own, else its tenant's."""
+    return package.payment_plan or package.tenant.payment_plan or {"kind": "full"}
+
+
 def tenant_today(*, tenant: Tenant, now: dt.datetime | None = None) -> dt.date:
     return (now or timezone.now()).astimezone(ZoneInfo(tenant.timezone)).date()
 
