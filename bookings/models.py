@@ -6,7 +6,7 @@ from django.utils import timezone
 from django_scopes import ScopedManager
 
 from catalog.models import AddOn, Package
-from tenants.models import Tenant
+from tenants.models import PAY_IN_FULL_PLAN, Tenant
 
 
 class Booking(models.Model):
@@ -138,6 +138,11 @@ class Booking(models.Model):
         CHARGING = "charging", "Being charged"
         FAILED = "failed", "Charge failed: pay link sent"
         PAID = "paid", "Paid"
+
+    @property
+    def plan_in_force(self) -> dict:
+        """The plan kept at checkout; bookings from before plans paid in full."""
+        return self.payment_plan or dict(PAY_IN_FULL_PLAN)
 
     @property
     def due_at_checkout_cents(self) -> int:

@@ -60,12 +60,10 @@ def stripe_amount_problem(*, amount_cents: int, currency: str) -> str | None:
 # --- payment plans: deposit now, balance before the wedding -----------------
 #
 # A plan is a plain dict, as the API shows it and as a booking keeps it:
-#   {"kind": "full"}
+#   {"kind": "full", every other key None} (tenants.models.PAY_IN_FULL_PLAN)
 #   {"kind": "deposit", "deposit_percent": 30 | None, "deposit_cents": 20000 | None,
 #    "deposit_refundable": bool, "balance_days_before": 30}
 # exactly one of deposit_percent / deposit_cents is set for a deposit plan.
-
-PAY_IN_FULL = {"kind": "full"}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from bookings import money
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking, BookingDispute, PaymentReview
+from bookings.models import BlackoutDate, Booking, BookingDispute, BookingPayment, PaymentReview
 from bookings.refunds import refundable_now, reserved_cents
 from tenants.models import Tenant
 from webhooks.models import StripeEvent
@@ -42,7 +42,7 @@ class UnavailableDate:
 
 def payment_plan_for(package) -> dict:
     """The plan in force for a package: its own, else its tenant's."""
-    return package.payment_plan or package.tenant.payment_plan or {"kind": "full"}
+    return package.plan_in_force
 
 
 def tenant_today(*, tenant: Tenant, now: dt.datetime | None = None) -> dt.date:
@@ -433,4 +433,57 @@ def booking_refund_preview(*, booking: Booking, refund_cents: int | None) -> Ref
         commission_reversed_cents=commission_after - booking.commission_refunded_cents,
         refunded_after_cents=refunded_after,
         commission_refunded_after_cents=commission_after,
+    )
+
+
+# --- money figures (issue 13), for the API, the admin and the backoffice -------
+
+
+def booking_balance_due_cents(booking: Booking) -> int:
+    """What the couple still owes (money.balance_due_cents)."""
+    return money.balance_due_cents(
+        amount_cents=booking.amount_cents,
+        paid_cents=booking.paid_cents,
+        active=booking.status == Booking.Status.CONFIRMED,
+    )
+
+
+def balances_upcoming(*, tenant: Tenant, today: dt.date, days: int = 30):
+    """Confirmed bookings whose balance is scheduled within `days`."""
+    return Booking.objects.filter(
+        tenant=tenant,
+        status=Booking.Status.CONFIRMED,
+        balance_state=Booking.BalanceState.SCHEDULED,
+        balance_due_on__lte=today + dt.timedelta(days=days),
+    ).order_by("balance_due_on", "event_date")
+
+
+def balances_overdue(*, tenant: Tenant, today: dt.date):
+    """Confirmed bookings whose balance charge failed (pay link sent), or
+    whose due date passed without a charge: staff decide about these."""
+    return Booking.objects.filter(
+        Q(balance_state=Booking.BalanceState.FAILED)
+        | Q(balance_state=Booking.BalanceState.SCHEDULED, balance_due_on__lt=today),
+        tenant=tenant,
+        status=Booking.Status.CONFIRMED,
+    ).order_by("balance_due_on", "event_date")
+
+
+def balance_charges_failed(*, tenant: Tenant, limit: int = 50):
+    """The latest failed balance charges (with Stripe's reason)."""
+    return (
+        BookingPayment.objects.filter(
+            tenant=tenant, kind=BookingPayment.Kind.BALANCE, status=BookingPayment.Status.FAILED
+        )
+        .select_related("booking")
+        .order_by("-updated_at")[:limit]
+    )
+
+
+def booking_ledger(*, booking: Booking) -> list[BookingPayment]:
+    """A booking's payments, oldest first, each with its refunds prefetched."""
+    return list(
+        BookingPayment.objects.filter(tenant=booking.tenant_id, booking=booking)
+        .prefetch_related("refunds")
+        .order_by("created_at", "id")
     )

@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django_scopes import ScopedManager
 
-from tenants.models import PaymentPlanFields, Tenant
+from tenants.models import PAY_IN_FULL_PLAN, PaymentPlanFields, Tenant
 from tenants.validators import STRIPE_MAX_AMOUNT
 
 # Stripe refuses to charge more than 8 digits of minor units in one payment.
@@ -51,6 +51,11 @@ class Package(PaymentPlanFields):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def plan_in_force(self) -> dict:
+        """The package's own payment plan, else its tenant's."""
+        return self.payment_plan or self.tenant.payment_plan or dict(PAY_IN_FULL_PLAN)
 
 
 class AddOn(models.Model):

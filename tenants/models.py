@@ -19,6 +19,15 @@ from tenants.validators import (
     validate_timezone,
 )
 
+# The pay-in-full plan in the plan's one shape (bookings.money documents it).
+PAY_IN_FULL_PLAN = {
+    "kind": "full",
+    "deposit_percent": None,
+    "deposit_cents": None,
+    "deposit_refundable": None,
+    "balance_days_before": None,
+}
+
 
 class PaymentPlanFields(models.Model):
     """A payment plan (issue 13): pay in full at checkout, or a deposit
@@ -65,7 +74,7 @@ class PaymentPlanFields(models.Model):
         if not self.plan_kind:
             return None
         if self.plan_kind == self.PlanKind.FULL:
-            return {"kind": "full"}
+            return dict(PAY_IN_FULL_PLAN)
         percent = self.plan_kind == self.PlanKind.DEPOSIT_PERCENT
         return {
             "kind": "deposit",

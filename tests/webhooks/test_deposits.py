@@ -56,7 +56,7 @@ def charge_due(booking, **delta) -> int:
 
 
 def test_deposit_checkout_charges_the_deposit_saves_the_card_and_confirms(
-    deposit_plan, checkout, webhooks, stripe_standin
+    deposit_plan, checkout, webhooks, stripe_standin, tenant_api
 ):
     booking = checkout(event_date=days_ahead(90).isoformat())
 
@@ -88,6 +88,14 @@ def test_deposit_checkout_charges_the_deposit_saves_the_card_and_confirms(
         ("deposit", "succeeded", deposit)
     ]
     assert balances.balance_due_cents(booking) == TOTAL - deposit
+    public = tenant_api.get(f"/api/v1/bookings/{booking.pk}").json()
+    assert {k: public[k] for k in ("paid_cents", "refunded_cents", "balance_due_cents")} == {
+        "paid_cents": deposit,
+        "refunded_cents": 0,
+        "balance_due_cents": TOTAL - deposit,
+    }
+    assert public["balance_due_on"] == days_ahead(60).isoformat()
+    assert public["payment_plan"]["deposit_percent"] == 30
 
 
 @pytest.mark.django_db(transaction=True)
