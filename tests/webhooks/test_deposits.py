@@ -8,9 +8,11 @@ import datetime as dt
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 
 from bookings import balances
+from bookings.manage_links import manage_path
 from bookings.models import Booking, BookingRefund, BookingReminder
 from bookings.services import booking_cancel
 from tenants.scoping import scopes_disabled
@@ -165,8 +167,13 @@ def test_a_failed_balance_sends_a_pay_link_and_reminders_until_paid_through_the_
     assert kinds == {"balance_failed", "balance_overdue_3", "balance_overdue_7"}
     assert len(mail.outbox) == 3
 
-    # The couple pays through the link (a Checkout Session for the balance).
-    url = balances.pay_link_open(tenant=deposit_plan, booking_id=booking.pk)
+    # The couple pays through the link on "manage my booking" (a Checkout
+    # Session for the balance); coming back reuses the open session.
+    page = Client().get(manage_path(booking.pk))
+    assert "Pay the balance of $1,136.41" in page.content.decode()
+    pay = Client().post(manage_path(booking.pk) + "pay-balance/")
+    assert pay.status_code == 303
+    url = pay["Location"]
     assert balances.pay_link_open(tenant=deposit_plan, booking_id=booking.pk) == url
     link = booking.payments.get(status="open")
     session = stripe_standin.get(link.stripe_checkout_session_id)
