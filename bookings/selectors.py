@@ -448,35 +448,68 @@ def booking_balance_due_cents(booking: Booking) -> int:
     )
 
 
-def balances_upcoming(*, tenant: Tenant, today: dt.date, days: int = 30):
-    """Confirmed bookings whose balance is scheduled within `days`."""
-    return Booking.objects.filter(
-        tenant=tenant,
-        status=Booking.Status.CONFIRMED,
-        balance_state=Booking.BalanceState.SCHEDULED,
-        balance_due_on__lte=today + dt.timedelta(days=days),
-    ).order_by("balance_due_on", "event_date")
+def _of(tenant: Tenant | None) -> dict:
+    return {"tenant": tenant} if tenant is not None else {}
 
 
-def balances_overdue(*, tenant: Tenant, today: dt.date):
-    """Confirmed bookings whose balance charge failed (pay link sent), or
-    whose due date passed without a charge: staff decide about these."""
-    return Booking.objects.filter(
-        Q(balance_state=Booking.BalanceState.FAILED)
-        | Q(balance_state=Booking.BalanceState.SCHEDULED, balance_due_on__lt=today),
-        tenant=tenant,
-        status=Booking.Status.CONFIRMED,
-    ).order_by("balance_due_on", "event_date")
-
-
-def balance_charges_failed(*, tenant: Tenant, limit: int = 50):
-    """The latest failed balance charges (with Stripe's reason)."""
-    return (
-        BookingPayment.objects.filter(
-            tenant=tenant, kind=BookingPayment.Kind.BALANCE, status=BookingPayment.Status.FAILED
+def balances_upcoming(*, tenant: Tenant | None, today: dt.date, days: int = 30) -> list[Booking]:
+    """Confirmed bookings whose balance is scheduled within `days` (all
+    tenants' for None)."""
+    return list(
+        Booking.objects.filter(
+            **_of(tenant),
+            status=Booking.Status.CONFIRMED,
+            balance_state=Booking.BalanceState.SCHEDULED,
+            balance_due_on__gte=today,
+            balance_due_on__lte=today + dt.timedelta(days=days),
         )
-        .select_related("booking")
-        .order_by("-updated_at")[:limit]
+        .select_related("package", "tenant")
+        .order_by("balance_due_on", "event_date")
+    )
+
+
+def balances_overdue(*, tenant: Tenant | None, today: dt.date) -> list[Booking]:
+    """Confirmed bookings whose balance charge failed (the couple has a pay
+    link), or whose due date passed without a charge: staff decide about
+    these (keep waiting, record an offline payment, or cancel)."""
+    return list(
+        Booking.objects.filter(
+            Q(balance_state=Booking.BalanceState.FAILED)
+            | Q(balance_state=Booking.BalanceState.SCHEDULED, balance_due_on__lt=today),
+            **_of(tenant),
+            status=Booking.Status.CONFIRMED,
+        )
+        .select_related("package", "tenant")
+        .order_by("balance_due_on", "event_date")
+    )
+
+
+def balance_charges_failed(*, tenant: Tenant | None, limit: int = 20) -> list[BookingPayment]:
+    """The latest failed off-session balance charges, with Stripe's reason."""
+    return list(
+        BookingPayment.objects.filter(
+            **_of(tenant),
+            kind=BookingPayment.Kind.BALANCE,
+            status=BookingPayment.Status.FAILED,
+        )
+        .select_related("booking", "tenant")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class BalancesDashboard:
+    upcoming: list[Booking]
+    overdue: list[Booking]
+    failed_charges: list[BookingPayment]
+
+
+def dashboard_balances(*, tenant: Tenant | None, today: dt.date) -> BalancesDashboard:
+    """The dashboard's balances section. Three queries."""
+    return BalancesDashboard(
+        upcoming=balances_upcoming(tenant=tenant, today=today),
+        overdue=balances_overdue(tenant=tenant, today=today),
+        failed_charges=balance_charges_failed(tenant=tenant),
     )
 
 
