@@ -112,3 +112,33 @@ def test_staff_send_the_balance_link_early_and_the_couple_can_pay_from_manage(
     after = Client().get(manage_path(booking.pk)).content.decode()
     assert "Pay the balance of $700.00" not in before
     assert "Pay the balance of $700.00" in after
+
+
+def test_reminders_go_once_per_kind_in_the_couples_language(tenant, outbox, unscoped):
+    from django.core import mail
+
+    from bookings.balances import reminders_queue
+
+    booking = with_balance(tenant, due_in=2, state="scheduled")
+    Booking.objects.filter(pk=booking.pk).update(language="es", card_last4="4242")
+    now = timezone.now()
+
+    # Two days before the due date: the "your card will be charged" notice.
+    first = reminders_queue(now=now)
+    again = reminders_queue(now=now + dt.timedelta(hours=1))
+    mails = outbox()
+    # Fourteen days before the wedding, the balance still due: one more.
+    wedding = reminders_queue(now=now + dt.timedelta(days=18))
+    twice = reminders_queue(now=now + dt.timedelta(days=19))
+    outbox()
+
+    assert (first, again, wedding, twice) == (1, 0, 1, 0)
+    assert [r.kind for r in BookingReminder.objects.order_by("id")] == [
+        "balance_upcoming",
+        "wedding_14_days",
+    ]
+    (notice, reminder) = mail.outbox
+    assert notice is mails[0]
+    assert notice.subject.startswith("El saldo de 700,00")
+    assert "tarjeta terminada en 4242" in notice.body
+    assert reminder.subject.startswith("Tu saldo de 700,00")
