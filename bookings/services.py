@@ -210,14 +210,21 @@ def booking_hold(
                 "amount_cents": amount,
                 "currency": booking.currency,
                 "hold_expires_at": booking.hold_expires_at,
-                "payment_plan": plan,
-                "deposit_cents": booking.deposit_cents,
-                "balance_due_on": booking.balance_due_on,
                 # Redacted by the audit log to "<set>".
                 "couple_name": couple_name,
                 "email": email,
                 "phone": phone,
                 "notes": notes,
+                # Only a deposit booking says how it pays (pay in full: as before).
+                **(
+                    {
+                        "payment_plan": plan,
+                        "deposit_cents": booking.deposit_cents,
+                        "balance_due_on": booking.balance_due_on,
+                    }
+                    if booking.balance_due_on
+                    else {}
+                ),
             },
         ),
     )
