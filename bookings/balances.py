@@ -269,19 +269,22 @@ def _payment_succeeded(*, tenant: Tenant, booking: Booking, payment: BookingPaym
             tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
         return "paid after the booking no longer needed it; refunding"
     if booking.paid_cents >= booking.amount_cents:
-        booking.balance_state = State.PAID
-        booking.save(update_fields=["balance_state", "updated_at"])
-        # Pay links still open can no longer be used.
-        for other in BookingPayment.objects.filter(
-            tenant=tenant, booking=booking, status=PStatus.OPEN
-        ).exclude(pk=payment.pk):
-            other.status = PStatus.CANCELED
-            other.save(update_fields=["status", "updated_at"])
-            if other.stripe_checkout_session_id:
-                tasks.checkout_session_expire.enqueue(
-                    tenant_id=tenant.pk, session_id=other.stripe_checkout_session_id
-                )
+        _fully_paid(tenant=tenant, booking=booking)
     return "balance paid"
+
+
+def _fully_paid(*, tenant: Tenant, booking: Booking) -> None:
+    """Precondition: `booking` locked and paid in full. Pay links still
+    open can no longer be used (expired at Stripe from the outbox)."""
+    booking.balance_state = State.PAID
+    booking.save(update_fields=["balance_state", "updated_at"])
+    for link in BookingPayment.objects.filter(tenant=tenant, booking=booking, status=PStatus.OPEN):
+        link.status = PStatus.CANCELED
+        link.save(update_fields=["status", "updated_at"])
+        if link.stripe_checkout_session_id:
+            tasks.checkout_session_expire.enqueue(
+                tenant_id=tenant.pk, session_id=link.stripe_checkout_session_id
+            )
 
 
 @transaction.atomic
@@ -426,8 +429,7 @@ def offline_payment_record(
     before = booking.paid_cents
     refunds.ledger_refresh(booking)
     if booking.paid_cents >= booking.amount_cents:
-        booking.balance_state = State.PAID
-        booking.save(update_fields=["balance_state", "updated_at"])
+        _fully_paid(tenant=tenant, booking=booking)
     audit_record(
         tenant=tenant,
         action="booking.offline_payment",
