@@ -209,6 +209,7 @@ class BookingAdmin(TenantScopedAdmin):
         "email",
         "phone",
         "notes",
+        "terms_acceptance",
         "hold_expires_at",
         "total",
         "commission",
@@ -254,6 +255,20 @@ class BookingAdmin(TenantScopedAdmin):
     @admin.display(description="Commission reversed")
     def commission_refunded(self, obj: Booking) -> str:
         return format_money(obj.commission_refunded_cents, obj.currency)
+
+    @admin.display(description="Terms accepted")
+    def terms_acceptance(self, obj: Booking) -> str:
+        if obj.terms_version_id is None:
+            return "—"
+        url = reverse("admin:bookings_termsversion_change", args=[obj.terms_version_id])
+        return format_html(
+            '<a href="{}">Version {}</a> accepted {} by {} from {}',
+            url,
+            obj.terms_version.version,
+            obj.terms_accepted_at.isoformat(timespec="seconds") if obj.terms_accepted_at else "?",
+            obj.terms_accepted_name,
+            obj.terms_accepted_address or "an unknown address",
+        )
 
     @admin.display(description="Actions")
     def cancel_link(self, obj: Booking) -> str:
@@ -662,3 +677,6 @@ class BookingDisputeAdmin(TenantScopedAdmin):
     @admin.display(description="Amount disputed")
     def amount(self, obj: BookingDispute) -> str:
         return format_money(obj.amount_cents, obj.currency)
+
+
+from bookings import admin_agreements  # noqa: E402,F401 - registers the agreement screens

@@ -79,6 +79,15 @@ class Booking(models.Model):
     confirmation_mailed_at = models.DateTimeField(null=True, blank=True)
     cancellation_mailed_at = models.DateTimeField(null=True, blank=True)
 
+    # The terms the couple accepted at checkout (issue 14): the version
+    # row is never edited, so this is exactly the text they agreed to.
+    terms_version = models.ForeignKey(
+        "TermsVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    terms_accepted_name = models.CharField(max_length=200, blank=True)
+    terms_accepted_address = models.CharField(max_length=64, blank=True)
+
     objects = ScopedManager(tenant="tenant")
 
     class Meta:
@@ -363,3 +372,28 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class TermsVersion(models.Model):
+    """One published version of a tenant's terms. Published versions are
+    never edited: a change is a new version, so what earlier couples
+    accepted stays what they read. The highest version is the one in force."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = "terms version"
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "version"], name="bookings_termsversion_tenant_version_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Terms v{self.version}"

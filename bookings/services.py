@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings import hold_limits, money, payments, refunds, tasks
+from bookings import agreements, hold_limits, money, payments, refunds, tasks
 from bookings.errors import (
     AddOnNotAllowed,
     AmountNotChargeable,
@@ -90,14 +90,20 @@ def booking_hold(
     phone: str = "",
     notes: str = "",
     client_address: str = "",
+    accept_terms_version: int | None = None,
+    terms_accepted_from: str = "",
     now: dt.datetime | None = None,
 ) -> Booking:
     """Hold the date for `tenant.hold_minutes`, pricing the package and
     add-ons as they are now. Raises PackageNotOffered, AddOnNotAllowed,
     DateUnavailable (reason in `.reason`), HoldLimitReached or
     ValidationError; on any of them nothing is written. `client_address`:
-    the API client's, for the per-address hold limit."""
+    the API client's, for the per-address hold limit (and the terms
+    acceptance record, unless `terms_accepted_from` names the client's own
+    address). `accept_terms_version`: the terms version the couple
+    accepted; required when the tenant has terms (TermsNotAccepted)."""
     now = now or timezone.now()
+    terms = agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
     package = Package.objects.filter(tenant=tenant, slug=package_slug, active=True).first()
     if package is None:
         raise PackageNotOffered()
@@ -152,6 +158,10 @@ def booking_hold(
         commission_bps=tenant.commission_bps,
         commission_cents=money.commission_for(amount_cents=amount, bps=tenant.commission_bps),
         stripe_account_id=connect_account or "",
+        terms_version=terms,
+        terms_accepted_at=now if terms else None,
+        terms_accepted_name=couple_name if terms else "",
+        terms_accepted_address=(terms_accepted_from or client_address)[:64] if terms else "",
     )
     booking.full_clean(
         exclude=["tenant", "package"], validate_unique=False, validate_constraints=False
@@ -198,6 +208,7 @@ def booking_hold(
                 "amount_cents": amount,
                 "currency": booking.currency,
                 "hold_expires_at": booking.hold_expires_at,
+                "terms_version": terms.version if terms else None,
                 # Redacted by the audit log to "<set>".
                 "couple_name": couple_name,
                 "email": email,
@@ -226,6 +237,8 @@ def booking_checkout(
     phone: str = "",
     notes: str = "",
     client_address: str = "",
+    accept_terms_version: int | None = None,
+    terms_accepted_from: str = "",
 ) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
@@ -235,6 +248,9 @@ def booking_checkout(
     hold is deleted (nothing is left held) and PaymentProviderError is
     raised. A couple retrying its own checkout gets its open hold back
     (hold_limits.hold_reusable)."""
+    # Before reusing a hold too: a couple retrying must still accept the
+    # terms in force.
+    agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
     reused = hold_limits.hold_reusable(
         tenant=tenant,
         email=email,
@@ -256,6 +272,8 @@ def booking_checkout(
         phone=phone,
         notes=notes,
         client_address=client_address,
+        accept_terms_version=accept_terms_version,
+        terms_accepted_from=terms_accepted_from,
     )
     # The hold was set to outlive the session by HOLD_GRACE; the session's
     # expiry keeps a margin inside Stripe's window for the time between.

@@ -24,11 +24,13 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from bookings.agreements import terms_current
 from bookings.errors import (
     AddOnNotAllowed,
     DateUnavailable,
     PackageNotOffered,
     PaymentProviderError,
+    TermsNotAccepted,
 )
 from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
 from bookings.models import Booking
@@ -40,6 +42,7 @@ from storefront.branding import tenant_theme
 from storefront.forms import BookingForm, LinkRequestForm
 from storefront.language import page_language
 from storefront.services import booking_language_set, manage_links_request
+from tenants.api.throttling import client_address
 from tenants.audit import actor_context
 from tenants.errors import TenantNotFound
 from tenants.models import ApiKey, Tenant
@@ -144,6 +147,8 @@ def _booking_context(
         "money_format": presenters.money_format(tenant.currency),
         "currency": tenant.currency,
         "action_query": _lang_query(request),
+        "terms": terms_current(tenant=tenant),
+        "terms_checked": bool(data.get("accept_terms")) if data else False,
     }
 
 
@@ -175,6 +180,13 @@ def _refusal(exc: DomainError, tenant: Tenant, day: dt.date | None) -> tuple[str
     """(sentence with the way forward, the form field it concerns)."""
     if isinstance(exc, DateUnavailable) and day is not None:
         return presenters.date_refusal(reason=exc.reason, day=day, tenant=tenant), "event_date"
+    if isinstance(exc, TermsNotAccepted):
+        if exc.problem == "outdated":
+            return _(
+                "The terms changed while you were booking. Please read the current terms "
+                "and tick the box again."
+            ), "accept_terms"
+        return _("Please read and accept the terms to book."), "accept_terms"
     if isinstance(exc, PackageNotOffered):
         return _(
             "Sorry, this package is no longer offered. Please choose another package; "
@@ -221,6 +233,8 @@ def _checkout(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                     email=fields["email"],
                     phone=fields["phone"],
                     notes=fields["notes"],
+                    terms_accepted_from=client_address(request),
+                    accept_terms_version=form.accepted_terms_version(),
                 )
         except DomainError as exc:
             problem, problem_field = _refusal(exc, tenant, fields["event_date"])
@@ -283,7 +297,7 @@ def _booking(booking_id: uuid.UUID) -> Booking:
     the API's booking view), so the lookup is by id alone."""
     with scopes_disabled():
         booking = (
-            Booking.objects.select_related("package", "tenant")
+            Booking.objects.select_related("package", "tenant", "terms_version")
             .prefetch_related("add_on_lines", "refunds")
             .filter(pk=booking_id)
             .first()

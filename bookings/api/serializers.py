@@ -18,6 +18,11 @@ class CheckoutInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     phone = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
     notes = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    # The version of the tenant's terms the couple accepted (GET /terms);
+    # required when the tenant has terms.
+    accept_terms_version = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
+    )
 
 
 class AvailabilityRangeInputSerializer(serializers.Serializer):
@@ -73,6 +78,17 @@ class BookingAddOnOutputSerializer(serializers.Serializer):
     price_cents = serializers.IntegerField()
 
 
+class TermsOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    text = serializers.CharField()
+    published_at = serializers.DateTimeField(source="created_at")
+
+
+class BookingTermsOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="terms_version.version")
+    accepted_at = serializers.DateTimeField(source="terms_accepted_at")
+
+
 class BookingOutputSerializer(serializers.Serializer):
     """The public view of a booking: no e-mail, phone or notes."""
 
@@ -86,6 +102,12 @@ class BookingOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     hold_expires_at = serializers.DateTimeField(allow_null=True)
     confirmed_at = serializers.DateTimeField(allow_null=True)
+    terms = serializers.SerializerMethodField()
+
+    def get_terms(self, booking) -> dict | None:
+        if booking.terms_version_id is None:
+            return None
+        return BookingTermsOutputSerializer(booking).data
 
 
 class CheckoutOutputSerializer(serializers.Serializer):

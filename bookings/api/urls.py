@@ -5,11 +5,13 @@ from bookings.api.views import (
     AvailabilityRangeApi,
     BookingDetailApi,
     CheckoutApi,
+    TermsApi,
 )
 
 urlpatterns = [
     path("availability", AvailabilityRangeApi.as_view(), name="api-availability"),
     path("availability/<str:date>", AvailabilityDateApi.as_view(), name="api-availability-date"),
+    path("terms", TermsApi.as_view(), name="api-terms"),
     path("checkout", CheckoutApi.as_view(), name="api-checkout"),
     path("bookings/<str:booking_id>", BookingDetailApi.as_view(), name="api-booking"),
 ]

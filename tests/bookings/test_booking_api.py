@@ -52,6 +52,7 @@ def test_booking_has_exactly_the_public_shape(tenant_api, tenant, unscoped):
         "currency": "usd",
         "hold_expires_at": "2030-01-02T03:04:05Z",
         "confirmed_at": "2029-12-31T23:59:58Z",
+        "terms": None,
     }
     text = response.content.decode()
     for private in ("zoe@example.com", "555 0199", "lilies", "email", "phone", "notes"):
