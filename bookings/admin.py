@@ -26,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from bookings.admin_views import bookings_csv_response, calendar_context
+from bookings.admin_views import bookings_csv_response, calendar_context, format_answers
 from bookings.errors import (
     BookingChangedMeanwhile,
     BookingNotCancelable,
@@ -210,6 +210,7 @@ class BookingAdmin(TenantScopedAdmin):
         "phone",
         "notes",
         "terms_acceptance",
+        "answers_display",
         "hold_expires_at",
         "total",
         "commission",
@@ -255,6 +256,10 @@ class BookingAdmin(TenantScopedAdmin):
     @admin.display(description="Commission reversed")
     def commission_refunded(self, obj: Booking) -> str:
         return format_money(obj.commission_refunded_cents, obj.currency)
+
+    @admin.display(description="Answers")
+    def answers_display(self, obj: Booking) -> str:
+        return format_answers(obj) or "—"
 
     @admin.display(description="Terms accepted")
     def terms_acceptance(self, obj: Booking) -> str:

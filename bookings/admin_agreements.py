@@ -11,8 +11,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from bookings.agreements import terms_publish
-from bookings.models import TermsVersion
+from bookings.agreements import booking_question_save, terms_publish
+from bookings.models import BookingQuestion, TermsVersion
 from config.errors import DomainError
 from tenants.admin_base import ServiceFormAdminMixin, TenantScopedAdmin, copy_saved, refused
 
@@ -43,6 +43,27 @@ class TermsVersionAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         tenant = self.service_tenant(request, obj)
         try:
             saved = terms_publish(tenant=tenant, text=form.cleaned_data["text"])
+        except (DomainError, ValidationError) as exc:
+            raise refused(exc) from exc
+        copy_saved(obj, saved)
+
+
+@admin.register(BookingQuestion)
+class BookingQuestionAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
+    list_display = ("label", "key", "kind", "required", "active", "position")
+    list_editable = ()
+    fields = ("label", "key", "kind", "choices", "required", "help_text", "position", "active")
+    ordering = ("position", "id")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # answers refer to the key: deactivate instead
+
+    def save_model(
+        self, request: HttpRequest, obj: BookingQuestion, form: Any, change: bool
+    ) -> None:
+        tenant = self.service_tenant(request, obj)
+        try:
+            saved = booking_question_save(tenant=tenant, question=obj)
         except (DomainError, ValidationError) as exc:
             raise refused(exc) from exc
         copy_saved(obj, saved)

@@ -240,6 +240,7 @@ CSV_COLUMNS = (
     "canceled_at",
     "cancel_reason",
     "notes",
+    "answers",
 )
 
 
@@ -278,8 +279,14 @@ def booking_csv_row(booking: Booking) -> list[Any]:
         _iso(booking.canceled_at),
         booking.cancel_reason,
         booking.notes,
+        format_answers(booking),
     ]
     return [csv_safe(value) for value in row]
+
+
+def format_answers(booking: Booking) -> str:
+    """The booking's answers as one cell: "guests: 12; venue: The barn"."""
+    return "; ".join(f"{key}: {value}" for key, value in (booking.answers or {}).items())
 
 
 def bookings_csv_response(queryset, *, filename: str) -> HttpResponse:

@@ -8,12 +8,19 @@ Preconditions as in bookings.services: inside the tenant's scope.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from bookings.errors import TermsNotAccepted
-from bookings.models import TermsVersion
+from bookings.errors import AnswersInvalid, PolicyForbidsChange, TermsNotAccepted
+from bookings.models import Booking, BookingPolicy, BookingQuestion, TermsVersion
+from bookings.refunds import locked_booking
+from bookings.selectors import tenant_today
 from config.db import violated_constraint
 from tenants.audit import audit_record
 from tenants.models import Tenant
@@ -79,3 +86,163 @@ def terms_check(*, tenant: Tenant, accepted_version: int | None) -> TermsVersion
     if accepted_version != current.version:
         raise TermsNotAccepted("outdated", current_version=current.version)
     return current
+
+
+# --- policy ---------------------------------------------------------------------
+
+
+def policy_for(*, tenant: Tenant) -> BookingPolicy:
+    """The tenant's policy, or the defaults (unsaved) when it has none."""
+    return BookingPolicy.objects.filter(tenant=tenant).first() or BookingPolicy(tenant=tenant)
+
+
+def days_before(*, booking: Booking, now: dt.datetime | None = None) -> int:
+    """Whole days from today (the tenant's today) to the wedding."""
+    today = tenant_today(tenant=booking.tenant, now=now or timezone.now())
+    return (booking.event_date - today).days
+
+
+# --- booking questions -------------------------------------------------------------
+
+MAX_TEXT_ANSWER = 500
+MAX_NUMBER_ANSWER = 1_000_000
+
+
+def questions_active(*, tenant: Tenant) -> list[BookingQuestion]:
+    return list(BookingQuestion.objects.filter(tenant=tenant, active=True))
+
+
+def _answer_clean(question: BookingQuestion, value: Any) -> tuple[Any, str | None]:
+    """(the value to store, or an error code)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, ("required" if question.required else None)
+    kind = question.kind
+    if kind == BookingQuestion.Kind.NUMBER:
+        if isinstance(value, bool):
+            return None, "invalid_number"
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            return None, "invalid_number"
+        if not 0 <= number <= MAX_NUMBER_ANSWER:
+            return None, "invalid_number"
+        return number, None
+    if not isinstance(value, str):
+        return None, "invalid"
+    value = value.strip()
+    if kind == BookingQuestion.Kind.CHOICE:
+        return (value, None) if value in question.options else (None, "invalid_choice")
+    if kind == BookingQuestion.Kind.DATE:
+        try:
+            return dt.date.fromisoformat(value).isoformat(), None
+        except ValueError:
+            return None, "invalid_date"
+    if len(value) > MAX_TEXT_ANSWER:
+        return None, "max_length"
+    return value, None
+
+
+ANSWER_MESSAGES = {
+    "required": "This question needs an answer.",
+    "max_length": f"At most {MAX_TEXT_ANSWER} characters.",
+    "invalid_number": f"A whole number from 0 to {MAX_NUMBER_ANSWER}.",
+    "invalid_choice": "Choose one of the options.",
+    "invalid_date": "A date as YYYY-MM-DD.",
+    "invalid": "Send the answer as text.",
+    "unknown_question": "This business asks no such question.",
+}
+
+
+def answers_clean(*, tenant: Tenant, raw: dict[str, Any] | None) -> dict[str, Any]:
+    """The answers to store for `raw` ({question key: value}), or
+    AnswersInvalid with a code per question (`answers.<key>`). Questions not
+    answered and not required are left out."""
+    raw = raw or {}
+    questions = questions_active(tenant=tenant)
+    known = {q.key for q in questions}
+    errors: dict[str, list[dict[str, str]]] = {}
+    for key in raw:
+        if key not in known:
+            errors[f"answers.{key}"] = [
+                {"code": "unknown_question", "message": ANSWER_MESSAGES["unknown_question"]}
+            ]
+    cleaned: dict[str, Any] = {}
+    for question in questions:
+        value, problem = _answer_clean(question, raw.get(question.key))
+        if problem:
+            errors[f"answers.{question.key}"] = [
+                {"code": problem, "message": ANSWER_MESSAGES[problem]}
+            ]
+        elif value is not None:
+            cleaned[question.key] = value
+    if errors:
+        raise AnswersInvalid(fields=errors)
+    return cleaned
+
+
+@transaction.atomic
+def booking_question_save(*, tenant: Tenant, question: BookingQuestion) -> BookingQuestion:
+    """Create or change a question (the admin's one write). A choice needs
+    options; keys are unique per tenant."""
+    question.tenant = tenant
+    question.full_clean(exclude=["tenant"], validate_unique=False, validate_constraints=False)
+    if question.kind == BookingQuestion.Kind.CHOICE and not question.options:
+        raise ValidationError(
+            {"choices": ValidationError("List the options, one per line.", code="required")}
+        )
+    created = question.pk is None
+    try:
+        with transaction.atomic():
+            question.save()
+    except IntegrityError as exc:
+        if violated_constraint(exc) != "bookings_bookingquestion_tenant_key_uniq":
+            raise
+        raise ValidationError(
+            {"key": ValidationError("Another question has this key.", code="unique")}
+        ) from exc
+    audit_record(
+        tenant=tenant,
+        action="question.created" if created else "question.updated",
+        obj=question,
+        changes={
+            "key": [None, question.key],
+            "kind": [None, question.kind],
+            "required": [None, question.required],
+            "active": [None, question.active],
+        },
+    )
+    return question
+
+
+def answers_editable_reason(*, booking: Booking, policy: BookingPolicy) -> str | None:
+    """Why the couple may not edit the answers now (None: they may)."""
+    if booking.status not in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING):
+        return "not_confirmed"
+    if days_before(booking=booking) < policy.answers_edit_min_days:
+        return "answers_locked"
+    return None
+
+
+@transaction.atomic
+def booking_answers_update(
+    *, tenant: Tenant, booking_id: uuid.UUID | str, raw: dict[str, Any]
+) -> Booking:
+    """The couple edits their answers (manage my booking), up to the
+    policy's `answers_edit_min_days` before the wedding. Raises
+    PolicyForbidsChange or AnswersInvalid; nothing changes on either."""
+    booking = locked_booking(tenant=tenant, booking_id=booking_id)
+    reason = answers_editable_reason(booking=booking, policy=policy_for(tenant=tenant))
+    if reason:
+        raise PolicyForbidsChange(reason)
+    cleaned = answers_clean(tenant=tenant, raw=raw)
+    if cleaned != booking.answers:
+        before = booking.answers
+        booking.answers = cleaned
+        booking.save(update_fields=["answers", "updated_at"])
+        audit_record(
+            tenant=tenant,
+            action="booking.answers_updated",
+            obj=booking,
+            changes={"answers": [sorted(before), sorted(cleaned)]},
+        )
+    return booking

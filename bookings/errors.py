@@ -191,3 +191,14 @@ class PolicyForbidsChange(DomainError):
         message = self.MESSAGES[reason]
         super().__init__(message, fields={"policy": [{"code": reason, "message": message}]})
         self.reason = reason
+
+
+class AnswersInvalid(DomainError):
+    """Answers to the tenant's booking questions that do not fit them.
+    `fields` is keyed `answers.<question key>` with codes `required`,
+    `max_length`, `invalid_number`, `invalid_choice`, `invalid_date`,
+    `unknown_question`."""
+
+    code = "validation_error"
+    status = 400
+    message = "Some answers to the booking questions are missing or invalid."

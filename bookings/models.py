@@ -87,6 +87,14 @@ class Booking(models.Model):
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
     terms_accepted_name = models.CharField(max_length=200, blank=True)
     terms_accepted_address = models.CharField(max_length=64, blank=True)
+    # The couple's answers to the tenant's booking questions, by question
+    # key (text, integer, choice or ISO date), validated by
+    # bookings.agreements.answers_clean.
+    answers = models.JSONField(default=dict, blank=True)
+    # The tenant's cancellation tiers when the couple checked out (see
+    # BookingPolicy.cancellation_tiers): the policy this booking is under.
+    # NULL for bookings made before policies existed (staff decide).
+    cancellation_policy = models.JSONField(null=True, blank=True)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -397,3 +405,91 @@ class TermsVersion(models.Model):
 
     def __str__(self) -> str:
         return f"Terms v{self.version}"
+
+
+class BookingQuestion(models.Model):
+    """A question the tenant asks on the booking page (and the API accepts
+    under `answers.<key>`), e.g. "Number of guests"."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        NUMBER = "number", "Whole number"
+        CHOICE = "choice", "Choice"
+        DATE = "date", "Date"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    key = models.SlugField(
+        max_length=50,
+        help_text="The answer's name in the API and the CSV export (e.g. guests).",
+    )
+    label = models.CharField(max_length=200)
+    help_text = models.CharField(max_length=300, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.TextField(blank=True, help_text="For a choice: one option per line.")
+    required = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "key"], name="bookings_bookingquestion_tenant_key_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["text", "number", "choice", "date"]),
+                name="bookings_bookingquestion_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def options(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class BookingPolicy(models.Model):
+    """A tenant's cancellation and change rules. The cancellation tiers in
+    force at checkout are copied onto the booking (Booking.cancellation_policy),
+    so a later edit never changes what a couple agreed to. A tenant without
+    a row has the defaults below (no tiers: staff decide every refund)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="+")
+    # [{"days_before": 180, "refund_percent": 100}, ...]: cancelled at least
+    # `days_before` days before the wedding, the couple gets
+    # `refund_percent` % of what they paid (less any non-refundable deposit).
+    cancellation_tiers = models.JSONField(default=list, blank=True)
+    self_cancel_allowed = models.BooleanField(
+        default=False,
+        help_text="Couples may cancel from 'manage my booking' (else they send a request).",
+    )
+    date_change_allowed = models.BooleanField(
+        default=False, help_text="Couples may move their date from 'manage my booking'."
+    )
+    date_change_min_days = models.PositiveIntegerField(
+        default=30, help_text="Couples may move their date up to this many days before it."
+    )
+    date_change_max_count = models.PositiveIntegerField(
+        default=1, help_text="How many times a couple may move their date."
+    )
+    date_change_fee_cents = models.PositiveBigIntegerField(
+        default=0, help_text="Charged for each date change a couple makes (minor units)."
+    )
+    answers_edit_min_days = models.PositiveIntegerField(
+        default=14,
+        help_text="Couples may edit their answers up to this many days before the wedding.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        verbose_name = "booking policy"
+        verbose_name_plural = "booking policy"
+
+    def __str__(self) -> str:
+        return "Cancellation and change policy"

@@ -76,6 +76,34 @@ def long_date(day: dt.date) -> str:
     return formats.date_format(day, LONG_DATE_FORMATS.get(language, "l, j F Y"))
 
 
+def policy_lines(*, tiers: list[dict] | None, event_date: dt.date | None) -> list[str]:
+    """The cancellation tiers in plain words, in the active language: "Cancel
+    by Wednesday, 3 March 2027 for a refund of 100 % of what you paid.", or,
+    before a date is chosen, "Cancel at least 180 days before the wedding
+    for …". Ends with what is left when the last tier has passed."""
+    ordered = sorted(tiers or [], key=lambda t: -t["days_before"])
+    lines = []
+    for tier in ordered:
+        percent = tier["refund_percent"]
+        if event_date is not None:
+            cancel_by = event_date - dt.timedelta(days=tier["days_before"])
+            lines.append(
+                gettext("Cancel by %(date)s for a refund of %(percent)s %% of what you paid.")
+                % {"date": long_date(cancel_by), "percent": percent}
+            )
+        else:
+            lines.append(
+                gettext(
+                    "Cancel at least %(days)s days before the wedding for a refund of "
+                    "%(percent)s %% of what you paid."
+                )
+                % {"days": tier["days_before"], "percent": percent}
+            )
+    if ordered and not (ordered[-1]["days_before"] == 0):
+        lines.append(gettext("After that, there is no refund."))
+    return lines
+
+
 def babel_locale(locale: str | None) -> str:
     return (locale or translation.get_language() or settings.LANGUAGE_CODE).replace("-", "_")
 

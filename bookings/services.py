@@ -92,6 +92,7 @@ def booking_hold(
     client_address: str = "",
     accept_terms_version: int | None = None,
     terms_accepted_from: str = "",
+    answers: dict | None = None,
     now: dt.datetime | None = None,
 ) -> Booking:
     """Hold the date for `tenant.hold_minutes`, pricing the package and
@@ -104,6 +105,10 @@ def booking_hold(
     accepted; required when the tenant has terms (TermsNotAccepted)."""
     now = now or timezone.now()
     terms = agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
+    # Raises AnswersInvalid (per-question codes) before anything is held.
+    cleaned_answers = agreements.answers_clean(tenant=tenant, raw=answers)
+    # The cancellation tiers in force now become the booking's own.
+    cancellation_policy = agreements.policy_for(tenant=tenant).cancellation_tiers
     package = Package.objects.filter(tenant=tenant, slug=package_slug, active=True).first()
     if package is None:
         raise PackageNotOffered()
@@ -162,6 +167,8 @@ def booking_hold(
         terms_accepted_at=now if terms else None,
         terms_accepted_name=couple_name if terms else "",
         terms_accepted_address=(terms_accepted_from or client_address)[:64] if terms else "",
+        answers=cleaned_answers,
+        cancellation_policy=cancellation_policy,
     )
     booking.full_clean(
         exclude=["tenant", "package"], validate_unique=False, validate_constraints=False
@@ -239,6 +246,7 @@ def booking_checkout(
     client_address: str = "",
     accept_terms_version: int | None = None,
     terms_accepted_from: str = "",
+    answers: dict | None = None,
 ) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
@@ -251,6 +259,7 @@ def booking_checkout(
     # Before reusing a hold too: a couple retrying must still accept the
     # terms in force.
     agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
+    agreements.answers_clean(tenant=tenant, raw=answers)
     reused = hold_limits.hold_reusable(
         tenant=tenant,
         email=email,
@@ -274,6 +283,7 @@ def booking_checkout(
         client_address=client_address,
         accept_terms_version=accept_terms_version,
         terms_accepted_from=terms_accepted_from,
+        answers=answers,
     )
     # The hold was set to outlive the session by HOLD_GRACE; the session's
     # expiry keeps a margin inside Stripe's window for the time between.

@@ -45,6 +45,11 @@ class BookingForm(forms.Form):
             return None
         return self.cleaned_data.get("terms_version")
 
+    def answers(self, data, questions) -> dict[str, str]:
+        """The booking questions' inputs (`answer_<key>`), as typed; the
+        service checks them against the questions."""
+        return {q.key: data.get(f"answer_{q.key}", "")[:2000] for q in questions}
+
     def add_on_slugs(self, data) -> list[str]:
         """The add-ons ticked under the chosen package (each package's boxes
         carry its own name, so the form works without JavaScript)."""

@@ -16,6 +16,11 @@ urlpatterns = [
     path("bookings/<uuid:booking_id>/", views.booking_status_page, name="booking-status"),
     path("bookings/<uuid:booking_id>/manage/<str:token>/", views.manage_page, name="manage"),
     path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/answers/",
+        views.manage_answers,
+        name="manage-answers",
+    ),
+    path(
         "bookings/<uuid:booking_id>/manage/<str:token>/calendar.ics",
         views.manage_calendar,
         name="manage-ics",

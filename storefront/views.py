@@ -24,17 +24,25 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from bookings.agreements import terms_current
+from bookings.agreements import (
+    answers_editable_reason,
+    booking_answers_update,
+    policy_for,
+    questions_active,
+    terms_current,
+)
 from bookings.errors import (
     AddOnNotAllowed,
+    AnswersInvalid,
     DateUnavailable,
     PackageNotOffered,
     PaymentProviderError,
+    PolicyForbidsChange,
     TermsNotAccepted,
 )
 from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
 from bookings.models import Booking
-from bookings.notifications import booking_ics
+from bookings.notifications import booking_ics, policy_lines
 from bookings.services import booking_checkout, booking_expire
 from config.errors import DomainError
 from storefront import presenters
@@ -149,6 +157,17 @@ def _booking_context(
         "action_query": _lang_query(request),
         "terms": terms_current(tenant=tenant),
         "terms_checked": bool(data.get("accept_terms")) if data else False,
+        "questions": [
+            presenters.QuestionField(
+                question=q,
+                value=data.get(f"answer_{q.key}", "") if data else "",
+                errors=form.errors.get(f"answer_{q.key}", []) if form.is_bound else [],
+            )
+            for q in questions_active(tenant=tenant)
+        ],
+        "policy_lines": policy_lines(
+            tiers=policy_for(tenant=tenant).cancellation_tiers, event_date=chosen_date
+        ),
     }
 
 
@@ -235,7 +254,16 @@ def _checkout(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                     notes=fields["notes"],
                     terms_accepted_from=client_address(request),
                     accept_terms_version=form.accepted_terms_version(),
+                    answers=form.answers(request.POST, questions_active(tenant=tenant)),
                 )
+        except AnswersInvalid as exc:
+            for name, errors in exc.fields.items():
+                key = name.removeprefix("answers.")
+                for error in errors:
+                    form.errors.setdefault(f"answer_{key}", form.error_class()).append(
+                        presenters.answer_error(error["code"])
+                    )
+            status = exc.status
         except DomainError as exc:
             problem, problem_field = _refusal(exc, tenant, fields["event_date"])
             status = exc.status
@@ -405,16 +433,100 @@ def manage_page(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Http
         timezone.override(tenant.timezone),
         translation.override(_booking_language(request, booking)),
     ):
-        context = {
-            **_status_context(booking),
-            "ics_url": manage_path(booking.pk) + "calendar.ics",
-            "google_url": google_calendar_url(booking),
-            "book_again_url": _book_url(tenant),
-        }
+        context = _manage_context(request, booking, token)
         response = _page(request, "storefront/manage.html", context, tenant=tenant)
     # The link is the credential: keep it out of other sites' logs.
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _manage_context(
+    request: HttpRequest,
+    booking: Booking,
+    token: str,
+    *,
+    answers_data: dict | None = None,
+    answer_errors: dict | None = None,
+) -> dict:
+    tenant = booking.tenant
+    with tenant_scope(tenant):
+        policy = policy_for(tenant=tenant)
+        questions = questions_active(tenant=tenant)
+        answers_locked = answers_editable_reason(booking=booking, policy=policy)
+    answers = booking.answers or {}
+    base = manage_path(booking.pk)
+    return {
+        **_status_context(booking),
+        "ics_url": base + "calendar.ics",
+        "google_url": google_calendar_url(booking),
+        "book_again_url": _book_url(tenant),
+        "manage_base": base,
+        "lang_query": _lang_query(request),
+        "saved": request.GET.get("saved"),
+        "answered": [(q.label, answers[q.key]) for q in questions if q.key in answers],
+        "answers_editable": answers_locked is None and bool(questions),
+        "questions": [
+            presenters.QuestionField(
+                question=q,
+                value=(answers_data or {}).get(f"answer_{q.key}", answers.get(q.key, "")),
+                errors=(answer_errors or {}).get(f"answer_{q.key}", []),
+            )
+            for q in questions
+        ],
+        "policy_lines": policy_lines(
+            tiers=booking.cancellation_policy, event_date=booking.event_date
+        ),
+    }
+
+
+def _manage_response(
+    request: HttpRequest, booking: Booking, token: str, *, status: int = 200, **extra
+) -> HttpResponse:
+    with (
+        timezone.override(booking.tenant.timezone),
+        translation.override(_booking_language(request, booking)),
+    ):
+        context = {**_manage_context(request, booking, token, **extra)}
+        response = _page(
+            request, "storefront/manage.html", context, tenant=booking.tenant, status=status
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _manage_saved(request: HttpRequest, booking: Booking, what: str) -> HttpResponse:
+    query = _lang_query(request, saved=what)
+    response = redirect(manage_path(booking.pk) + query)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def manage_answers(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The couple edits their answers (until the policy's limit)."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+        questions = questions_active(tenant=tenant)
+        raw = {q.key: request.POST.get(f"answer_{q.key}", "")[:2000] for q in questions}
+        try:
+            booking_answers_update(tenant=tenant, booking_id=booking.pk, raw=raw)
+        except AnswersInvalid as exc:
+            errors = {
+                "answer_" + name.removeprefix("answers."): [
+                    presenters.answer_error(e["code"]) for e in field_errors
+                ]
+                for name, field_errors in exc.fields.items()
+            }
+            return _manage_response(
+                request, booking, token, status=400, answers_data=request.POST, answer_errors=errors
+            )
+        except PolicyForbidsChange:
+            return _manage_response(request, booking, token, status=409)
+    return _manage_saved(request, booking, "answers")
 
 
 @require_GET

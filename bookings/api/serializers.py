@@ -6,6 +6,7 @@ from bookings.selectors import MAX_RANGE_DAYS, REASONS
 
 # The contract's dates are YYYY-MM-DD only (DRF would also take 20260701).
 ISO_DATE = ["%Y-%m-%d"]
+MAX_ANSWERS = 50
 
 
 class CheckoutInputSerializer(serializers.Serializer):
@@ -23,6 +24,16 @@ class CheckoutInputSerializer(serializers.Serializer):
     accept_terms_version = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
     )
+    # Answers to the tenant's booking questions by key; each is checked
+    # against its question by the service (`answers.<key>` error codes).
+    answers = serializers.DictField(required=False, default=dict, allow_empty=True)
+
+    def validate_answers(self, value: dict) -> dict:
+        if len(value) > MAX_ANSWERS:
+            raise serializers.ValidationError(
+                f"At most {MAX_ANSWERS} answers.", code="too_many_answers"
+            )
+        return value
 
 
 class AvailabilityRangeInputSerializer(serializers.Serializer):

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from bookings.api.couple import CoupleAnswersApi, CoupleBookingApi
 from bookings.api.views import (
     AvailabilityDateApi,
     AvailabilityRangeApi,
@@ -14,4 +15,8 @@ urlpatterns = [
     path("terms", TermsApi.as_view(), name="api-terms"),
     path("checkout", CheckoutApi.as_view(), name="api-checkout"),
     path("bookings/<str:booking_id>", BookingDetailApi.as_view(), name="api-booking"),
+    path("bookings/<str:booking_id>/manage", CoupleBookingApi.as_view(), name="api-couple-booking"),
+    path(
+        "bookings/<str:booking_id>/answers", CoupleAnswersApi.as_view(), name="api-couple-answers"
+    ),
 ]

@@ -99,6 +99,7 @@ class CheckoutApi(TenantApiView):
                 client_address=client_ident(request),
                 accept_terms_version=fields["accept_terms_version"],
                 terms_accepted_from=client_address(request),
+                answers=fields["answers"],
             )
             data = {"booking": started.booking, "checkout_url": started.checkout_url}
             return 201, CheckoutOutputSerializer(data).data
