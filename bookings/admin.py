@@ -27,6 +27,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from bookings.admin_views import bookings_csv_response, calendar_context, format_answers
+from bookings.agreements import policy_refund_now
 from bookings.errors import (
     BookingChangedMeanwhile,
     BookingNotCancelable,
@@ -42,7 +43,7 @@ from bookings.models import (
     BookingRefund,
     PaymentReview,
 )
-from bookings.notifications import format_money
+from bookings.notifications import format_money, policy_lines
 from bookings.refunds import refundable_now
 from bookings.selectors import booking_refund_preview
 from bookings.services import (
@@ -162,10 +163,28 @@ class CancelForm(forms.Form):
     # no-refund decision if a payment landed since (review it again).
     seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
-    def __init__(self, *args: Any, refundable_cents: int, currency: str, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        refundable_cents: int,
+        currency: str,
+        policy_cents: int | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.refundable_cents = refundable_cents
         self.minor_per_major = minor_per_major(currency)
+        self.policy_cents = policy_cents
+        if policy_cents is not None:
+            # The booking's own policy is what staff are offered first.
+            self.fields["refund"].choices = [
+                (
+                    "policy",
+                    f"Refund under the booking's policy ({format_money(policy_cents, currency)})",
+                ),
+                *self.REFUND_CHOICES,
+            ]
+            self.fields["refund"].initial = "policy"
 
     def clean(self) -> dict:
         data = super().clean()
@@ -177,8 +196,11 @@ class CancelForm(forms.Form):
             if cents > self.refundable_cents:
                 raise ValidationError({"amount": "More than what is left of the payment."})
             data["refund_cents"] = cents
+        elif data.get("refund") == "policy":
+            data["refund_cents"] = self.policy_cents
         else:
             data["refund_cents"] = None if data.get("refund") == "full" else 0
+        data["follow_policy"] = data.get("refund") == "policy"
         return data
 
 
@@ -454,11 +476,13 @@ class BookingAdmin(TenantScopedAdmin):
                 reverse("admin:bookings_booking_release", args=[booking.pk])
             )
         refundable = refundable_now(booking)
+        policy_cents = policy_refund_now(booking=booking)
         form = CancelForm(
             request.POST or None,
             initial={"seen_paid_cents": booking.paid_cents},
             refundable_cents=refundable,
             currency=booking.currency,
+            policy_cents=policy_cents,
         )
         preview = None
         if request.method == "POST" and form.is_valid():
@@ -472,6 +496,7 @@ class BookingAdmin(TenantScopedAdmin):
                         booking_id=booking.pk,
                         refund_cents=refund_cents,
                         seen_paid_cents=form.cleaned_data["seen_paid_cents"],
+                        follow_policy=form.cleaned_data["follow_policy"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
                     form.add_error(None, exc.message)
@@ -492,9 +517,17 @@ class BookingAdmin(TenantScopedAdmin):
             "form": form,
             "preview": preview,
             "options": [
+                *(
+                    [{"label": "Policy refund", **self._money(booking, policy_cents)}]
+                    if policy_cents is not None
+                    else []
+                ),
                 {"label": "Full refund", **self._money(booking, None)},
                 {"label": "No refund", **self._money(booking, 0)},
             ],
+            "policy_lines": policy_lines(
+                tiers=booking.cancellation_policy, event_date=booking.event_date
+            ),
             "paid": format_money(booking.paid_cents, booking.currency),
             "refundable": format_money(refundable, booking.currency),
             "commission": format_money(

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from bookings.agreements import cancellation_requests_open
 from bookings.models import Booking
 from bookings.notifications import format_money
 from bookings.selectors import (
@@ -108,6 +109,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         "payment_reviews_url": reverse("admin:bookings_paymentreview_changelist")
         + "?resolved_at__isempty=1",
         "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
+        "cancellation_requests": cancellation_requests_open(tenant=chosen.tenant),
+        "cancellation_requests_url": reverse("admin:bookings_cancellationrequest_changelist")
+        + "?resolved_at__isempty=1",
     }
 
 

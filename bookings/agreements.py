@@ -9,6 +9,7 @@ Preconditions as in bookings.services: inside the tenant's scope.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from typing import Any
 
@@ -17,9 +18,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from bookings import money
 from bookings.errors import AnswersInvalid, PolicyForbidsChange, TermsNotAccepted
-from bookings.models import Booking, BookingPolicy, BookingQuestion, TermsVersion
-from bookings.refunds import locked_booking
+from bookings.models import (
+    Booking,
+    BookingPolicy,
+    BookingQuestion,
+    CancellationRequest,
+    TermsVersion,
+)
+from bookings.refunds import locked_booking, reserved_cents
 from bookings.selectors import tenant_today
 from config.db import violated_constraint
 from tenants.audit import audit_record
@@ -100,6 +108,137 @@ def days_before(*, booking: Booking, now: dt.datetime | None = None) -> int:
     """Whole days from today (the tenant's today) to the wedding."""
     today = tenant_today(tenant=booking.tenant, now=now or timezone.now())
     return (booking.event_date - today).days
+
+
+def tiers_of(policy_tiers: list[dict] | None) -> list[tuple[int, int]]:
+    """Stored tiers ([{"days_before", "refund_percent"}]) as money.py takes them."""
+    return [(int(t["days_before"]), int(t["refund_percent"])) for t in policy_tiers or []]
+
+
+def tiers_validate(tiers: list[tuple[int, int]]) -> list[dict]:
+    """Tiers as stored, or ValidationError: 0 to 3650 days, 0 to 100 %, each
+    notice once, and more notice never refunds less."""
+    if len(tiers) > 10:
+        raise ValidationError("At most 10 tiers.", code="too_many_tiers")
+    seen = set()
+    for days, percent in tiers:
+        if not 0 <= days <= 3650 or not 0 <= percent <= 100:
+            raise ValidationError(
+                "Days from 0 to 3650 and a percentage from 0 to 100.", code="out_of_range"
+            )
+        if days in seen:
+            raise ValidationError("Each number of days once.", code="duplicate_days")
+        seen.add(days)
+    ordered = sorted(tiers, reverse=True)
+    for (_, more), (_, less) in itertools.pairwise(ordered):
+        if more < less:
+            raise ValidationError(
+                "Cancelling earlier must never refund less than cancelling later.",
+                code="not_monotonic",
+            )
+    return [{"days_before": d, "refund_percent": p} for d, p in ordered]
+
+
+def policy_refund_now(*, booking: Booking, now: dt.datetime | None = None) -> int | None:
+    """What the booking's own policy refunds if it is canceled now (None:
+    the booking has no policy, staff decide). Precondition for a decision:
+    `booking` is locked; otherwise it is a quote."""
+    if booking.cancellation_policy is None:
+        return None
+    return money.policy_refund_cents(
+        tiers=tiers_of(booking.cancellation_policy),
+        days_before=days_before(booking=booking, now=now),
+        paid_cents=booking.paid_cents,
+        refunded_cents=booking.refunded_cents + reserved_cents(booking),
+    )
+
+
+def self_cancel_refusal(*, booking: Booking, policy: BookingPolicy) -> str | None:
+    """Why the couple may not cancel online now (None: they may)."""
+    if booking.status != Booking.Status.CONFIRMED:
+        return "not_confirmed"
+    if not policy.self_cancel_allowed or booking.cancellation_policy is None:
+        return "self_cancel_off"
+    return None
+
+
+@transaction.atomic
+def policy_save(*, tenant: Tenant, policy: BookingPolicy) -> BookingPolicy:
+    """Create or change the tenant's policy. Bookings already made keep the
+    tiers copied onto them at checkout."""
+    policy.tenant = tenant
+    policy.cancellation_tiers = tiers_validate(tiers_of(policy.cancellation_tiers))
+    before = BookingPolicy.objects.filter(tenant=tenant).first()
+    policy.pk = before.pk if before else None
+    policy._state.adding = before is None
+    policy.save()
+    audit_record(
+        tenant=tenant,
+        action="policy.updated",
+        obj=policy,
+        changes={
+            "cancellation_tiers": [
+                before.cancellation_tiers if before else None,
+                policy.cancellation_tiers,
+            ],
+            "self_cancel_allowed": [
+                before.self_cancel_allowed if before else None,
+                policy.self_cancel_allowed,
+            ],
+            "date_change_allowed": [
+                before.date_change_allowed if before else None,
+                policy.date_change_allowed,
+            ],
+        },
+    )
+    return policy
+
+
+@transaction.atomic
+def cancellation_request_create(
+    *, tenant: Tenant, booking_id: uuid.UUID | str, message: str = ""
+) -> CancellationRequest:
+    """The couple asks staff to cancel (self-cancel is off). Asking again
+    while a request is open returns that request."""
+    booking = locked_booking(tenant=tenant, booking_id=booking_id)
+    if booking.status not in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING):
+        raise PolicyForbidsChange("not_confirmed")
+    existing = CancellationRequest.objects.filter(
+        tenant=tenant, booking=booking, resolved_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+    request = CancellationRequest.objects.create(
+        tenant=tenant, booking=booking, message=message[:2000]
+    )
+    audit_record(
+        tenant=tenant,
+        action="booking.cancellation_requested",
+        obj=booking,
+        changes={"cancellation_request": [None, request.pk]},
+    )
+    return request
+
+
+def cancellation_requests_open(
+    *, tenant: Tenant | None, latest: int = 20
+) -> list[CancellationRequest]:
+    """Open requests, oldest first (tenant None: every tenant's, for the
+    platform operator's dashboard, whose scope the admin already opened)."""
+    requests = CancellationRequest.objects.filter(resolved_at__isnull=True)
+    if tenant is not None:
+        requests = requests.filter(tenant=tenant)
+    return list(requests.select_related("booking", "tenant").order_by("created_at", "id")[:latest])
+
+
+@transaction.atomic
+def cancellation_request_resolve(*, tenant: Tenant, request_id: int) -> bool:
+    """Staff dealt with a request (canceled the booking or talked to the
+    couple): it leaves the dashboard."""
+    updated = CancellationRequest.objects.filter(
+        tenant=tenant, pk=request_id, resolved_at__isnull=True
+    ).update(resolved_at=timezone.now())
+    return bool(updated)
 
 
 # --- booking questions -------------------------------------------------------------

@@ -21,6 +21,7 @@ class Booking(models.Model):
 
     class CancelReason(models.TextChoices):
         STAFF = "staff", "Canceled by staff"
+        COUPLE = "couple", "Canceled by the couple (manage my booking)"
         HOLD_RELEASED = "hold_released", "Hold released by staff before payment"
         DATE_TAKEN = "date_taken", "Paid after the hold lapsed; the date was taken"
 
@@ -95,6 +96,9 @@ class Booking(models.Model):
     # BookingPolicy.cancellation_tiers): the policy this booking is under.
     # NULL for bookings made before policies existed (staff decide).
     cancellation_policy = models.JSONField(null=True, blank=True)
+    # RFC 5545 SEQUENCE of the booking's calendar event: each change that
+    # re-sends the invitation (a new date, a cancellation) increments it.
+    ics_sequence = models.PositiveIntegerField(default=0)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -196,6 +200,8 @@ class BookingRefund(models.Model):
 
     class Reason(models.TextChoices):
         STAFF_CANCEL = "staff_cancel", "Staff canceled the booking"
+        COUPLE_CANCEL = "couple_cancel", "The couple canceled under the policy"
+        DATE_CHANGE = "date_change", "The new date costs less"
         DATE_TAKEN = "date_taken", "Paid after the hold lapsed; the date was taken"
         HOLD_RELEASED = "hold_released", "Paid after staff released the hold"
         STRIPE_DASHBOARD = "stripe_dashboard", "Made outside Altar (Stripe dashboard)"
@@ -493,3 +499,33 @@ class BookingPolicy(models.Model):
 
     def __str__(self) -> str:
         return "Cancellation and change policy"
+
+
+class CancellationRequest(models.Model):
+    """A couple asked to cancel while the tenant handles cancellations
+    itself (self-cancel off). Staff see open requests on the dashboard and
+    resolve them by canceling (or not) in the admin. One open request per
+    booking."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(
+        Booking, on_delete=models.PROTECT, related_name="cancellation_requests"
+    )
+    message = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking"],
+                condition=Q(resolved_at__isnull=True),
+                name="bookings_cancellationrequest_booking_open_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Cancellation request {self.pk}"

@@ -53,3 +53,31 @@ def stripe_amount_problem(*, amount_cents: int, currency: str) -> str | None:
     if amount_cents < stripe_min_charge(currency):
         return "amount_too_small"
     return None
+
+
+def policy_refund_percent(*, tiers: list[tuple[int, int]], days_before: int) -> int:
+    """The percentage a cancellation policy gives back when the couple
+    cancels `days_before` days before the wedding: the tier with the
+    largest notice (days) the cancellation still meets; 0 when none does.
+    `tiers` is [(days_before, refund_percent)] in any order."""
+    met = [(days, percent) for days, percent in tiers if days_before >= days]
+    return max(met)[1] if met else 0
+
+
+def policy_refund_cents(
+    *,
+    tiers: list[tuple[int, int]],
+    days_before: int,
+    paid_cents: int,
+    refunded_cents: int,
+    non_refundable_cents: int = 0,
+) -> int:
+    """What a cancellation under the policy refunds: the tier's percentage
+    (round-half-up) of what the couple has paid and still has with the
+    business (paid less refunded, and less any non-refundable deposit).
+    `refunded_cents` counts refunds made and in flight. Never more than
+    what is left of the payment, never negative."""
+    kept = max(0, paid_cents - refunded_cents)
+    base = max(0, kept - non_refundable_cents)
+    percent = policy_refund_percent(tiers=tiers, days_before=days_before)
+    return min(kept, round_half_up(Decimal(base) * percent / 100))

@@ -22,7 +22,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 from bookings.manage_links import manage_link_max_age, manage_url
-from bookings.models import Booking
+from bookings.models import Booking, BookingRefund
 from tenants.models import Tenant, TenantMembership
 from tenants.scoping import tenant_scope
 from tenants.validators import ZERO_DECIMAL_CURRENCIES
@@ -113,25 +113,35 @@ def _ics_escape(text: str) -> str:
 
 
 def booking_ics(booking: Booking) -> str:
-    """An all-day calendar event for the wedding date (RFC 5545)."""
+    """An all-day calendar event for the wedding date (RFC 5545). One UID
+    per booking for its whole life: a moved date re-sends it with a higher
+    SEQUENCE (calendars update the entry), a canceled booking sends
+    METHOD:CANCEL with STATUS:CANCELLED (calendars remove it)."""
     day = booking.event_date
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    canceled = booking.status == Booking.Status.CANCELED
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
         "PRODID:-//Altar//Bookings//EN",
-        "METHOD:PUBLISH",
+        f"METHOD:{ics_method(booking)}",
         "BEGIN:VEVENT",
         f"UID:booking-{booking.pk}@altar",
+        f"SEQUENCE:{booking.ics_sequence}",
         f"DTSTAMP:{stamp}",
         f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
         f"DTEND;VALUE=DATE:{day + dt.timedelta(days=1):%Y%m%d}",
         f"SUMMARY:{_ics_escape(f'{booking.package.title} — {booking.tenant.name}')}",
         f"DESCRIPTION:{_ics_escape(f'Booking {booking.pk}')}",
+        *(["STATUS:CANCELLED"] if canceled else []),
         "END:VEVENT",
         "END:VCALENDAR",
     ]
     return "\r\n".join(lines) + "\r\n"
+
+
+def ics_method(booking: Booking) -> str:
+    return "CANCEL" if booking.status == Booking.Status.CANCELED else "PUBLISH"
 
 
 def couple_language(booking: Booking) -> str:
@@ -165,7 +175,22 @@ def _context(booking: Booking) -> dict:
         "manage_url": manage_url(booking.pk),
         "manage_days": manage_link_max_age().days,
         "format_money": format_money,
+        "policy_lines": policy_lines(
+            tiers=booking.cancellation_policy, event_date=booking.event_date
+        ),
+        "refund_total": format_money_localized(refund_total_cents(booking), booking.currency),
+        "refund_total_cents": refund_total_cents(booking),
     }
+
+
+def refund_total_cents(booking: Booking) -> int:
+    """Refunded plus on its way (requested or pending at Stripe)."""
+    live = (
+        BookingRefund.Status.REQUESTED,
+        BookingRefund.Status.PENDING,
+        BookingRefund.Status.SUCCEEDED,
+    )
+    return sum(r.amount_cents for r in booking.refunds.all() if r.status in live)
 
 
 def _send(
@@ -186,7 +211,8 @@ def _send(
         reply_to=[reply_to] if reply_to else None,
     )
     if ics:
-        message.attach("wedding.ics", ics, "text/calendar; charset=utf-8; method=PUBLISH")
+        method = "CANCEL" if "\r\nMETHOD:CANCEL\r\n" in ics else "PUBLISH"
+        message.attach("wedding.ics", ics, f"text/calendar; charset=utf-8; method={method}")
     message.send()
 
 
@@ -233,6 +259,7 @@ def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
                 _context(booking),
                 [booking.email],
                 reply_to=tenant.contact_email,
+                ics=booking_ics(booking),
             )
         with translation.override(settings.LANGUAGE_CODE):
             _send(
@@ -240,4 +267,5 @@ def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
                 "emails/booking_canceled_staff.txt",
                 _context(booking),
                 _staff_recipients(tenant),
+                ics=booking_ics(booking),
             )

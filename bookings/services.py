@@ -38,6 +38,7 @@ from bookings.errors import (
     HoldNotReleasable,
     PackageNotOffered,
     PaymentProviderError,
+    PolicyForbidsChange,
     RefundTooLarge,
 )
 from bookings.models import (
@@ -46,6 +47,7 @@ from bookings.models import (
     BookingAddOn,
     BookingDispute,
     BookingRefund,
+    CancellationRequest,
     PaymentReview,
 )
 from bookings.selectors import tenant_today, window_refusal
@@ -835,9 +837,13 @@ def booking_cancel(
     booking_id: uuid.UUID | str,
     refund_cents: int | None = None,
     seen_paid_cents: int | None = None,
+    follow_policy: bool = False,
 ) -> Booking:
     """Staff cancel a confirmed booking, freeing its date, and refund
-    `refund_cents` of the payment (None: all that is left; 0: nothing).
+    `refund_cents` of the payment (None: all that is left; 0: nothing), or,
+    with `follow_policy`, what the booking's cancellation policy gives
+    today (all that is left when it has none). The audit entry records the
+    policy's amount and whether the decision overrode it.
 
     Decided under the booking's row lock, from the booking as it is now:
     - one cancellation per booking, whatever the concurrency: the first to
@@ -861,14 +867,15 @@ def booking_cancel(
         if refund_cents is not None:
             raise BookingChangedMeanwhile()
     refundable = refunds.refundable_now(booking)
-    amount = refundable if refund_cents is None else refund_cents
+    policy_amount = agreements.policy_refund_now(booking=booking)
+    if follow_policy and policy_amount is not None:
+        amount = policy_amount
+    else:
+        amount = refundable if refund_cents is None else refund_cents
     if amount < 0 or amount > refundable:
         raise RefundTooLarge()
     previous = booking.status
-    booking.status = Booking.Status.CANCELED
-    booking.canceled_at = timezone.now()
-    booking.cancel_reason = CancelReason.STAFF
-    booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
+    _mark_canceled(booking, reason=CancelReason.STAFF)
     audit_record(
         tenant=tenant,
         action="booking.canceled",
@@ -877,6 +884,12 @@ def booking_cancel(
             "status": [previous, booking.status],
             "cancel_reason": ["", booking.cancel_reason],
             "refund_decided_cents": [None, amount],
+            "refund_policy_cents": [None, policy_amount],
+            # None: the booking has no policy to override.
+            "policy_overridden": [
+                None,
+                None if policy_amount is None else amount != policy_amount,
+            ],
         },
     )
     if amount:
@@ -885,6 +898,77 @@ def booking_cancel(
             booking=booking,
             amount_cents=amount,
             reason=BookingRefund.Reason.STAFF_CANCEL,
+        )
+    _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+    return booking
+
+
+def _mark_canceled(booking: Booking, *, reason: str) -> None:
+    """Precondition: `booking` locked and active. Frees the date; the
+    calendar event's SEQUENCE moves on (the cancellation .ics); an open
+    cancellation request is answered by this."""
+    now = timezone.now()
+    booking.status = Booking.Status.CANCELED
+    booking.canceled_at = now
+    booking.cancel_reason = reason
+    booking.ics_sequence += 1
+    booking.save(
+        update_fields=["status", "canceled_at", "cancel_reason", "ics_sequence", "updated_at"]
+    )
+    CancellationRequest.objects.filter(
+        tenant=booking.tenant_id, booking=booking, resolved_at__isnull=True
+    ).update(resolved_at=now)
+
+
+@transaction.atomic
+def booking_cancel_by_couple(
+    *,
+    tenant: Tenant,
+    booking_id: uuid.UUID | str,
+    expected_refund_cents: int | None = None,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """The couple cancels from "manage my booking" (the tenant allows it):
+    the date is freed and the booking's own policy decides the refund,
+    computed here under the booking's lock from what it holds now.
+
+    Exactly once under any concurrency: the first caller to lock cancels;
+    others find it canceled (BookingNotCancelable), so one refund at most.
+    `expected_refund_cents` is the amount the couple was shown: if the
+    policy now gives another (the day turned, a refund landed meanwhile)
+    nothing happens (BookingChangedMeanwhile) and they are shown the new
+    amount. Raises PolicyForbidsChange when self-cancel is off."""
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    if booking.status != Booking.Status.CONFIRMED:
+        raise BookingNotCancelable()
+    refusal = agreements.self_cancel_refusal(
+        booking=booking, policy=agreements.policy_for(tenant=tenant)
+    )
+    if refusal:
+        raise PolicyForbidsChange(refusal)
+    amount = agreements.policy_refund_now(booking=booking, now=now)
+    if expected_refund_cents is not None and expected_refund_cents != amount:
+        raise BookingChangedMeanwhile()
+    previous = booking.status
+    _mark_canceled(booking, reason=CancelReason.COUPLE)
+    audit_record(
+        tenant=tenant,
+        action="booking.canceled",
+        obj=booking,
+        changes={
+            "status": [previous, booking.status],
+            "cancel_reason": ["", booking.cancel_reason],
+            "refund_decided_cents": [None, amount],
+            "refund_policy_cents": [None, amount],
+            "policy_overridden": [None, False],
+        },
+    )
+    if amount:
+        _refund_queue(
+            tenant=tenant,
+            booking=booking,
+            amount_cents=amount,
+            reason=BookingRefund.Reason.COUPLE_CANCEL,
         )
     _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
     return booking

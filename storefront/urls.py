@@ -21,6 +21,16 @@ urlpatterns = [
         name="manage-answers",
     ),
     path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/cancel/",
+        views.manage_cancel,
+        name="manage-cancel",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/cancel-request/",
+        views.manage_cancel_request,
+        name="manage-cancel-request",
+    ),
+    path(
         "bookings/<uuid:booking_id>/manage/<str:token>/calendar.ics",
         views.manage_calendar,
         name="manage-ics",

@@ -27,13 +27,18 @@ from django.views.decorators.http import require_GET, require_http_methods
 from bookings.agreements import (
     answers_editable_reason,
     booking_answers_update,
+    cancellation_request_create,
     policy_for,
+    policy_refund_now,
     questions_active,
+    self_cancel_refusal,
     terms_current,
 )
 from bookings.errors import (
     AddOnNotAllowed,
     AnswersInvalid,
+    BookingChangedMeanwhile,
+    BookingNotCancelable,
     DateUnavailable,
     PackageNotOffered,
     PaymentProviderError,
@@ -41,9 +46,9 @@ from bookings.errors import (
     TermsNotAccepted,
 )
 from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
-from bookings.models import Booking
+from bookings.models import Booking, CancellationRequest
 from bookings.notifications import booking_ics, policy_lines
-from bookings.services import booking_checkout, booking_expire
+from bookings.services import booking_cancel_by_couple, booking_checkout, booking_expire
 from config.errors import DomainError
 from storefront import presenters
 from storefront.branding import tenant_theme
@@ -476,6 +481,28 @@ def _manage_context(
         "policy_lines": policy_lines(
             tiers=booking.cancellation_policy, event_date=booking.event_date
         ),
+        **_cancel_context(booking, policy),
+    }
+
+
+def _cancel_context(booking: Booking, policy) -> dict:
+    """What the couple may do about canceling, and the refund it gives today."""
+    with tenant_scope(booking.tenant):
+        refusal = self_cancel_refusal(booking=booking, policy=policy)
+        refund = policy_refund_now(booking=booking) if refusal is None else None
+        open_request = (
+            CancellationRequest.objects.filter(
+                tenant=booking.tenant, booking=booking, resolved_at__isnull=True
+            )
+            .order_by("-created_at")
+            .first()
+        )
+    return {
+        "can_cancel": refusal is None,
+        "can_request_cancel": refusal == "self_cancel_off",
+        "cancel_request": open_request,
+        "refund_today_cents": refund,
+        "refund_today": presenters.money(refund, booking.currency) if refund is not None else "",
     }
 
 
@@ -581,3 +608,74 @@ def theme_css(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     response = HttpResponse(tenant_theme(tenant).css(), content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def manage_cancel(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The couple cancels: GET shows the refund the policy gives today and
+    asks to confirm; POST cancels if that is still the amount (the service
+    decides it again under the booking's lock)."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    problem, status = None, 200
+    if request.method == "POST":
+        try:
+            expected = int(request.POST.get("expected_refund_cents", ""))
+        except ValueError:
+            expected = -1  # never the amount: the page is shown again
+        with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+            try:
+                booking_cancel_by_couple(
+                    tenant=tenant, booking_id=booking.pk, expected_refund_cents=expected
+                )
+            except BookingChangedMeanwhile:
+                problem, status = "changed", 409
+            except (PolicyForbidsChange, BookingNotCancelable):
+                problem, status = "forbidden", 409
+            else:
+                return _manage_saved(request, booking, "canceled")
+        booking = _booking(booking_id)
+    with (
+        timezone.override(tenant.timezone),
+        translation.override(_booking_language(request, booking)),
+    ):
+        with tenant_scope(tenant):
+            policy = policy_for(tenant=tenant)
+        context = {
+            **_status_context(booking),
+            **_cancel_context(booking, policy),
+            "manage_base": manage_path(booking.pk),
+            "lang_query": _lang_query(request),
+            "policy_lines": policy_lines(
+                tiers=booking.cancellation_policy, event_date=booking.event_date
+            ),
+            "problem": problem,
+        }
+        response = _page(
+            request, "storefront/manage_cancel.html", context, tenant=tenant, status=status
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def manage_cancel_request(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """Self-cancel is off: the couple asks staff to cancel."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+        try:
+            cancellation_request_create(
+                tenant=tenant,
+                booking_id=booking.pk,
+                message=request.POST.get("message", "")[:2000],
+            )
+        except PolicyForbidsChange:
+            return _manage_response(request, booking, token, status=409)
+    return _manage_saved(request, booking, "cancel_requested")

@@ -12,12 +12,20 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.agreements import answers_editable_reason, booking_answers_update, policy_for
+from bookings.agreements import (
+    answers_editable_reason,
+    booking_answers_update,
+    cancellation_request_create,
+    policy_for,
+    policy_refund_now,
+    self_cancel_refusal,
+)
 from bookings.api.serializers import BookingOutputSerializer
 from bookings.errors import BookingNotFound
 from bookings.manage_links import ManageLinkInvalid, manage_token_check
-from bookings.models import Booking
+from bookings.models import Booking, BookingRefund
 from bookings.selectors import booking_get
+from bookings.services import booking_cancel_by_couple
 from tenants.api.base import TenantApiView
 
 MANAGE_TOKEN = OpenApiParameter(
@@ -86,3 +94,93 @@ class CoupleAnswersApi(CoupleApiView):
             tenant=self.tenant, booking_id=booking.pk, raw=body.validated_data["answers"]
         )
         return Response(self.couple_view(booking_get(tenant=self.tenant, booking_id=booking.pk)))
+
+
+class CancellationQuoteOutputSerializer(serializers.Serializer):
+    self_cancel_allowed = serializers.BooleanField()
+    refusal = serializers.CharField(allow_null=True)
+    refund_cents = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField()
+    cancellation_policy = serializers.ListField(child=serializers.DictField(), allow_null=True)
+
+
+class CancelInputSerializer(serializers.Serializer):
+    # The refund the couple was shown (GET …/cancellation): if the policy
+    # gives another amount now, nothing happens (409 booking_changed).
+    expected_refund_cents = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0
+    )
+
+
+class CancelOutputSerializer(serializers.Serializer):
+    booking = BookingOutputSerializer()
+    refund_cents = serializers.IntegerField()
+
+
+class CancellationRequestInputSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class CancellationRequestOutputSerializer(serializers.Serializer):
+    requested_at = serializers.DateTimeField(source="created_at")
+
+
+class CoupleCancellationApi(CoupleApiView):
+    @extend_schema(
+        parameters=[MANAGE_TOKEN],
+        responses=CancellationQuoteOutputSerializer,
+        operation_id="couple_cancellation_quote",
+    )
+    def get(self, request: Request, booking_id: str) -> Response:
+        booking = self.couple_booking(request, booking_id)
+        refusal = self_cancel_refusal(booking=booking, policy=policy_for(tenant=self.tenant))
+        data = {
+            "self_cancel_allowed": refusal is None,
+            "refusal": refusal,
+            "refund_cents": policy_refund_now(booking=booking) if refusal is None else None,
+            "currency": booking.currency,
+            "cancellation_policy": booking.cancellation_policy,
+        }
+        return Response(CancellationQuoteOutputSerializer(data).data)
+
+
+class CoupleCancelApi(CoupleApiView):
+    @extend_schema(
+        parameters=[MANAGE_TOKEN],
+        request=CancelInputSerializer,
+        responses=CancelOutputSerializer,
+        operation_id="couple_cancel",
+    )
+    def post(self, request: Request, booking_id: str) -> Response:
+        booking = self.couple_booking(request, booking_id)
+        body = CancelInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        booking_cancel_by_couple(
+            tenant=self.tenant,
+            booking_id=booking.pk,
+            expected_refund_cents=body.validated_data["expected_refund_cents"],
+        )
+        booking = booking_get(tenant=self.tenant, booking_id=booking.pk)
+        refund = sum(
+            r.amount_cents
+            for r in booking.refunds.all()
+            if r.reason == BookingRefund.Reason.COUPLE_CANCEL
+        )
+        return Response(CancelOutputSerializer({"booking": booking, "refund_cents": refund}).data)
+
+
+class CoupleCancellationRequestApi(CoupleApiView):
+    @extend_schema(
+        parameters=[MANAGE_TOKEN],
+        request=CancellationRequestInputSerializer,
+        responses={201: CancellationRequestOutputSerializer},
+        operation_id="couple_cancellation_request",
+    )
+    def post(self, request: Request, booking_id: str) -> Response:
+        booking = self.couple_booking(request, booking_id)
+        body = CancellationRequestInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = cancellation_request_create(
+            tenant=self.tenant, booking_id=booking.pk, message=body.validated_data["message"]
+        )
+        return Response(CancellationRequestOutputSerializer(created).data, status=201)

@@ -1,6 +1,12 @@
 from django.urls import path
 
-from bookings.api.couple import CoupleAnswersApi, CoupleBookingApi
+from bookings.api.couple import (
+    CoupleAnswersApi,
+    CoupleBookingApi,
+    CoupleCancelApi,
+    CoupleCancellationApi,
+    CoupleCancellationRequestApi,
+)
 from bookings.api.views import (
     AvailabilityDateApi,
     AvailabilityRangeApi,
@@ -18,5 +24,16 @@ urlpatterns = [
     path("bookings/<str:booking_id>/manage", CoupleBookingApi.as_view(), name="api-couple-booking"),
     path(
         "bookings/<str:booking_id>/answers", CoupleAnswersApi.as_view(), name="api-couple-answers"
+    ),
+    path(
+        "bookings/<str:booking_id>/cancellation",
+        CoupleCancellationApi.as_view(),
+        name="api-couple-cancellation",
+    ),
+    path("bookings/<str:booking_id>/cancel", CoupleCancelApi.as_view(), name="api-couple-cancel"),
+    path(
+        "bookings/<str:booking_id>/cancellation-request",
+        CoupleCancellationRequestApi.as_view(),
+        name="api-couple-cancellation-request",
     ),
 ]
