@@ -154,6 +154,7 @@ class CalendarCell:
     text: str  # the visible word(s): the state never relies on colour alone
     url: str
     action: str  # what following the link does
+    move_url: str = ""  # a confirmed booking: staff move it from here
 
 
 def _cell(day: CalendarDay, *, blackout_add: str, tenant_pk: int | None) -> CalendarCell:
@@ -183,7 +184,10 @@ def _cell(day: CalendarDay, *, blackout_add: str, tenant_pk: int | None) -> Cale
     label = f"{when}: {text}" + (f" — {action}" if action else "")
     if day.today:
         label = f"Today, {label}"
-    return CalendarCell(day=day, label=label, text=text, url=url, action=action)
+    move_url = ""
+    if day.booking is not None and state == "booked" and not day.past:
+        move_url = reverse("admin:bookings_booking_move", args=[day.booking.pk])
+    return CalendarCell(day=day, label=label, text=text, url=url, action=action, move_url=move_url)
 
 
 def calendar_context(request: HttpRequest) -> dict[str, Any]:

@@ -99,6 +99,8 @@ class Booking(models.Model):
     # RFC 5545 SEQUENCE of the booking's calendar event: each change that
     # re-sends the invitation (a new date, a cancellation) increments it.
     ics_sequence = models.PositiveIntegerField(default=0)
+    # Date changes the couple made themselves (the policy caps them).
+    couple_date_changes = models.PositiveSmallIntegerField(default=0)
 
     objects = ScopedManager(tenant="tenant")
 
@@ -529,3 +531,55 @@ class CancellationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Cancellation request {self.pk}"
+
+
+class BookingDateChange(models.Model):
+    """One move of a confirmed booking to another date, with what it did to
+    the money: the new price of the package and add-ons on the new date
+    (`price_difference_cents`, negative when it costs less), the change fee,
+    the refund of a lower price (through the refund ledger), and what is
+    still due (charged through a pay link: a Checkout Session for the
+    difference)."""
+
+    class By(models.TextChoices):
+        STAFF = "staff", "Staff"
+        COUPLE = "couple", "Couple"
+
+    class Payment(models.TextChoices):
+        NONE = "none", "Nothing to pay"
+        DUE = "due", "Awaiting payment"
+        PAID = "paid", "Paid"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="date_changes")
+    from_date = models.DateField()
+    to_date = models.DateField()
+    by = models.CharField(max_length=10, choices=By.choices)
+    amount_before_cents = models.PositiveBigIntegerField()
+    amount_after_cents = models.PositiveBigIntegerField()
+    price_difference_cents = models.BigIntegerField()
+    fee_cents = models.PositiveBigIntegerField(default=0)
+    refund_cents = models.PositiveBigIntegerField(default=0)
+    due_cents = models.PositiveBigIntegerField(default=0)
+    payment = models.CharField(max_length=10, choices=Payment.choices, default=Payment.NONE)
+    stripe_checkout_session_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    # "Already sent" guards for the outbox's e-mail tasks.
+    mailed_at = models.DateTimeField(null=True, blank=True)
+    pay_link_mailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_checkout_session_id"],
+                name="bookings_bookingdatechange_session_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_date} → {self.to_date}"

@@ -81,3 +81,16 @@ def policy_refund_cents(
     base = max(0, kept - non_refundable_cents)
     percent = policy_refund_percent(tiers=tiers, days_before=days_before)
     return min(kept, round_half_up(Decimal(base) * percent / 100))
+
+
+def date_change_settlement(
+    *, amount_before_cents: int, amount_after_cents: int, fee_cents: int, refundable_cents: int
+) -> tuple[int, int]:
+    """(refund, due) when a booking moves to a date whose price is
+    `amount_after_cents`: the price difference plus the change fee, netted.
+    A net decrease is refunded (never more than is left of the payment); a
+    net increase is due from the couple."""
+    net = amount_after_cents - amount_before_cents + fee_cents
+    if net < 0:
+        return min(-net, refundable_cents), 0
+    return 0, net

@@ -22,7 +22,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 from bookings.manage_links import manage_link_max_age, manage_url
-from bookings.models import Booking, BookingRefund
+from bookings.models import Booking, BookingDateChange, BookingRefund
 from tenants.models import Tenant, TenantMembership
 from tenants.scoping import tenant_scope
 from tenants.validators import ZERO_DECIMAL_CURRENCIES
@@ -269,3 +269,74 @@ def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
                 _staff_recipients(tenant),
                 ics=booking_ics(booking),
             )
+
+
+def _load_change(tenant_id: int, change_id: int):
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        change = BookingDateChange.objects.select_related(
+            "booking", "booking__package", "booking__tenant"
+        ).get(pk=change_id)
+    return tenant, change
+
+
+def _change_context(change) -> dict:
+    booking = change.booking
+    return {
+        **_context(booking),
+        "change": change,
+        "from_date": long_date(change.from_date),
+        "to_date": long_date(change.to_date),
+        "due": format_money_localized(change.due_cents, booking.currency),
+        "refund": format_money_localized(change.refund_cents, booking.currency),
+        "fee": format_money_localized(change.fee_cents, booking.currency),
+    }
+
+
+def send_date_changed(*, tenant_id: int, change_id: int) -> str:
+    """To the couple and the staff: the new date and the calendar update
+    (same UID, the booking's current SEQUENCE). Once per change."""
+    tenant, change = _load_change(tenant_id, change_id)
+    if change.mailed_at is not None:
+        return "already sent"
+    booking = change.booking
+    with tenant_scope(tenant):
+        with translation.override(couple_language(booking)):
+            _send(
+                gettext("Your wedding date has moved to %(date)s")
+                % {"date": long_date(change.to_date)},
+                "emails/booking_date_changed.txt",
+                _change_context(change),
+                [booking.email],
+                reply_to=tenant.contact_email,
+                ics=booking_ics(booking),
+            )
+        with translation.override(settings.LANGUAGE_CODE):
+            _send(
+                f"Booking moved: {change.from_date:%Y-%m-%d} → {change.to_date:%Y-%m-%d}",
+                "emails/booking_date_changed_staff.txt",
+                _change_context(change),
+                _staff_recipients(tenant),
+                ics=booking_ics(booking),
+            )
+        BookingDateChange.objects.filter(pk=change.pk).update(mailed_at=timezone.now())
+    return "sent"
+
+
+def send_date_change_pay_link(*, tenant_id: int, change_id: int) -> str:
+    """To the couple: the link to pay what the date change left due."""
+    tenant, change = _load_change(tenant_id, change_id)
+    if change.pay_link_mailed_at is not None or not change.checkout_url:
+        return "nothing to send"
+    booking = change.booking
+    with tenant_scope(tenant), translation.override(couple_language(booking)):
+        _send(
+            gettext("Payment for your date change: %(amount)s")
+            % {"amount": format_money_localized(change.due_cents, booking.currency)},
+            "emails/date_change_pay_link.txt",
+            _change_context(change),
+            [booking.email],
+            reply_to=tenant.contact_email,
+        )
+        BookingDateChange.objects.filter(pk=change.pk).update(pay_link_mailed_at=timezone.now())
+    return "sent"

@@ -31,6 +31,11 @@ urlpatterns = [
         name="manage-cancel-request",
     ),
     path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/move/",
+        views.manage_move,
+        name="manage-move",
+    ),
+    path(
         "bookings/<uuid:booking_id>/manage/<str:token>/calendar.ics",
         views.manage_calendar,
         name="manage-ics",

@@ -46,9 +46,15 @@ from bookings.errors import (
     TermsNotAccepted,
 )
 from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
-from bookings.models import Booking, CancellationRequest
+from bookings.models import Booking, BookingDateChange, CancellationRequest
 from bookings.notifications import booking_ics, policy_lines
-from bookings.services import booking_cancel_by_couple, booking_checkout, booking_expire
+from bookings.services import (
+    booking_cancel_by_couple,
+    booking_checkout,
+    booking_date_change,
+    booking_expire,
+    date_change_quote,
+)
 from config.errors import DomainError
 from storefront import presenters
 from storefront.branding import tenant_theme
@@ -452,6 +458,7 @@ def _manage_context(
     *,
     answers_data: dict | None = None,
     answer_errors: dict | None = None,
+    move_problem: str | None = None,
 ) -> dict:
     tenant = booking.tenant
     with tenant_scope(tenant):
@@ -482,6 +489,24 @@ def _manage_context(
             tiers=booking.cancellation_policy, event_date=booking.event_date
         ),
         **_cancel_context(booking, policy),
+        **_move_context(booking, problem=move_problem),
+    }
+
+
+def _move_context(booking: Booking, *, problem: str | None = None) -> dict:
+    with tenant_scope(booking.tenant):
+        quote = date_change_quote(booking=booking, by=BookingDateChange.By.COUPLE)
+        first, last = presenters.bookable_range(booking.tenant)
+    currency = booking.currency
+    return {
+        "can_move": quote.refusal is None,
+        "move_refusal": quote.refusal,
+        "move_fee": presenters.money(quote.fee_cents, currency) if quote.fee_cents else "",
+        "move_due": presenters.money(quote.due_cents, currency) if quote.due_cents else "",
+        "move_refund": presenters.money(quote.refund_cents, currency) if quote.refund_cents else "",
+        "move_first": first,
+        "move_last": last,
+        "move_problem": problem,
     }
 
 
@@ -679,3 +704,47 @@ def manage_cancel_request(request: HttpRequest, booking_id: uuid.UUID, token: st
         except PolicyForbidsChange:
             return _manage_response(request, booking, token, status=409)
     return _manage_saved(request, booking, "cancel_requested")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def manage_move(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The couple moves their wedding to another free date (if the policy
+    allows it): one transaction decides it against any other couple."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    try:
+        new_date = dt.date.fromisoformat(request.POST.get("event_date", ""))
+    except ValueError:
+        new_date = None
+    problem = None
+    status = 400
+    with translation.override(_booking_language(request, booking)):
+        if new_date is None:
+            problem = _("Enter the date as YYYY-MM-DD, or pick it on the calendar.")
+        else:
+            with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+                try:
+                    booking_date_change(
+                        tenant=tenant,
+                        booking_id=booking.pk,
+                        new_date=new_date,
+                        by=BookingDateChange.By.COUPLE,
+                    )
+                except DateUnavailable as exc:
+                    problem = presenters.date_refusal(
+                        reason=exc.reason, day=new_date, tenant=tenant
+                    )
+                    status = 409
+                except PolicyForbidsChange:
+                    problem = _("Your date can no longer be changed online. Please contact us.")
+                    status = 409
+                except ValidationError:
+                    problem = _("That is already your date.")
+                else:
+                    return _manage_saved(request, booking, "moved")
+    return _manage_response(
+        request, _booking(booking_id), token, status=status, move_problem=problem
+    )

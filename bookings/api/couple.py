@@ -20,12 +20,12 @@ from bookings.agreements import (
     policy_refund_now,
     self_cancel_refusal,
 )
-from bookings.api.serializers import BookingOutputSerializer
+from bookings.api.serializers import ISO_DATE, BookingOutputSerializer
 from bookings.errors import BookingNotFound
 from bookings.manage_links import ManageLinkInvalid, manage_token_check
-from bookings.models import Booking, BookingRefund
+from bookings.models import Booking, BookingDateChange, BookingRefund
 from bookings.selectors import booking_get
-from bookings.services import booking_cancel_by_couple
+from bookings.services import booking_cancel_by_couple, booking_date_change
 from tenants.api.base import TenantApiView
 
 MANAGE_TOKEN = OpenApiParameter(
@@ -184,3 +184,46 @@ class CoupleCancellationRequestApi(CoupleApiView):
             tenant=self.tenant, booking_id=booking.pk, message=body.validated_data["message"]
         )
         return Response(CancellationRequestOutputSerializer(created).data, status=201)
+
+
+class DateChangeInputSerializer(serializers.Serializer):
+    event_date = serializers.DateField(input_formats=ISO_DATE)
+
+
+class DateChangeOutputSerializer(serializers.Serializer):
+    booking = BookingOutputSerializer()
+    from_date = serializers.DateField()
+    to_date = serializers.DateField()
+    price_difference_cents = serializers.IntegerField()
+    fee_cents = serializers.IntegerField()
+    refund_cents = serializers.IntegerField()
+    due_cents = serializers.IntegerField()
+
+
+class CoupleDateChangeApi(CoupleApiView):
+    @extend_schema(
+        parameters=[MANAGE_TOKEN],
+        request=DateChangeInputSerializer,
+        responses=DateChangeOutputSerializer,
+        operation_id="couple_date_change",
+    )
+    def post(self, request: Request, booking_id: str) -> Response:
+        booking = self.couple_booking(request, booking_id)
+        body = DateChangeInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        change = booking_date_change(
+            tenant=self.tenant,
+            booking_id=booking.pk,
+            new_date=body.validated_data["event_date"],
+            by=BookingDateChange.By.COUPLE,
+        )
+        data = {
+            "booking": booking_get(tenant=self.tenant, booking_id=booking.pk),
+            "from_date": change.from_date,
+            "to_date": change.to_date,
+            "price_difference_cents": change.price_difference_cents,
+            "fee_cents": change.fee_cents,
+            "refund_cents": change.refund_cents,
+            "due_cents": change.due_cents,
+        }
+        return Response(DateChangeOutputSerializer(data).data)

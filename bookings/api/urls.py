@@ -6,6 +6,7 @@ from bookings.api.couple import (
     CoupleCancelApi,
     CoupleCancellationApi,
     CoupleCancellationRequestApi,
+    CoupleDateChangeApi,
 )
 from bookings.api.views import (
     AvailabilityDateApi,
@@ -31,6 +32,11 @@ urlpatterns = [
         name="api-couple-cancellation",
     ),
     path("bookings/<str:booking_id>/cancel", CoupleCancelApi.as_view(), name="api-couple-cancel"),
+    path(
+        "bookings/<str:booking_id>/date-change",
+        CoupleDateChangeApi.as_view(),
+        name="api-couple-date-change",
+    ),
     path(
         "bookings/<str:booking_id>/cancellation-request",
         CoupleCancellationRequestApi.as_view(),
