@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 
 from bookings.manage_links import manage_link_max_age, manage_url
 from bookings.models import Booking, BookingDateChange, BookingRefund
+from bookings.selectors import tenant_today
 from tenants.models import Tenant, TenantMembership
 from tenants.scoping import tenant_scope
 from tenants.validators import ZERO_DECIMAL_CURRENCIES
@@ -76,17 +77,23 @@ def long_date(day: dt.date) -> str:
     return formats.date_format(day, LONG_DATE_FORMATS.get(language, "l, j F Y"))
 
 
-def policy_lines(*, tiers: list[dict] | None, event_date: dt.date | None) -> list[str]:
+def policy_lines(
+    *, tiers: list[dict] | None, event_date: dt.date | None, today: dt.date | None = None
+) -> list[str]:
     """The cancellation tiers in plain words, in the active language: "Cancel
     by Wednesday, 3 March 2027 for a refund of 100 % of what you paid.", or,
     before a date is chosen, "Cancel at least 180 days before the wedding
-    for …". Ends with what is left when the last tier has passed."""
+    for …". Ends with what is left when the last tier has passed. With
+    `today`, tiers whose last day has passed are left out (a couple reading
+    it now cannot meet them)."""
     ordered = sorted(tiers or [], key=lambda t: -t["days_before"])
     lines = []
     for tier in ordered:
         percent = tier["refund_percent"]
         if event_date is not None:
             cancel_by = event_date - dt.timedelta(days=tier["days_before"])
+            if today is not None and cancel_by < today:
+                continue
             lines.append(
                 gettext("Cancel by %(date)s for a refund of %(percent)s %% of what you paid.")
                 % {"date": long_date(cancel_by), "percent": percent}
@@ -176,7 +183,9 @@ def _context(booking: Booking) -> dict:
         "manage_days": manage_link_max_age().days,
         "format_money": format_money,
         "policy_lines": policy_lines(
-            tiers=booking.cancellation_policy, event_date=booking.event_date
+            tiers=booking.cancellation_policy,
+            event_date=booking.event_date,
+            today=tenant_today(tenant=booking.tenant),
         ),
         "refund_total": format_money_localized(refund_total_cents(booking), booking.currency),
         "refund_total_cents": refund_total_cents(booking),

@@ -495,7 +495,9 @@ def _manage_context(
             for q in questions
         ],
         "policy_lines": policy_lines(
-            tiers=booking.cancellation_policy, event_date=booking.event_date
+            tiers=booking.cancellation_policy,
+            event_date=booking.event_date,
+            today=presenters.tenant_today(tenant=booking.tenant),
         ),
         **_cancel_context(booking, policy),
         **_move_context(booking, problem=move_problem),
@@ -684,7 +686,9 @@ def manage_cancel(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Ht
             "manage_base": manage_path(booking.pk),
             "lang_query": _lang_query(request),
             "policy_lines": policy_lines(
-                tiers=booking.cancellation_policy, event_date=booking.event_date
+                tiers=booking.cancellation_policy,
+                event_date=booking.event_date,
+                today=presenters.tenant_today(tenant=booking.tenant),
             ),
             "problem": problem,
         }

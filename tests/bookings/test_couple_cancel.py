@@ -325,6 +325,9 @@ def test_couple_cancels_from_manage_my_booking_after_confirming(
     done = client.post(base + "cancel/", {"expected_refund_cents": "75000"})
 
     assert "Canceling today refunds $750.00." in manage
+    # The 180-day tier's last day has passed: the couple is not shown it.
+    assert "for a refund of 50 % of what you paid." in manage
+    assert "for a refund of 100 % of what you paid." not in manage
     assert 'id="refund-today">$750.00<' in confirm
     assert "Yes, cancel and refund $750.00" in confirm
     assert done.status_code == 302
