@@ -111,8 +111,9 @@ def booking_hold(
     terms = agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
     # Raises AnswersInvalid (per-question codes) before anything is held.
     cleaned_answers = agreements.answers_clean(tenant=tenant, raw=answers)
-    # The cancellation tiers in force now become the booking's own.
-    cancellation_policy = agreements.policy_for(tenant=tenant).cancellation_tiers
+    # The cancellation tiers in force now become the booking's own (None:
+    # the tenant has no tiers, so staff decide any refund, as before).
+    cancellation_policy = agreements.policy_for(tenant=tenant).cancellation_tiers or None
     package = Package.objects.filter(tenant=tenant, slug=package_slug, active=True).first()
     if package is None:
         raise PackageNotOffered()
@@ -878,22 +879,17 @@ def booking_cancel(
         raise RefundTooLarge()
     previous = booking.status
     _mark_canceled(booking, reason=CancelReason.STAFF)
-    audit_record(
-        tenant=tenant,
-        action="booking.canceled",
-        obj=booking,
-        changes={
-            "status": [previous, booking.status],
-            "cancel_reason": ["", booking.cancel_reason],
-            "refund_decided_cents": [None, amount],
-            "refund_policy_cents": [None, policy_amount],
-            # None: the booking has no policy to override.
-            "policy_overridden": [
-                None,
-                None if policy_amount is None else amount != policy_amount,
-            ],
-        },
-    )
+    changes = {
+        "status": [previous, booking.status],
+        "cancel_reason": ["", booking.cancel_reason],
+        "refund_decided_cents": [None, amount],
+    }
+    if policy_amount is not None:
+        # The booking carries a policy: say what it gave and whether staff
+        # decided otherwise.
+        changes["refund_policy_cents"] = [None, policy_amount]
+        changes["policy_overridden"] = [None, amount != policy_amount]
+    audit_record(tenant=tenant, action="booking.canceled", obj=booking, changes=changes)
     if amount:
         _refund_queue(
             tenant=tenant,

@@ -46,7 +46,7 @@ from bookings.errors import (
     PolicyForbidsChange,
     TermsNotAccepted,
 )
-from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
+from bookings.manage_links import ManageLinkInvalid, manage_token_check
 from bookings.models import Booking, BookingDateChange, CancellationRequest
 from bookings.notifications import booking_ics, policy_lines
 from bookings.services import (
@@ -475,7 +475,7 @@ def _manage_context(
         questions = questions_active(tenant=tenant)
         answers_locked = answers_editable_reason(booking=booking, policy=policy)
     answers = booking.answers or {}
-    base = manage_path(booking.pk)
+    base = _manage_base(booking, token)
     return {
         **_status_context(booking),
         "ics_url": base + "calendar.ics",
@@ -557,9 +557,15 @@ def _manage_response(
     return response
 
 
-def _manage_saved(request: HttpRequest, booking: Booking, what: str) -> HttpResponse:
+def _manage_base(booking: Booking, token: str) -> str:
+    """The manage page under the link the couple used (a fresh token would
+    restart the link's lifetime and make every page's URL different)."""
+    return reverse("storefront:manage", args=[booking.pk, token])
+
+
+def _manage_saved(request: HttpRequest, booking: Booking, token: str, what: str) -> HttpResponse:
     query = _lang_query(request, saved=what)
-    response = redirect(manage_path(booking.pk) + query)
+    response = redirect(_manage_base(booking, token) + query)
     response["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -589,7 +595,7 @@ def manage_answers(request: HttpRequest, booking_id: uuid.UUID, token: str) -> H
             )
         except PolicyForbidsChange:
             return _manage_response(request, booking, token, status=409)
-    return _manage_saved(request, booking, "answers")
+    return _manage_saved(request, booking, token, "answers")
 
 
 @require_GET
@@ -672,7 +678,7 @@ def manage_cancel(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Ht
             except (PolicyForbidsChange, BookingNotCancelable):
                 problem, status = "forbidden", 409
             else:
-                return _manage_saved(request, booking, "canceled")
+                return _manage_saved(request, booking, token, "canceled")
         booking = _booking(booking_id)
     with (
         timezone.override(tenant.timezone),
@@ -683,7 +689,7 @@ def manage_cancel(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Ht
         context = {
             **_status_context(booking),
             **_cancel_context(booking, policy),
-            "manage_base": manage_path(booking.pk),
+            "manage_base": _manage_base(booking, token),
             "lang_query": _lang_query(request),
             "policy_lines": policy_lines(
                 tiers=booking.cancellation_policy,
@@ -716,7 +722,7 @@ def manage_cancel_request(request: HttpRequest, booking_id: uuid.UUID, token: st
             )
         except PolicyForbidsChange:
             return _manage_response(request, booking, token, status=409)
-    return _manage_saved(request, booking, "cancel_requested")
+    return _manage_saved(request, booking, token, "cancel_requested")
 
 
 @csrf_exempt
@@ -757,7 +763,7 @@ def manage_move(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Http
                 except ValidationError:
                     problem = _("That is already your date.")
                 else:
-                    return _manage_saved(request, booking, "moved")
+                    return _manage_saved(request, booking, token, "moved")
     return _manage_response(
         request, _booking(booking_id), token, status=status, move_problem=problem
     )

@@ -441,3 +441,18 @@ def policy_form() -> dict:
         "date_change_fee_cents": "0",
         "answers_edit_min_days": "14",
     }
+
+
+@pytest.mark.django_db
+def test_without_tiers_the_booking_has_no_policy_and_staff_are_offered_no_policy_choice(
+    staff_client, tenant, tenant_api, catalog, stripe_standin, unscoped
+):
+    set_policy(tenant, cancellation_tiers=[])
+    booking = paid_booking_at(tenant, tenant_api, stripe_standin, days=100)
+
+    page = staff_client.get(f"/admin/bookings/booking/{booking.pk}/cancel/").content.decode()
+    quote = tenant_api.get(f"/api/v1/bookings/{booking.pk}/cancellation", **headers(booking))
+
+    assert booking.cancellation_policy is None
+    assert 'value="policy"' not in page
+    assert quote.json()["refusal"] == "self_cancel_off"
