@@ -456,3 +456,20 @@ def test_without_tiers_the_booking_has_no_policy_and_staff_are_offered_no_policy
     assert booking.cancellation_policy is None
     assert 'value="policy"' not in page
     assert quote.json()["refusal"] == "self_cancel_off"
+
+
+@pytest.mark.django_db
+def test_manage_page_states_the_policy_in_the_couples_language(
+    client, tenant, tenant_api, catalog, stripe_standin, unscoped
+):
+    set_policy(tenant)
+    booking = paid_booking_at(tenant, tenant_api, stripe_standin, days=100)
+    Booking.objects.filter(pk=booking.pk).update(language="es")
+
+    page = client.get(manage_path(booking.pk)).content.decode()
+
+    cancel_by = days_ahead(40)
+    assert "Política de cancelación" in page
+    assert "te devolvemos el 50 % de lo que pagaste." in page
+    assert "Si cancelas hoy, te devolvemos 750,00" in page
+    assert f"{cancel_by.day} de" in page
