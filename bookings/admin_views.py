@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from bookings.agreements import cancellation_requests_open
 from bookings.models import Booking
 from bookings.notifications import format_money
 from bookings.selectors import (
@@ -111,6 +112,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         + "?resolved_at__isempty=1",
         "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
         "balances": dashboard_balances(tenant=chosen.tenant, today=dashboard.today),
+        "cancellation_requests": cancellation_requests_open(tenant=chosen.tenant),
+        "cancellation_requests_url": reverse("admin:bookings_cancellationrequest_changelist")
+        + "?resolved_at__isempty=1",
     }
 
 
@@ -153,6 +157,7 @@ class CalendarCell:
     text: str  # the visible word(s): the state never relies on colour alone
     url: str
     action: str  # what following the link does
+    move_url: str = ""  # a confirmed booking: staff move it from here
 
 
 def _cell(day: CalendarDay, *, blackout_add: str, tenant_pk: int | None) -> CalendarCell:
@@ -182,7 +187,10 @@ def _cell(day: CalendarDay, *, blackout_add: str, tenant_pk: int | None) -> Cale
     label = f"{when}: {text}" + (f" — {action}" if action else "")
     if day.today:
         label = f"Today, {label}"
-    return CalendarCell(day=day, label=label, text=text, url=url, action=action)
+    move_url = ""
+    if day.booking is not None and state == "booked" and not day.past:
+        move_url = reverse("admin:bookings_booking_move", args=[day.booking.pk])
+    return CalendarCell(day=day, label=label, text=text, url=url, action=action, move_url=move_url)
 
 
 def calendar_context(request: HttpRequest) -> dict[str, Any]:
@@ -246,6 +254,7 @@ CSV_COLUMNS = (
     "canceled_at",
     "cancel_reason",
     "notes",
+    "answers",
 )
 
 
@@ -287,6 +296,7 @@ def booking_csv_row(booking: Booking) -> list[Any]:
         _iso(booking.canceled_at),
         booking.cancel_reason,
         booking.notes,
+        format_answers(booking),
     ]
     return [csv_safe(value) for value in row]
 
@@ -312,6 +322,11 @@ def _ledger_cell(booking: Booking) -> str:
             f"refund:{refund.status}:{refund.amount_cents}" for refund in payment.refunds.all()
         ]
     return "; ".join(parts)
+
+
+def format_answers(booking: Booking) -> str:
+    """The booking's answers as one cell: "guests: 12; venue: The barn"."""
+    return "; ".join(f"{key}: {value}" for key, value in (booking.answers or {}).items())
 
 
 def bookings_csv_response(queryset, *, filename: str) -> HttpResponse:

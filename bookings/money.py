@@ -182,3 +182,47 @@ def refund_allocation(
             out.append((payment_id, take))
             left -= take
     return out
+
+
+# --- cancellation policy and date changes ---------------------------------
+
+
+def policy_refund_percent(*, tiers: list[tuple[int, int]], days_before: int) -> int:
+    """The percentage a cancellation policy gives back when the couple
+    cancels `days_before` days before the wedding: the tier with the
+    largest notice (days) the cancellation still meets; 0 when none does.
+    `tiers` is [(days_before, refund_percent)] in any order."""
+    met = [(days, percent) for days, percent in tiers if days_before >= days]
+    return max(met)[1] if met else 0
+
+
+def policy_refund_cents(
+    *,
+    tiers: list[tuple[int, int]],
+    days_before: int,
+    paid_cents: int,
+    refunded_cents: int,
+    non_refundable_cents: int = 0,
+) -> int:
+    """What a cancellation under the policy refunds: the tier's percentage
+    (round-half-up) of what the couple has paid and still has with the
+    business (paid less refunded, and less any non-refundable deposit).
+    `refunded_cents` counts refunds made and in flight. Never more than
+    what is left of the payment, never negative."""
+    kept = max(0, paid_cents - refunded_cents)
+    base = max(0, kept - non_refundable_cents)
+    percent = policy_refund_percent(tiers=tiers, days_before=days_before)
+    return min(kept, round_half_up(Decimal(base) * percent / 100))
+
+
+def date_change_settlement(
+    *, amount_before_cents: int, amount_after_cents: int, fee_cents: int, refundable_cents: int
+) -> tuple[int, int]:
+    """(refund, due) when a booking moves to a date whose price is
+    `amount_after_cents`: the price difference plus the change fee, netted.
+    A net decrease is refunded (never more than is left of the payment); a
+    net increase is due from the couple."""
+    net = amount_after_cents - amount_before_cents + fee_cents
+    if net < 0:
+        return min(-net, refundable_cents), 0
+    return 0, net

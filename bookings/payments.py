@@ -181,6 +181,61 @@ def _line_items(currency: str, lines: list[tuple[str, int]]) -> list[dict]:
     ]
 
 
+def date_change_session_create(
+    *,
+    tenant: Tenant,
+    booking: Booking,
+    change_id: int,
+    amount_cents: int,
+    title: str,
+    commission_cents: int,
+    expires_at: dt.datetime,
+    return_url: str,
+) -> CheckoutSession:
+    """The pay link for what a date change left due (a higher price, the
+    change fee): one line, the booking's metadata plus `altar_date_change`
+    so the webhook records it on the change, not as the booking's payment."""
+    metadata = {
+        "booking_id": str(booking.pk),
+        "tenant": tenant.slug,
+        "altar_date_change": str(change_id),
+    }
+    params: dict = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": booking.currency,
+                    "unit_amount": amount_cents,
+                    "product_data": {"name": title},
+                },
+                "quantity": 1,
+            }
+        ],
+        "customer_email": booking.email,
+        "client_reference_id": str(booking.pk),
+        "metadata": metadata,
+        "expires_at": int(expires_at.timestamp()),
+        "success_url": return_url,
+        "cancel_url": return_url,
+        "payment_intent_data": {"metadata": metadata},
+    }
+    if booking.stripe_account_id:
+        params["payment_intent_data"]["application_fee_amount"] = commission_cents
+        params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
+    try:
+        session = stripe_client().v1.checkout.sessions.create(
+            params, {"idempotency_key": f"altar-date-change-{change_id}"}
+        )
+    except stripe.StripeError as exc:
+        raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
+    return CheckoutSession(
+        id=session.id,
+        url=session.url,
+        expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
+    )
+
+
 def checkout_session_expire(*, session_id: str) -> str:
     """Make an open Checkout Session unpayable (Stripe's Cancel link only
     redirects; the session stays payable until it expires:

@@ -137,7 +137,7 @@ def booking_get(*, tenant: Tenant, booking_id: uuid.UUID | str) -> Booking:
         raise BookingNotFound() from exc
     booking = (
         Booking.objects.filter(tenant=tenant, pk=booking_id)
-        .select_related("package")
+        .select_related("package", "terms_version")
         .prefetch_related("add_on_lines")
         .first()
     )

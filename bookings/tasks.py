@@ -117,6 +117,33 @@ def booking_mail_reminder(*, tenant_id: int, reminder_id: int) -> str:
 
 
 @task()
+def booking_mail_date_changed(*, tenant_id: int, change_id: int) -> str:
+    """Both sides: the new date, with the calendar update (same UID,
+    SEQUENCE + 1). Sent once per change (the change row is the mark)."""
+    return notifications.send_date_changed(tenant_id=tenant_id, change_id=change_id)
+
+
+@task()
+def date_change_mail_pay_link(*, tenant_id: int, change_id: int) -> str:
+    return notifications.send_date_change_pay_link(tenant_id=tenant_id, change_id=change_id)
+
+
+@task()
+def date_change_pay_link(*, tenant_id: int, change_id: int, attempt: int = 1) -> str:
+    """Open the Checkout Session for what a date change left due."""
+    from bookings import services  # services enqueue this task: import at run time
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant), actor_context("system", "task:date_change_pay_link"):
+        try:
+            return services.date_change_pay_link_open(tenant=tenant, change_id=change_id)
+        except PaymentProviderError as exc:
+            if not exc.retryable:
+                raise
+            return _retry(date_change_pay_link, attempt, tenant_id=tenant_id, change_id=change_id)
+
+
+@task()
 def checkout_session_expire(*, tenant_id: int, session_id: str, attempt: int = 1) -> str:
     """Make the Checkout Session of a hold that ended early unpayable."""
     try:

@@ -74,6 +74,20 @@ def _paid(event: dict[str, Any], tenant: Tenant) -> HandlerResult:
             amount=session.get("amount_total") or 0,
         )
         return HandlerResult(True, f"balance: {outcome}")
+    change_id = (session.get("metadata") or {}).get("altar_date_change")
+    if change_id:
+        # The pay link of a date change: money for the change, not the
+        # booking's checkout.
+        if not str(change_id).isdigit():
+            return HandlerResult(False, "not one of our date changes")
+        outcome = bookings.date_change_mark_paid(
+            tenant=tenant,
+            change_id=int(change_id),
+            checkout_session_id=session["id"],
+            amount_paid_cents=session.get("amount_total") or 0,
+            currency=session.get("currency") or "",
+        )
+        return HandlerResult(True, f"date change: {outcome}")
     booking = _booking_for_session(session, tenant)
     if booking is None:
         return HandlerResult(False, "no booking of this tenant matches the session")
@@ -89,6 +103,9 @@ def checkout_session_completed(*, event: dict[str, Any], tenant: Tenant, **_: An
         return _paid(event, tenant)
     if payment_status != "unpaid":  # "no_payment_required": Altar never sells free dates
         return HandlerResult(False, f"completed with payment_status {payment_status!r}")
+    if (event["data"]["object"].get("metadata") or {}).get("altar_date_change"):
+        # A date change paid by bank debit: recorded when it succeeds.
+        return HandlerResult(True, "date change: payment processing")
     # A delayed method (bank debit): the date stays occupied while it settles.
     booking = _booking_for_session(event["data"]["object"], tenant)
     if booking is None:

@@ -8,6 +8,7 @@ from catalog.api.serializers import PaymentPlanOutputSerializer
 
 # The contract's dates are YYYY-MM-DD only (DRF would also take 20260701).
 ISO_DATE = ["%Y-%m-%d"]
+MAX_ANSWERS = 50
 
 
 class CheckoutInputSerializer(serializers.Serializer):
@@ -20,6 +21,21 @@ class CheckoutInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     phone = serializers.CharField(max_length=40, required=False, default="", allow_blank=True)
     notes = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    # The version of the tenant's terms the couple accepted (GET /terms);
+    # required when the tenant has terms.
+    accept_terms_version = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=2**31 - 1
+    )
+    # Answers to the tenant's booking questions by key; each is checked
+    # against its question by the service (`answers.<key>` error codes).
+    answers = serializers.DictField(required=False, default=dict, allow_empty=True)
+
+    def validate_answers(self, value: dict) -> dict:
+        if len(value) > MAX_ANSWERS:
+            raise serializers.ValidationError(
+                f"At most {MAX_ANSWERS} answers.", code="too_many_answers"
+            )
+        return value
 
 
 class AvailabilityRangeInputSerializer(serializers.Serializer):
@@ -75,6 +91,17 @@ class BookingAddOnOutputSerializer(serializers.Serializer):
     price_cents = serializers.IntegerField()
 
 
+class TermsOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    text = serializers.CharField()
+    published_at = serializers.DateTimeField(source="created_at")
+
+
+class BookingTermsOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(source="terms_version.version")
+    accepted_at = serializers.DateTimeField(source="terms_accepted_at")
+
+
 class BookingOutputSerializer(serializers.Serializer):
     """The public view of a booking: no e-mail, phone or notes."""
 
@@ -103,6 +130,13 @@ class BookingOutputSerializer(serializers.Serializer):
     @extend_schema_field(serializers.IntegerField())
     def get_balance_due_cents(self, booking) -> int:
         return booking_balance_due_cents(booking)
+
+    terms = serializers.SerializerMethodField()
+
+    def get_terms(self, booking) -> dict | None:
+        if booking.terms_version_id is None:
+            return None
+        return BookingTermsOutputSerializer(booking).data
 
 
 class CheckoutOutputSerializer(serializers.Serializer):

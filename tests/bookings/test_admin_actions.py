@@ -290,6 +290,7 @@ def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
         "canceled_at": "",
         "cancel_reason": "",
         "notes": "Line one\nline two, with comma",
+        "answers": "",
     }
 
 

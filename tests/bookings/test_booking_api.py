@@ -63,6 +63,7 @@ def test_booking_has_exactly_the_public_shape(tenant_api, tenant, unscoped):
             "deposit_refundable": None,
             "balance_days_before": None,
         },
+        "terms": None,
     }
     text = response.content.decode()
     for private in ("zoe@example.com", "555 0199", "lilies", "email", "phone", "notes"):
