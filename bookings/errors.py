@@ -82,6 +82,17 @@ class BookingChangedMeanwhile(DomainError):
     message = "The booking was just paid or changed; review it again before deciding."
 
 
+class HoldEnded(DomainError):
+    """The hold ended (staff released it) while its Checkout Session was
+    being opened: the session is expired at Stripe, nothing can be paid."""
+
+    code = "hold_ended"
+    status = 409
+    message = (
+        "The hold on this date ended before payment could start; check the date and try again."
+    )
+
+
 class HoldNotReleasable(DomainError):
     code = "hold_not_releasable"
     status = 409

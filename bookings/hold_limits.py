@@ -168,6 +168,7 @@ def hold_reusable(
     *,
     tenant: Tenant,
     email: str,
+    couple_name: str,
     event_date: dt.date,
     package_slug: str,
     add_on_slugs: list[str],
@@ -181,7 +182,12 @@ def hold_reusable(
     least HOLD_REUSE_MIN_REMAINING_SECONDS left to pay in before the
     session ends (`session_grace` before the hold does). A hold with less
     time left is not reused (the couple would be sent to a page about to
-    expire)."""
+    expire).
+
+    The hold is handed back only to the same couple: the e-mail exactly as
+    they typed it (case aside) and the same names. The normalised e-mail
+    alone (which the limits count by) would hand a couple's booking, names
+    and Checkout link to anyone who knows their address and date."""
     booking = (
         Booking.objects.filter(
             tenant=tenant,
@@ -203,4 +209,11 @@ def hold_reusable(
         return None
     if sorted(line.slug for line in booking.add_on_lines.all()) != sorted(add_on_slugs):
         return None
-    return booking
+    same_couple = booking.email.strip().casefold() == email.strip().casefold() and _name_key(
+        booking.couple_name
+    ) == _name_key(couple_name)
+    return booking if same_couple else None
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.split()).casefold()

@@ -52,6 +52,9 @@ class Refund:
     status: str
     failure_reason: str
     payment_intent_id: str = ""
+    # Our BookingRefund id from its metadata (`altar_refund`); None when the
+    # refund was made outside Altar.
+    altar_refund_id: int | None = None
 
 
 _client_lock = threading.Lock()
@@ -285,22 +288,32 @@ def refund_create(
     return _refund(refund)
 
 
-def refund_find(*, payment_intent_id: str, altar_refund_id: int) -> Refund | None:
-    """The refund Altar asked for as `altar_refund_id`, if Stripe made it
-    (listed by payment intent, every page)."""
+def refunds_list(*, payment_intent_id: str) -> list[Refund]:
+    """Every refund of a payment, as Stripe has them (all pages)."""
     client = stripe_client()
     params: dict = {"payment_intent": payment_intent_id, "limit": 100}
+    found: list[Refund] = []
     while True:
         try:
             page = client.v1.refunds.list(params)
         except stripe.StripeError as exc:
             raise _provider_error("refunds.list", None, exc) from exc
-        for refund in page.data:
-            if (refund.metadata or {}).get("altar_refund") == str(altar_refund_id):
-                return _refund(refund)
+        found += [_refund(refund) for refund in page.data]
         if not page.has_more or not page.data:
-            return None
+            return found
         params["starting_after"] = page.data[-1].id
+
+
+def refund_find(*, payment_intent_id: str, altar_refund_id: int) -> Refund | None:
+    """The refund Altar asked for as `altar_refund_id`, if Stripe made it."""
+    return next(
+        (
+            refund
+            for refund in refunds_list(payment_intent_id=payment_intent_id)
+            if refund.altar_refund_id == altar_refund_id
+        ),
+        None,
+    )
 
 
 def _refund(refund: stripe.Refund) -> Refund:
@@ -310,7 +323,13 @@ def _refund(refund: stripe.Refund) -> Refund:
         status=refund.status or "pending",
         failure_reason=getattr(refund, "failure_reason", None) or "",
         payment_intent_id=refund.get("payment_intent") or "",
+        altar_refund_id=_altar_refund_id(refund.get("metadata") or {}),
     )
+
+
+def _altar_refund_id(metadata) -> int | None:
+    value = metadata.get("altar_refund") or ""
+    return int(value) if value.isdigit() else None
 
 
 def _provider_error(call: str, booking_id, exc: stripe.StripeError) -> PaymentProviderError:

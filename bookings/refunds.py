@@ -335,6 +335,27 @@ def refund_record_from_event(*, tenant: Tenant, refund: dict[str, Any]) -> bool 
     )
 
 
+def refunds_sync(*, tenant: Tenant, booking_id: uuid.UUID | str) -> str:
+    """Record every refund Stripe has of the booking's payment. Run once
+    after a payment is recorded: a refund made at Stripe before the payment
+    reached Altar (its refund.* event found no booking yet and was ignored)
+    counts from then on. Outside any transaction (a Stripe call)."""
+    booking = Booking.objects.filter(tenant=tenant, pk=booking_id).first()
+    if booking is None or not booking.stripe_payment_intent_id:
+        return "no payment"
+    made = payments.refunds_list(payment_intent_id=booking.stripe_payment_intent_id)
+    changed = sum(
+        refund_record(
+            tenant=tenant,
+            booking_id=booking.pk,
+            refund=refund,
+            altar_refund_id=refund.altar_refund_id,
+        )
+        for refund in made
+    )
+    return f"{len(made)} refund(s) at Stripe, {changed} recorded now"
+
+
 def refunded_refresh(booking: Booking) -> None:
     """Precondition: `booking` locked. Kept for callers that think in refunds."""
     ledger_refresh(booking)

@@ -35,6 +35,7 @@ from bookings.errors import (
     BookingChangedMeanwhile,
     BookingNotCancelable,
     DateUnavailable,
+    HoldEnded,
     HoldNotReleasable,
     PackageNotOffered,
     PaymentProviderError,
@@ -290,6 +291,7 @@ def booking_checkout(
     reused = hold_limits.hold_reusable(
         tenant=tenant,
         email=email,
+        couple_name=couple_name,
         event_date=event_date,
         package_slug=package_slug,
         add_on_slugs=add_on_slugs,
@@ -332,12 +334,25 @@ def booking_checkout(
         # session created before a timeout has a URL nobody received.
         _hold_discard(tenant=tenant, booking_id=booking.pk)
         raise
-    Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
-        stripe_checkout_session_id=session.id,
-        checkout_url=session.url,
-        stripe_customer_id=customer_id,
-        updated_at=timezone.now(),
-    )
+    with transaction.atomic():
+        # Only a hold still held gets its payment page: staff may have
+        # released it while Stripe opened the session (no session id was
+        # known then, so nothing could expire it).
+        still_held = Booking.objects.filter(
+            tenant=tenant, pk=booking.pk, status=Booking.Status.HELD
+        ).update(
+            stripe_checkout_session_id=session.id,
+            checkout_url=session.url,
+            stripe_customer_id=customer_id,
+            updated_at=timezone.now(),
+        )
+        if not still_held:
+            Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
+                stripe_checkout_session_id=session.id, updated_at=timezone.now()
+            )
+            tasks.checkout_session_expire.enqueue(tenant_id=tenant.pk, session_id=session.id)
+    if not still_held:
+        raise HoldEnded()
     booking.stripe_customer_id = customer_id
     booking.stripe_checkout_session_id = session.id
     booking.checkout_url = session.url
@@ -403,6 +418,10 @@ def booking_mark_paid(
     )
     # Refunds that arrived before the payment count now; paid_cents from the ledger.
     refunds.ledger_refresh(booking)
+    if payment_intent_id:
+        # Refunds made at Stripe before this payment reached Altar found no
+        # booking when their events came: fetch them once, after commit.
+        tasks.payment_refunds_sync.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
     booking.stripe_payment_intent_id = payment_intent_id or None
     booking.stripe_checkout_session_id = booking.stripe_checkout_session_id or checkout_session_id
     fields = ["paid_cents", "stripe_payment_intent_id", "stripe_checkout_session_id", "updated_at"]

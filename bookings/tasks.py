@@ -144,6 +144,21 @@ def date_change_pay_link(*, tenant_id: int, change_id: int, attempt: int = 1) ->
 
 
 @task()
+def payment_refunds_sync(*, tenant_id: int, booking_id: str, attempt: int = 1) -> str:
+    """Refunds Stripe made before the payment reached Altar (bookings.refunds)."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant), actor_context("system", "task:payment_refunds_sync"):
+        try:
+            return refunds.refunds_sync(tenant=tenant, booking_id=booking_id)
+        except PaymentProviderError as exc:
+            if not exc.retryable:
+                # Stripe refused the listing (e.g. it knows no such payment):
+                # nothing to record; the refund.* events stay the main path.
+                return f"refunds not listed ({exc.stripe_code})"
+            return _retry(payment_refunds_sync, attempt, tenant_id=tenant_id, booking_id=booking_id)
+
+
+@task()
 def checkout_session_expire(*, tenant_id: int, session_id: str, attempt: int = 1) -> str:
     """Make the Checkout Session of a hold that ended early unpayable."""
     try:

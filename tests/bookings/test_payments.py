@@ -200,8 +200,10 @@ def test_refund_after_a_stripe_500_is_looked_up_then_retried_under_a_new_key(
         f"altar-refund-{refund.pk}-attempt-1",
         f"altar-refund-{refund.pk}-attempt-2",
     ]
+    # Two listings: the refunds fetched once the payment was recorded, then
+    # the look-up after the 500.
     lookups = [r for r in stripe_standin.requests if r.method == "GET" and r.path == "/v1/refunds"]
-    assert len(lookups) == 1
+    assert len(lookups) == 2
     assert stripe_standin.get(refund.stripe_refund_id)["amount"] == booking.amount_cents
 
 
