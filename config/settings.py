@@ -156,6 +156,13 @@ DATABASES["default"]["OPTIONS"]["pool"] = {
     "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Benchmark instrumentation (tools/bench.py), off unless set: a directory
+# where every database connection writes libpq's protocol trace, so the
+# benchmark can count round trips (ReadyForQuery messages) per request.
+DB_TRACE_DIR = env.str("DB_TRACE_DIR", default="")
+# A minimal DRF view at /api/_bench/bare (no key, no throttle, no database):
+# the benchmark's second baseline. Off in production.
+BENCH_BARE_VIEW = env.bool("BENCH_BARE_VIEW", default=False)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
