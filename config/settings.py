@@ -68,6 +68,9 @@ INSTALLED_APPS = [
     "axes",
 ]
 
+# Middleware wrapped as config.middleware.* does not run on the machine
+# paths (/api/v1/, /stripe/webhook/): no cookies, sessions or users there
+# (config/middleware.py).
 MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "django_guid.middleware.guid_middleware",
@@ -76,14 +79,14 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Before CommonMiddleware, as django-cors-headers requires.
     "corsheaders.middleware.CorsMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.WhiteNoiseMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.CsrfViewMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tenants.middleware.AdminTenantScopeMiddleware",
+    "config.middleware.AdminTenantScopeMiddleware",
     # Last, as django-axes requires: refuses logins while locked out.
     "axes.middleware.AxesMiddleware",
 ]
