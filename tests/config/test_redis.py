@@ -228,9 +228,7 @@ def test_catalog_change_is_served_on_the_next_request(
     from tenants.scoping import tenant_scope
 
     PackageFactory(tenant=tenant, slug="sunrise")
-    assert [p["slug"] for p in tenant_api.get("/api/v1/packages").json()["results"]] == [
-        "sunrise"
-    ]
+    assert [p["slug"] for p in tenant_api.get("/api/v1/packages").json()["results"]] == ["sunrise"]
     assert tenant_api.get("/api/v1/packages").status_code == 200  # warm
     with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
         catalog.package_create(tenant=tenant, slug="sunset", title="Sunset", price_cents=1000)
