@@ -899,12 +899,12 @@ INSERT INTO bookings_booking (
     refunded_cents, commission_refunded_cents, stripe_checkout_session_id,
     stripe_payment_intent_id, stripe_account_id, checkout_url, created_at, updated_at,
     confirmed_at, canceled_at, expired_at, cancel_reason, confirmation_mailed_at,
-    cancellation_mailed_at)
+    cancellation_mailed_at, expire_reason, hold_client_key, hold_email_key, language)
 SELECT gen_random_uuid(), p.tenant_id, p.id, %(first)s::date + %(step)s * k, 'Seed Couple',
     'seed@example.com', '', '', CASE WHEN k %% 3 = 0 THEN 'canceled' ELSE 'confirmed' END,
     NULL, 100000, 'usd', 1000, 10000, 100000, 0, 0, NULL, NULL, '', '', now(), now(),
     CASE WHEN k %% 3 = 0 THEN NULL ELSE now() END, CASE WHEN k %% 3 = 0 THEN now() END,
-    NULL, '', NULL, NULL
+    NULL, '', NULL, NULL, '', '', '', 'en'
 FROM catalog_package p CROSS JOIN generate_series(%(lo)s, %(hi)s - 1) AS k
 WHERE p.tenant_id {op} %(measured)s
 """
@@ -1327,6 +1327,9 @@ def main() -> None:
             "",
             *notes,
         ]
+        report_path = out / f"bench-{stamp}.md"
+        # Written now too: the big runs take long and must not lose it.
+        report_path.write_text("\n".join(sections) + "\n")
         if not args.skip_big:
             print(f"Seeding {BIG_DB} (10^4 then 10^6 bookings)…", flush=True)
             rows = big_database(
