@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "django_guid.middleware.guid_middleware",
+    # The request's one access line (config/middleware.py), with its id.
+    "config.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so every response (error pages included) gets the policy.
     "csp.middleware.CSPMiddleware",
@@ -149,8 +151,14 @@ DATABASES["default"]["ENGINE"] = "config.db_engine"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
-# Behind PgBouncer < 1.21 in transaction mode, server-side prepared
-# statements must be off (docs/deploy.md).
+# Server-side binding: queries go out with parameters ($1…) instead of
+# inlined literals, so psycopg prepares the ones a connection repeats
+# (after prepare_threshold uses, default 5) and PostgreSQL skips parsing
+# and planning them. Behind PgBouncer < 1.21 in transaction mode, prepared
+# statements must be off (DB_PREPARE_THRESHOLD=off, docs/deploy.md).
+DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
+    "DB_SERVER_SIDE_BINDING", default=True
+)
 if env.str("DB_PREPARE_THRESHOLD", default="") == "off":
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
 DATABASES["default"]["OPTIONS"]["pool"] = {
@@ -458,7 +466,15 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The stripe library logs every request at INFO, with URLs; ours say
-    # what matters (altar.payments) without personal data.
-    "loggers": {"stripe": {"level": "WARNING"}},
+    # One line per request (altar.access) and nothing else unless something
+    # goes wrong: the stripe library logs every API call at INFO, with URLs
+    # (ours, altar.payments, say what matters without personal data);
+    # django_guid logs each generated id at INFO; django.request logs each
+    # 4xx as a WARNING that the access line already shows (its 5xx records,
+    # with the traceback, stay).
+    "loggers": {
+        "stripe": {"level": "WARNING"},
+        "django_guid": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
 }

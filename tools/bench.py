@@ -62,13 +62,13 @@ CONTENDERS = 200
 REDIS_URL = ""  # the bench's own redis-server, started by main()
 WEB_APP_NAME = "altar-bench-web"  # application_name of the app's PG connections
 MIX_EVENTS = 100  # webhook events whose redeliveries race them (invariants run)
-MAX_CHECKOUTS = 3000
+MAX_CHECKOUTS = 1150  # checkout dates: days 1000 to 2160, before the webhooks' (2200 on)
 STANDIN_API_VERSION = "2024-06-20"
 
 # Days after today (tenant time zone UTC) for each scenario's dates, so no
 # scenario ever meets another's booking.
 AVAILABILITY_DAYS = 366  # inclusive range: today .. today + 365
-WEBHOOK_FIRST_DAY = 400
+WEBHOOK_FIRST_DAY = 2200
 CHECKOUT_FIRST_DAY = 1000
 
 
