@@ -256,3 +256,17 @@ def test_gate_throttles_in_the_same_order_per_client(tenant_key, gate_redis, mon
     assert statuses == [200, 200, 200, 429]
     assert int(first.get("/api/v1/tenant")["Retry-After"]) >= 1
     assert other.status_code == 200
+
+
+def test_warm_package_list_is_one_redis_round_trip_and_no_query(
+    tenant, tenant_api, gate_redis, redis_round_trips, django_assert_num_queries
+):
+    PackageFactory(tenant=tenant, slug="sunrise")
+    assert tenant_api.get("/api/v1/packages").status_code == 200  # fills both caches
+    redis_round_trips.clear()
+
+    with django_assert_num_queries(0):
+        response = tenant_api.get("/api/v1/packages")
+
+    assert [p["slug"] for p in response.json()["results"]] == ["sunrise"]
+    assert len(redis_round_trips) == 1  # the gate's; the catalog came from this process
