@@ -1302,8 +1302,8 @@ def main() -> None:
             f"bench-results/gunicorn-{stamp}.log; stand-in log: bench-results/standin-{stamp}.log",
         ]
         mode = (
-            f"Mode: {args.workers} gunicorn workers x 4 threads (config/gunicorn.py, access "
-            f"log on, worker recycling off), {'no worker' if args.no_worker else '1 db_worker'}, "
+            f"Mode: {args.workers} gunicorn workers x 4 threads (config/gunicorn.py, logging "
+            f"as deployed, worker recycling off), {'no worker' if args.no_worker else '1 db_worker'}, "
             f"the bench's own Redis; {args.runs} measured rounds after a warm-up round; "
             f"{time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs, load "
             f"{os.getloadavg()[0]:.1f}"
