@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -34,6 +35,7 @@ from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_c
 from bookings.models import Booking
 from bookings.notifications import booking_ics
 from bookings.services import booking_checkout, booking_expire
+from config.csp import allow_framing
 from config.errors import DomainError
 from storefront import presenters
 from storefront.branding import tenant_theme
@@ -66,11 +68,13 @@ def _tenant(slug: str) -> Tenant:
     return tenant
 
 
-def frame_ancestors(tenant: Tenant | None) -> str:
-    """The tenant's own websites (its CORS origins) may frame its pages;
-    nobody else may."""
-    origins = [o for o in (tenant.cors_origins if tenant else []) if "'" not in o and ";" not in o]
-    return " ".join(["'self'", *origins])
+def checkout_origin() -> str:
+    """Where Stripe Checkout pages live: checkout.stripe.com, or the stand-in
+    (its hosted pages share its API's origin) when STRIPE_API_BASE points at one."""
+    base = urlsplit(settings.STRIPE_API_BASE)
+    if base.hostname == "api.stripe.com":
+        return "https://checkout.stripe.com"
+    return f"{base.scheme}://{base.netloc}"
 
 
 def _page(
@@ -89,9 +93,14 @@ def _page(
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
     }
     response = render(request, template, context, status=status)
-    # One place sets what may frame the couple's pages (the platform's CSP
-    # middleware, when present, adds the rest of the policy).
-    response["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors(tenant)}"
+    # One place says what may frame the couple's pages: the tenant's own
+    # websites (its CORS origins, validated as origins), nobody else.
+    allow_framing(response, tenant.cors_origins if tenant else [])
+    # Without JavaScript the booking form posts here and is redirected to
+    # Stripe Checkout; CSP's form-action also governs that redirect, so
+    # Checkout's origin is allowed next to this one.
+    response._csp_update = {**(getattr(response, "_csp_update", None) or {}),
+                            "form-action": [checkout_origin()]}  # fmt: skip
     response["Cache-Control"] = "no-store"
     response["Content-Language"] = translation.get_language()
     return response
