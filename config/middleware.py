@@ -1,7 +1,7 @@
 """Middleware that the machine-facing paths skip.
 
 The couples' API (/api/v1/) and Stripe's webhook (/stripe/webhook/) carry
-no cookies and no signed-in user: sessions, CSRF, authentication, messages,
+no cookies and no signed-in user: sessions, authentication, messages,
 the admin's tenant scope and django-axes have nothing to do there, yet each
 costs every request a little (sessions and auth also add `Vary: Cookie`).
 Each such middleware is listed in settings.MIDDLEWARE wrapped as
@@ -56,7 +56,6 @@ def _skipping(hook: str) -> Callable:
 
 
 SessionMiddleware = outside_machine_paths("django.contrib.sessions.middleware.SessionMiddleware")
-CsrfViewMiddleware = outside_machine_paths("django.middleware.csrf.CsrfViewMiddleware")
 AuthenticationMiddleware = outside_machine_paths(
     "django.contrib.auth.middleware.AuthenticationMiddleware"
 )

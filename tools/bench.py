@@ -1142,6 +1142,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-big", action="store_true", help="skip the 10^4 vs 10^6 bookings runs"
     )
+    parser.add_argument(
+        "--big-only",
+        action="store_true",
+        help="only the 10^4 vs 10^6 runs, reusing <database>_big's schema (flushed, migrated)",
+    )
     args = parser.parse_args()
     if not re.fullmatch(r"altar_\w+", args.database):
         parser.error("--database must look like altar_<name>")
@@ -1166,6 +1171,9 @@ def main() -> None:
     today = dt.datetime.now(dt.UTC).date()
     contended = today + dt.timedelta(days=CHECKOUT_FIRST_DAY + checkout_days + 10)
 
+    if args.big_only:
+        big_only(args, env, today, out, stamp, redis_proc, trace_dir)
+        return
     print(f"Preparing the benchmark database {BENCH_DB}…", flush=True)
     servers: list[subprocess.Popen] = [redis_proc]
     try:
@@ -1303,7 +1311,8 @@ def main() -> None:
         ]
         mode = (
             f"Mode: {args.workers} gunicorn workers x 4 threads (config/gunicorn.py, logging "
-            f"as deployed, worker recycling off), {'no worker' if args.no_worker else '1 db_worker'}, "
+            "as deployed, worker recycling off), "
+            f"{'no worker' if args.no_worker else '1 db_worker'}, "
             f"the bench's own Redis; {args.runs} measured rounds after a warm-up round; "
             f"{time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs, load "
             f"{os.getloadavg()[0]:.1f}"
@@ -1353,7 +1362,43 @@ def main() -> None:
         raise SystemExit(1)
 
 
-def big_sections(rows: list[BigRow], healthz: Scenario) -> list[str]:
+def big_only(args, env, today, out, stamp, redis_proc, trace_dir) -> None:
+    """The growth runs alone, on an existing <database>_big (a previous
+    run's): emptied and migrated, which takes seconds instead of minutes."""
+    big_env = {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{BIG_DB}"}
+    servers: list[subprocess.Popen] = [redis_proc]
+    try:
+        for command in (["flush", "--no-input"], ["migrate", "-v0"]):
+            subprocess.run(
+                [sys.executable, "manage.py", *command], cwd=ROOT, env=big_env, check=True
+            )
+        standin_port = free_port()
+        standin_log = out / f"standin-{stamp}.log"
+        standin = start_standin(standin_port, env["STRIPE_SECRET_KEY"], standin_log)
+        servers.append(standin)
+        server_env = {
+            **env,
+            "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}",
+            "STRIPE_API_BASE_ALLOW_ANY": "true",
+        }
+        rows = big_database(
+            server_env,
+            today=today,
+            log_path=out / f"gunicorn-{stamp}.log",
+            args=args,
+            meter_for=lambda database: Meter(database, redis_proc, standin),
+            trace_dir=trace_dir,
+        )
+    finally:
+        for proc in reversed(servers):
+            stop(proc)
+    report = "\n".join(big_sections(rows, None))
+    print(report)
+    (out / f"bench-big-{stamp}.md").write_text(report + "\n")
+    print(f"\nWritten to bench-results/bench-big-{stamp}.md")
+
+
+def big_sections(rows: list[BigRow], healthz: Scenario | None) -> list[str]:
     lines = [
         "",
         "As the database grows (1,000 tenants; the measured tenant has 1,000 bookings, "
