@@ -156,13 +156,17 @@ DATABASES["default"].setdefault("OPTIONS", {})
 # Server-side binding: queries go out with parameters ($1…) instead of
 # inlined literals, so psycopg prepares the ones a connection repeats
 # (after prepare_threshold uses, default 5) and PostgreSQL skips parsing
-# and planning them. Behind PgBouncer < 1.21 in transaction mode, prepared
-# statements must be off (DB_PREPARE_THRESHOLD=off, docs/deploy.md).
+# and planning them (DB_PREPARE_THRESHOLD, default 5 uses). Behind PgBouncer
+# < 1.21 in transaction mode, prepared statements must be off
+# (DB_PREPARE_THRESHOLD=off, docs/deploy.md).
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
     "DB_SERVER_SIDE_BINDING", default=True
 )
-if env.str("DB_PREPARE_THRESHOLD", default="") == "off":
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+# Django turns psycopg's prepared statements off unless this is set.
+_prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    None if _prepare_threshold == "off" else int(_prepare_threshold)
+)
 DATABASES["default"]["OPTIONS"]["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
