@@ -118,6 +118,13 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["tenant", "event_date"], name="bookings_tenant_date_idx"),
             models.Index(fields=["status", "hold_expires_at"], name="bookings_status_hold_idx"),
+            # The hold-limit count (hold_limits_check) reads one tenant's
+            # active holds; without it the planner reads every tenant's.
+            models.Index(
+                fields=["tenant", "hold_expires_at"],
+                condition=Q(status="held"),
+                name="bookings_tenant_held_idx",
+            ),
             models.Index(fields=["tenant", "-created_at"], name="bookings_tenant_created_idx"),
         ]
 
