@@ -945,13 +945,20 @@ class BigRow:
 
 
 def traced_statements(trace_dir: Path) -> list[str]:
-    """The SQL texts a traced pass sent (simple or extended protocol)."""
+    """The SQL texts a traced pass sent: simple Query messages (client-side
+    binding) or Parse messages (server-side binding: "name" "sql" ...)."""
+    # libpq prints the SQL between quotes without escaping the quotes in it.
+    parse = re.compile(r'^ "[^"]*" "(.*)" [\d ]+$')
+    query = re.compile(r'^ "(.*)"$')
     texts = []
     for p in trace_dir.glob("*.trace"):
         for line in p.read_text(errors="replace").splitlines():
             parts = line.split("\t")
-            if len(parts) >= 4 and parts[0] == "F" and parts[2] in ("Query", "Parse"):
-                texts.append(parts[3])
+            if len(parts) < 4 or parts[0] != "F" or parts[2] not in ("Query", "Parse"):
+                continue
+            found = (parse if parts[2] == "Parse" else query).match(parts[3])
+            if found:
+                texts.append(found.group(1))
     return texts
 
 
@@ -1057,25 +1064,28 @@ PLAN_WORTHY = re.compile(r"\bFROM \"?bookings_(booking|blackoutdate)\b", re.IGNO
 
 
 def big_plans(env: dict[str, str], trace_dir: Path) -> dict[str, str]:
-    """EXPLAIN ANALYZE of each distinct statement on bookings or blackouts
-    that the traced requests sent (literals inlined by client-side binding,
-    or $n parameters: those are explained generically)."""
+    """The plan of each distinct SELECT on bookings or blackouts that the
+    traced requests sent: EXPLAIN ANALYZE when its literals are inline, the
+    generic plan (EXPLAIN EXECUTE with NULLs under force_generic_plan: the
+    index choice, not timings) when it has $n parameters."""
     import psycopg
 
     seen: dict[str, str] = {}
-    for text in traced_statements(trace_dir):
-        sql = text.strip('"').replace('""', '"')
-        if not PLAN_WORTHY.search(sql) or not sql.upper().startswith("SELECT"):
+    for sql in traced_statements(trace_dir):
+        if not PLAN_WORTHY.search(sql) or not sql.lstrip().upper().startswith("SELECT"):
             continue
         shape = re.sub(r"'[^']*'|\$\d+|\b\d+\b", "?", sql)
         seen.setdefault(shape, sql)
     plans = {}
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        for sql in seen.values():
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        for n, sql in enumerate(seen.values()):
+            params = len(set(re.findall(r"\$(\d+)", sql)))
             try:
-                if "$1" in sql:
-                    conn.execute("SET plan_cache_mode = force_generic_plan")
-                    rows = conn.execute(f"EXPLAIN (GENERIC_PLAN) {sql}").fetchall()
+                if params:
+                    conn.execute(f"PREPARE bench_plan_{n} AS {sql}")
+                    nulls = ", ".join(["NULL"] * params)
+                    rows = conn.execute(f"EXPLAIN EXECUTE bench_plan_{n}({nulls})").fetchall()
                 else:
                     rows = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}").fetchall()
             except psycopg.Error as exc:
