@@ -31,7 +31,12 @@ class Booking(models.Model):
     FULL_REFUND_REASONS = (CancelReason.HOLD_RELEASED, CancelReason.DATE_TAKEN)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="bookings")
+    # No index of its own: (tenant, event_date) and (tenant, -created_at)
+    # both start with it, and a lone tenant_id index tempted the planner to
+    # read all of a tenant's bookings for a date range.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, related_name="bookings", db_index=False
+    )
     # A package that has bookings cannot be deleted; deactivate it instead.
     package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="bookings")
     event_date = models.DateField()
@@ -149,6 +154,13 @@ class Booking(models.Model):
         indexes = [
             models.Index(fields=["tenant", "event_date"], name="bookings_tenant_date_idx"),
             models.Index(fields=["status", "hold_expires_at"], name="bookings_status_hold_idx"),
+            # The hold-limit count (hold_limits_check) reads one tenant's
+            # active holds; without it the planner reads every tenant's.
+            models.Index(
+                fields=["tenant", "hold_expires_at"],
+                condition=Q(status="held"),
+                name="bookings_tenant_held_idx",
+            ),
             models.Index(fields=["tenant", "-created_at"], name="bookings_tenant_created_idx"),
         ]
 

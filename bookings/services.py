@@ -208,7 +208,7 @@ def booking_hold(
             .first()
         )
         raise DateUnavailable("booked" if taken == Booking.Status.CONFIRMED else "held") from exc
-    BookingAddOn.objects.bulk_create(
+    booked_lines = BookingAddOn.objects.bulk_create(
         BookingAddOn(
             tenant=tenant,
             booking=booking,
@@ -219,6 +219,11 @@ def booking_hold(
         )
         for add_on in lines
     )
+    # The lines as if prefetched: checkout, Stripe's line items and the
+    # response read them, and each read would be a query.
+    prefetched = booking.add_on_lines.get_queryset()
+    prefetched._result_cache, prefetched._prefetch_done = list(booked_lines), True
+    booking._prefetched_objects_cache = {"add_on_lines": prefetched}
     audit_record(
         tenant=tenant,
         action="booking.held",

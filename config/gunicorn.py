@@ -26,11 +26,7 @@ limit_request_line = 4094
 limit_request_fields = 100
 # The proxy in front terminates TLS and sets X-Forwarded-Proto.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+# No access log here: the app writes one JSON line per request with its
+# request id (config.middleware.AccessLogMiddleware, logger altar.access).
+accesslog = None
 errorlog = "-"
-# JSON-ish access log without query strings (they may carry dates, never PII,
-# but keep lines short) and with the request id echoed by the app.
-access_log_format = (
-    '{"time": "%(t)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, '
-    '"bytes": %(B)s, "ms": %(M)s, "request_id": "%({x-request-id}o)s"}'
-)

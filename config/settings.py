@@ -68,22 +68,29 @@ INSTALLED_APPS = [
     "axes",
 ]
 
+# Middleware wrapped as config.middleware.* does not run on the machine
+# paths (/api/v1/, /stripe/webhook/): no cookies, sessions or users there
+# (config/middleware.py).
 MIDDLEWARE = [
     # First, so every log line of the request carries its id.
     "django_guid.middleware.guid_middleware",
+    # The request's one access line (config/middleware.py), with its id.
+    "config.middleware.AccessLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so every response (error pages included) gets the policy.
     "csp.middleware.CSPMiddleware",
     # Before CommonMiddleware, as django-cors-headers requires.
     "corsheaders.middleware.CorsMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.WhiteNoiseMiddleware",
+    "config.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Unwrapped: `check --deploy` looks for it by name (security.W003); on
+    # the machine paths it costs little (their views are csrf_exempt).
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tenants.middleware.AdminTenantScopeMiddleware",
+    "config.middleware.AdminTenantScopeMiddleware",
     # Last, as django-axes requires: refuses logins while locked out.
     "axes.middleware.AxesMiddleware",
 ]
@@ -146,16 +153,33 @@ DATABASES["default"]["ENGINE"] = "config.db_engine"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
-# Behind PgBouncer < 1.21 in transaction mode, server-side prepared
-# statements must be off (docs/deploy.md).
-if env.str("DB_PREPARE_THRESHOLD", default="") == "off":
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+# Server-side binding: queries go out with parameters ($1…) instead of
+# inlined literals, so psycopg prepares the ones a connection repeats
+# (after prepare_threshold uses, default 5) and PostgreSQL skips parsing
+# and planning them (DB_PREPARE_THRESHOLD, default 5 uses). Behind PgBouncer
+# < 1.21 in transaction mode, prepared statements must be off
+# (DB_PREPARE_THRESHOLD=off, docs/deploy.md).
+DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool(
+    "DB_SERVER_SIDE_BINDING", default=True
+)
+# Django turns psycopg's prepared statements off unless this is set.
+_prepare_threshold = env.str("DB_PREPARE_THRESHOLD", default="5")
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    None if _prepare_threshold == "off" else int(_prepare_threshold)
+)
 DATABASES["default"]["OPTIONS"]["pool"] = {
     "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
     "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
     "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Benchmark instrumentation (tools/bench.py), off unless set: a directory
+# where every database connection writes libpq's protocol trace, so the
+# benchmark can count round trips (ReadyForQuery messages) per request.
+DB_TRACE_DIR = env.str("DB_TRACE_DIR", default="")
+# A minimal DRF view at /api/_bench/bare (no key, no throttle, no database):
+# the benchmark's second baseline. Off in production.
+BENCH_BARE_VIEW = env.bool("BENCH_BARE_VIEW", default=False)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -457,7 +481,15 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The stripe library logs every request at INFO, with URLs; ours say
-    # what matters (altar.payments) without personal data.
-    "loggers": {"stripe": {"level": "WARNING"}},
+    # One line per request (altar.access) and nothing else unless something
+    # goes wrong: the stripe library logs every API call at INFO, with URLs
+    # (ours, altar.payments, say what matters without personal data);
+    # django_guid logs each generated id at INFO; django.request logs each
+    # 4xx as a WARNING that the access line already shows (its 5xx records,
+    # with the traceback, stay).
+    "loggers": {
+        "stripe": {"level": "WARNING"},
+        "django_guid": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
 }

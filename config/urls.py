@@ -32,6 +32,9 @@ urlpatterns = [
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe-webhook"),
 ]
 
+if settings.BENCH_BARE_VIEW:
+    urlpatterns.append(path("api/_bench/bare", views.BenchBareView.as_view(), name="bench-bare"))
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

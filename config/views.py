@@ -11,6 +11,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from config.db import connection_budget
 from config.errors import error_json_response
@@ -21,6 +23,19 @@ logger = logging.getLogger("altar.health")
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up. Touches nothing else, so it is the benchmark baseline."""
     return JsonResponse({"status": "ok"})
+
+
+class BenchBareView(APIView):
+    """The benchmark's second baseline (BENCH_BARE_VIEW): DRF's request and
+    response cycle with nothing behind it, so the table can tell what the
+    framework costs from what an endpoint adds."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    def get(self, request) -> Response:
+        return Response({"status": "ok"})
 
 
 # A probe must answer within the load balancer's timeout: it connects on

@@ -29,6 +29,7 @@ from tenants.errors import (
 from tenants.keys import PREFIX_LENGTH, generate_key, hash_key, parse_key
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.scoping import scopes_disabled
+from tenants.signals import new_epoch_after_commit
 from tenants.tasks import staff_invitation_mail
 
 logger = logging.getLogger("altar.tenants")
@@ -88,6 +89,9 @@ class CreatedTenant:
 def tenant_catalog_changed(*, tenant: Tenant) -> None:
     """Invalidate the tenant's cached catalog. Call inside the write's transaction."""
     Tenant.objects.filter(pk=tenant.pk).update(catalog_version=F("catalog_version") + 1)
+    # update() sends no post_save: API processes that keep the tenant
+    # (tenants.api.gate) must re-read its catalog_version.
+    new_epoch_after_commit()
 
 
 @transaction.atomic

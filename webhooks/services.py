@@ -79,20 +79,24 @@ def _locked_record(event: dict[str, Any]) -> StripeEvent:
     return StripeEvent.objects.select_for_update().get(event_id=event["id"])
 
 
-def stripe_event_process(*, event: dict[str, Any]) -> ProcessResult:
+def stripe_event_process(*, event: dict[str, Any], known_not_done: bool = False) -> ProcessResult:
     """Apply one verified Stripe event. Raises on failure (caller records it).
 
     A handler's Stripe read (its `prefetch`) runs first, outside any
     transaction, unless the event is already done; then the event is
     applied in one transaction. Call outside atomic for that guarantee
-    (the webhook view and `replay_webhooks` do)."""
+    (the webhook view and `replay_webhooks` do). `known_not_done`: the
+    caller has just read that the event is not done (the webhook view), so
+    the prefetch runs without asking again; the transaction still decides.)"""
     handler = handlers.HANDLERS.get(event.get("type", ""))
     fetched = None
     if handler is not None and handler.prefetch is not None:
         with scopes_disabled():
-            done = StripeEvent.objects.filter(
-                event_id=event["id"], status__in=StripeEvent.DONE_STATUSES
-            ).exists()
+            done = not known_not_done and (
+                StripeEvent.objects.filter(
+                    event_id=event["id"], status__in=StripeEvent.DONE_STATUSES
+                ).exists()
+            )
         if not done:
             fetched = handler.prefetch(event)
     return _stripe_event_apply(event=event, handler=handler, fetched=fetched)

@@ -20,14 +20,23 @@ and the exception that caused the rollback is never masked.
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db.backends.postgresql import base
+from psycopg import pq
 
 logger = logging.getLogger("altar.db")
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def _configure_connection(self, connection):
+        if settings.DB_TRACE_DIR and not getattr(connection, "_altar_traced", False):
+            _trace(connection)
+        return super()._configure_connection(connection)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # (savepoint ids active at registration, callback), in order.
@@ -67,3 +76,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 func()
             except Exception:  # like on_commit(robust=True): log, go on
                 logger.exception("on_rollback callback %r failed", func)
+
+
+def _trace(connection) -> None:
+    """Benchmark only (DB_TRACE_DIR): libpq writes every protocol message
+    of this connection to its own file; tools/bench.py counts round trips
+    in them. The file stays open as long as the connection."""
+    path = os.path.join(settings.DB_TRACE_DIR, f"{os.getpid()}-{uuid.uuid4().hex}.trace")
+    trace_file = open(path, "ab", buffering=0)  # lives as long as the connection
+    connection.pgconn.trace(trace_file.fileno())
+    connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+    connection._altar_traced = trace_file

@@ -70,7 +70,11 @@ class ClientIpThrottle(FixedWindowThrottle):
     scope = "client_ip"
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": client_ident(request)}
+        return self.cache_format % {"scope": self.scope, "ident": self.gate_ident(request, "")}
+
+    def gate_ident(self, request, prefix: str) -> str:
+        """The counter's ident (also for tenants.api.gate, given the key's prefix)."""
+        return client_ident(request)
 
 
 class TenantKeyClientThrottle(FixedWindowThrottle):
@@ -78,8 +82,11 @@ class TenantKeyClientThrottle(FixedWindowThrottle):
 
     def get_cache_key(self, request, view):
         # Touching request.auth authenticates: a bad key raises its 401 here.
-        ident = f"{request.auth.prefix}:{client_ident(request)}"
+        ident = self.gate_ident(request, request.auth.prefix)
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def gate_ident(self, request, prefix: str) -> str:
+        return f"{prefix}:{client_ident(request)}"
 
 
 class TenantKeyThrottle(FixedWindowThrottle):
@@ -87,6 +94,9 @@ class TenantKeyThrottle(FixedWindowThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
+
+    def gate_ident(self, request, prefix: str) -> str:
+        return prefix
 
 
 def client_address(request) -> str:

@@ -142,3 +142,131 @@ def test_concurrent_clients_of_one_key_each_get_their_own_exact_budget(shared_re
         ("198.51.100.2", 200): 3,
         ("198.51.100.2", 429): 7,
     }
+
+
+# --- the gate: one Redis round trip, key state with a revocation epoch ------
+
+
+@pytest.fixture
+def gate_redis(shared_redis):
+    from tenants.api import gate
+
+    gate.forget_all()
+    yield shared_redis
+    gate.forget_all()
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """Counts commands (pipelines: one each) sent to any Redis server."""
+    from redis.connection import AbstractConnection
+
+    sent = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+def test_warm_keyed_request_is_one_redis_round_trip_and_no_query(
+    tenant, tenant_api, gate_redis, redis_round_trips, django_assert_num_queries
+):
+    assert tenant_api.get("/api/v1/tenant").status_code == 200  # resolves the key
+    redis_round_trips.clear()
+
+    with django_assert_num_queries(0):
+        response = tenant_api.get("/api/v1/tenant")
+
+    assert response.status_code == 200
+    assert response.json()["slug"] == tenant.slug
+    assert len(redis_round_trips) == 1
+
+
+def test_revoked_key_is_refused_on_the_next_request(
+    tenant, tenant_api, gate_redis, django_capture_on_commit_callbacks
+):
+    from tenants.models import ApiKey
+    from tenants.scoping import scopes_disabled
+    from tenants.services import api_key_revoke
+
+    assert tenant_api.get("/api/v1/tenant").status_code == 200
+    assert tenant_api.get("/api/v1/tenant").status_code == 200  # from the kept state
+    with scopes_disabled():
+        api_key = ApiKey.objects.get(tenant=tenant, kind=ApiKey.Kind.PUBLISHABLE)
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(tenant=tenant, api_key=api_key)
+
+    response = tenant_api.get("/api/v1/tenant")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "tenant_key_invalid"
+
+
+def test_deactivated_tenant_is_refused_on_the_next_request(
+    tenant, tenant_api, gate_redis, django_capture_on_commit_callbacks
+):
+    assert tenant_api.get("/api/v1/tenant").status_code == 200
+    assert tenant_api.get("/api/v1/tenant").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant.active = False
+        tenant.save(update_fields=["active"])
+
+    response = tenant_api.get("/api/v1/tenant")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "tenant_inactive"
+
+
+def test_catalog_change_is_served_on_the_next_request(
+    tenant, tenant_api, gate_redis, django_capture_on_commit_callbacks
+):
+    from catalog import services as catalog
+    from tenants.scoping import tenant_scope
+
+    PackageFactory(tenant=tenant, slug="sunrise")
+    assert [p["slug"] for p in tenant_api.get("/api/v1/packages").json()["results"]] == ["sunrise"]
+    assert tenant_api.get("/api/v1/packages").status_code == 200  # warm
+    with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
+        catalog.package_create(tenant=tenant, slug="sunset", title="Sunset", price_cents=1000)
+
+    slugs = [p["slug"] for p in tenant_api.get("/api/v1/packages").json()["results"]]
+
+    assert sorted(slugs) == ["sunrise", "sunset"]
+
+
+def test_gate_throttles_in_the_same_order_per_client(tenant_key, gate_redis, monkeypatch):
+    from rest_framework.test import APIClient
+
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"tenant_key": "100/day", "tenant_key_client": "3/day", "client_ip": "100/day"},
+    )
+    first, second = APIClient(REMOTE_ADDR="203.0.113.1"), APIClient(REMOTE_ADDR="203.0.113.2")
+    for client in (first, second):
+        client.credentials(HTTP_X_TENANT_KEY=tenant_key)
+
+    statuses = [first.get("/api/v1/tenant").status_code for _ in range(4)]
+    other = second.get("/api/v1/tenant")
+
+    assert statuses == [200, 200, 200, 429]
+    assert int(first.get("/api/v1/tenant")["Retry-After"]) >= 1
+    assert other.status_code == 200
+
+
+def test_warm_package_list_is_one_redis_round_trip_and_no_query(
+    tenant, tenant_api, gate_redis, redis_round_trips, django_assert_num_queries
+):
+    PackageFactory(tenant=tenant, slug="sunrise")
+    assert tenant_api.get("/api/v1/packages").status_code == 200  # fills both caches
+    redis_round_trips.clear()
+
+    with django_assert_num_queries(0):
+        response = tenant_api.get("/api/v1/packages")
+
+    assert [p["slug"] for p in response.json()["results"]] == ["sunrise"]
+    assert len(redis_round_trips) == 1  # the gate's; the catalog came from this process

@@ -52,3 +52,37 @@ def test_json_log_lines_carry_the_request_id():
     assert line["name"] == "altar.test"
     assert "request_id" in line and "time" in line
     dictConfig(settings.LOGGING)
+
+
+def test_a_request_logs_one_json_access_line_with_its_id(tenant_api):
+    import io
+
+    from django.utils.module_loading import import_string
+
+    # The production console handler's formatter and filter, on a buffer.
+    formatter_config = dict(settings.LOGGING["formatters"]["json"])
+    formatter = import_string(formatter_config.pop("()"))(**formatter_config)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.addFilter(import_string(settings.LOGGING["filters"]["request_id"]["()"])())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        # A miss (404): django.request would add a warning line of its own.
+        response = tenant_api.get("/api/v1/packages/no-such-package?page=2")
+    finally:
+        root.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    assert response.status_code == 404
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["name"] == "altar.access"
+    assert line["request_id"] == response["X-Request-ID"]
+    assert (line["method"], line["path"], line["status"]) == (
+        "GET",
+        "/api/v1/packages/no-such-package",
+        404,
+    )
+    assert isinstance(line["ms"], float)
