@@ -1180,6 +1180,17 @@ def booking_date_change(
     booking.ics_sequence += 1
     if by == BookingDateChange.By.COUPLE:
         booking.couple_date_changes += 1
+    balance_due_before = booking.balance_due_on
+    if booking.balance_due_on and booking.balance_state in (
+        Booking.BalanceState.SCHEDULED,
+        Booking.BalanceState.FAILED,
+    ):
+        # The balance is due the plan's N days before the wedding: the new
+        # one. A due day already past is today (the next sweep charges it).
+        days_before = int(booking.plan_in_force.get("balance_days_before") or 0)
+        booking.balance_due_on = max(
+            new_date - dt.timedelta(days=days_before), tenant_today(tenant=tenant, now=now)
+        )
     # The price follows the new date at once when it is lower (refunded now);
     # a higher one counts when its difference is paid (date_change_mark_paid).
     if amount_after < amount_before:
@@ -1192,6 +1203,7 @@ def booking_date_change(
                     "ics_sequence",
                     "couple_date_changes",
                     "amount_cents",
+                    "balance_due_on",
                     "updated_at",
                 ]
             )
@@ -1226,6 +1238,10 @@ def booking_date_change(
         obj=booking,
         changes={
             "event_date": [from_date.isoformat(), new_date.isoformat()],
+            "balance_due_on": [
+                balance_due_before.isoformat() if balance_due_before else None,
+                booking.balance_due_on.isoformat() if booking.balance_due_on else None,
+            ],
             "changed_by": [None, by],
             "amount_cents": [amount_before, amount_after],
             "change_fee_cents": [None, fee],

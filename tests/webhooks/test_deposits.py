@@ -321,3 +321,28 @@ def test_an_unclear_answer_is_resolved_by_looking_the_charge_up(
     assert len(charges) == 1  # found by its metadata, never charged twice
     booking.refresh_from_db()
     assert booking.paid_cents == TOTAL
+
+
+def test_the_balance_due_date_follows_a_date_change(
+    deposit_plan, checkout, webhooks, stripe_standin
+):
+    from bookings.services import booking_date_change
+
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    assert booking.balance_due_on == days_ahead(60)
+
+    later = booking_date_change(
+        tenant=deposit_plan, booking_id=booking.pk, new_date=days_ahead(120), by="staff"
+    )
+    booking.refresh_from_db()
+    moved_due = booking.balance_due_on
+    booking_date_change(
+        tenant=deposit_plan, booking_id=booking.pk, new_date=days_ahead(20), by="staff"
+    )
+    booking.refresh_from_db()
+
+    assert (later.from_date, later.to_date) == (days_ahead(90), days_ahead(120))
+    assert moved_due == days_ahead(90)  # 30 days before the new wedding
+    # Moved closer than 30 days: the balance is due today (the next sweep).
+    assert booking.balance_due_on == days_ahead(0)
+    assert booking.balance_state == "scheduled"
