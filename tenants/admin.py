@@ -25,6 +25,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from config.errors import DomainError
 from tenants.admin_base import (
@@ -91,7 +92,7 @@ class ApiKeyRotateForm(forms.Form):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
+class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
     list_display = ("name", "slug", "active", "currency", "timezone", "commission_bps")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
@@ -389,7 +390,7 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, ModelAdmin):
     """Superusers only for now; keys are issued by create_tenant/rotate_api_key."""
 
     list_display = (

@@ -85,7 +85,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
     page.fill("#id_price_cents", "99000")
     page.set_input_files("input[name='photos-0-image']", str(photo))
     page.fill("input[name='photos-0-alt']", "The barn at dusk")
-    page.click("input[name='_save']")
+    page.click("[name='_save']")
     page.wait_for_url(re.compile(r"/admin/catalog/package/$"))
     expect(page.locator("#result_list")).to_contain_text("Barn elopement")
 
