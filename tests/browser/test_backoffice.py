@@ -82,7 +82,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
     page.goto("/admin/catalog/package/add/")
     page.fill("#id_title", "Barn elopement")
     page.fill("#id_slug", "barn-elopement")
-    page.fill("#id_price_cents", "99000")
+    page.fill("#id_price_cents", "990")  # dollars
     page.set_input_files("input[name='photos-0-image']", str(photo))
     page.fill("input[name='photos-0-alt']", "The barn at dusk")
     page.click("[name='_save']")
@@ -121,6 +121,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
 
     # Then: the rows say the same as the pages.
     package = Package.objects.get(tenant=tenant, slug="barn-elopement")
+    assert package.price_cents == 99_000  # typed as 990 dollars
     assert list(PackagePhoto.objects.filter(package=package).values_list("alt", flat=True)) == [
         "The barn at dusk"
     ]
