@@ -30,7 +30,7 @@ _GROUPS: dict[tuple[str, str], tuple[str, str]] = {
 }
 _GROUP_ORDER = ["Bookings", "Payments", "Catalog", "Business", "Other", "Platform"]
 # Apps with no tenant: platform operators' business only.
-PLATFORM_APPS = frozenset({"djstripe", "django_tasks_db", "axes", "auth"})
+PLATFORM_APPS = frozenset({"djstripe", "django_tasks_database", "axes", "auth"})
 
 
 def site_subheader(request: HttpRequest) -> str:
@@ -65,7 +65,9 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
     """Groups of links, from the admin's own app list (so each person sees
     exactly the models their permissions show on the index)."""
     groups: dict[str, list[dict[str, Any]]] = {name: [] for name in _GROUP_ORDER}
-    groups["Today"] = [{"title": "Dashboard", "icon": "space_dashboard", "link": _url("admin:index")}]
+    groups["Today"] = [
+        {"title": "Dashboard", "icon": "space_dashboard", "link": _url("admin:index")}
+    ]
     for app in admin.site.get_app_list(request):
         label = app["app_label"]
         if label in PLATFORM_APPS:
@@ -75,9 +77,7 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
             )
             continue
         for model in app["models"]:
-            group, icon = _GROUPS.get(
-                (label, model["object_name"]), ("Other", "table_rows")
-            )
+            group, icon = _GROUPS.get((label, model["object_name"]), ("Other", "table_rows"))
             if model.get("admin_url"):
                 groups[group].append(
                     {"title": str(model["name"]), "icon": icon, "link": model["admin_url"]}
@@ -89,7 +89,12 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
                 {"title": "Calendar", "icon": "calendar_month", "link": calendar}
             )
     return [
-        {"title": name, "separator": name != "Today", "collapsible": name == "Platform", "items": items}
+        {
+            "title": name,
+            "separator": name != "Today",
+            "collapsible": name == "Platform",
+            "items": items,
+        }
         for name in ["Today", *_GROUP_ORDER]
         if (items := groups[name])
     ]

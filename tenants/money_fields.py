@@ -26,7 +26,7 @@ _AROUND_RE = re.compile(r"^[^\d]*?([\d.,]+)[^\d]*$")
 
 
 def parse_money(text: str, currency: str) -> int:
-    """"1,800.00" / "1800" / "1800.5" in `currency` -> minor units (180000,
+    """ "1,800.00" / "1800" / "1800.5" in `currency` -> minor units (180000,
     180000, 180050 for USD). ValidationError (code "invalid" or
     "too_many_decimals") on anything else."""
     match = _AROUND_RE.match(text.strip())

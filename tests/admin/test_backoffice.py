@@ -1,0 +1,65 @@
+"""The back office read by people (issue 15): the theme's navigation, the
+business's time zone, money in units, the bookings list and booking page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bookings.models import Booking
+from tenants.models import Tenant
+from tests.factories import BookingFactory, MembershipFactory
+
+
+def owner_of(client, tenant):
+    owner = MembershipFactory(tenant=tenant, role="owner").user
+    client.force_login(owner)
+    return owner
+
+
+def test_admin_times_are_in_the_tenants_time_zone_not_utc(client, tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(timezone="America/Denver")
+    booking = BookingFactory(tenant=tenant, couple_name="Ada & Grace")
+    # 18:30 UTC on 1 July 2031 is 12:30 in Denver (MDT, UTC-6).
+    Booking.objects.filter(pk=booking.pk).update(
+        created_at=dt.datetime(2031, 7, 1, 18, 30, tzinfo=dt.UTC)
+    )
+    owner_of(client, tenant)
+
+    page = client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+
+    assert page.status_code == 200
+    assert b"12:30" in page.content and b"18:30" not in page.content
+
+
+def test_sidebar_groups_tenant_models_and_hides_platform_ones_from_staff(client, tenant, unscoped):
+    owner_of(client, tenant)
+
+    page = client.get("/admin/")
+
+    groups = [group["title"] for group in page.context["sidebar_navigation"]]
+    assert groups == ["Today", "Bookings", "Payments", "Catalog", "Business"]
+    links = [item["link"] for g in page.context["sidebar_navigation"] for item in g["items"]]
+    assert not [link for link in links if "/djstripe/" in link or "/axes/" in link]
+    assert client.get("/admin/djstripe/").status_code == 404
+
+
+def test_superusers_find_platform_models_under_one_platform_group(superuser_client):
+    page = superuser_client.get("/admin/")
+
+    navigation = {g["title"]: g["items"] for g in page.context["sidebar_navigation"]}
+    platform = {item["link"] for item in navigation["Platform"]}
+    assert {"/admin/djstripe/", "/admin/axes/", "/admin/django_tasks_database/"} <= platform
+    others = [
+        item["link"] for title, items in navigation.items() if title != "Platform" for item in items
+    ]
+    assert not [link for link in others if "/djstripe/" in link]
+
+
+def test_header_names_the_tenant(client, tenant, unscoped):
+    owner_of(client, tenant)
+
+    page = client.get("/admin/")
+
+    assert page.context["site_header"] == "Altar"
+    assert page.context["site_subheader"] == tenant.name
+    assert f'<span class="altar-tenant-name">{tenant.name}</span>'.encode() in page.content
