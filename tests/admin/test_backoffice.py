@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from bookings.models import Booking
 from tenants.models import Tenant
 from tests.factories import BookingFactory, MembershipFactory
@@ -63,3 +65,44 @@ def test_header_names_the_tenant(client, tenant, unscoped):
     assert page.context["site_header"] == "Altar"
     assert page.context["site_subheader"] == tenant.name
     assert f'<span class="altar-tenant-name">{tenant.name}</span>'.encode() in page.content
+
+
+# --- the bookings list ---------------------------------------------------------
+
+
+def _listed(response) -> list[str]:
+    return [booking.couple_name for booking in response.context["cl"].result_list]
+
+
+def test_bookings_list_puts_upcoming_weddings_first_soonest_at_the_top(client, tenant, unscoped):
+    today = timezone.localdate()
+    for couple, days in [("Later", 40), ("Past", -10), ("Soon", 3), ("Long ago", -300)]:
+        BookingFactory(tenant=tenant, couple_name=couple, event_date=today + dt.timedelta(days))
+    owner_of(client, tenant)
+
+    response = client.get("/admin/bookings/booking/")
+
+    assert _listed(response) == ["Soon", "Later", "Long ago", "Past"]
+
+
+def test_bookings_list_filters_this_and_next_month_and_searches_couples(client, tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(timezone="Pacific/Kiritimati")  # UTC+14
+    today = timezone.now().astimezone(dt.timezone(dt.timedelta(hours=14))).date()
+    first_of_next = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    BookingFactory(tenant=tenant, couple_name="This month", event_date=today.replace(day=1))
+    BookingFactory(tenant=tenant, couple_name="Next month", event_date=first_of_next)
+    BookingFactory(
+        tenant=tenant,
+        couple_name="Maria & Jo",
+        email="maria@example.com",
+        event_date=first_of_next + dt.timedelta(days=70),
+    )
+    owner_of(client, tenant)
+
+    this_month = client.get("/admin/bookings/booking/?wedding=this_month")
+    next_month = client.get("/admin/bookings/booking/?wedding=next_month")
+    by_email = client.get("/admin/bookings/booking/?q=maria@example")
+
+    assert _listed(this_month) == ["This month"]
+    assert _listed(next_month) == ["Next month"]
+    assert _listed(by_email) == ["Maria & Jo"]

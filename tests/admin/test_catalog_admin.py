@@ -739,9 +739,7 @@ def test_concurrent_admin_creates_with_one_slug_let_exactly_one_win(tenant, staf
 # --- money in the currency's units (issue 15) ---------------------------------
 
 
-def test_price_is_typed_in_currency_units_and_stored_in_minor_units(
-    staff_client, tenant, unscoped
-):
+def test_price_is_typed_in_currency_units_and_stored_in_minor_units(staff_client, tenant, unscoped):
     # An owner types 1800 (or 1,800.00): the package sells for 1,800.00, not 18.00.
     plain = staff_client.post(f"{PACKAGES}add/", new_package_body(slug="plain", price_cents="1800"))
     grouped = staff_client.post(
@@ -755,9 +753,7 @@ def test_price_is_typed_in_currency_units_and_stored_in_minor_units(
     }
 
 
-def test_package_page_and_list_show_the_price_in_units_never_cents(
-    staff_client, tenant, unscoped
-):
+def test_package_page_and_list_show_the_price_in_units_never_cents(staff_client, tenant, unscoped):
     package = PackageFactory(tenant=tenant, title="Summit", price_cents=180_000)
 
     page = staff_client.get(f"{PACKAGES}{package.pk}/change/")
@@ -774,7 +770,9 @@ def test_zero_decimal_currency_takes_whole_units_and_refuses_decimals(
 ):
     Tenant.objects.filter(pk=tenant.pk).update(currency="jpy")
 
-    whole = staff_client.post(f"{PACKAGES}add/", new_package_body(slug="yen", price_cents="180,000"))
+    whole = staff_client.post(
+        f"{PACKAGES}add/", new_package_body(slug="yen", price_cents="180,000")
+    )
     fraction = staff_client.post(
         f"{PACKAGES}add/", new_package_body(slug="fraction", price_cents="1800.50")
     )
