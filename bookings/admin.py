@@ -73,7 +73,11 @@ class ReadOnlyInline(TenantScopedInline):
 
 class BookingAddOnInline(ReadOnlyInline):
     model = BookingAddOn
-    fields = readonly_fields = ("title", "slug", "price_cents")
+    fields = readonly_fields = ("title", "slug", "price")
+
+    @admin.display(description="Price")
+    def price(self, obj: BookingAddOn) -> str:
+        return format_money(obj.price_cents, obj.booking.currency)
 
 
 class BookingRefundInline(ReadOnlyInline):
@@ -237,7 +241,11 @@ class BookingAdmin(TenantScopedAdmin):
     search_help_text = "Search by the couple's names or e-mail"
     inlines = [BookingAddOnInline, BookingRefundInline, PaymentReviewInline, BookingDisputeInline]
     list_select_related = ("package",)
-    fields = readonly_fields = (
+    # The page reads as a summary card (templates/backoffice/booking_summary.html:
+    # date, couple, package, money, the actions that apply now), then the
+    # details in groups; Stripe's ids stay folded away under "Payment details".
+    change_form_outer_before_template = "backoffice/booking_summary.html"
+    readonly_fields = (
         "id",
         "status",
         "event_date",
@@ -261,7 +269,36 @@ class BookingAdmin(TenantScopedAdmin):
         "expired_at",
         "expire_reason",
         "cancel_reason",
-        "cancel_link",
+    )
+    fieldsets = (
+        ("Wedding", {"fields": ("status", "event_date", "package", "hold_expires_at")}),
+        ("Couple", {"fields": ("couple_name", "email", "phone", "notes")}),
+        ("Money", {"fields": ("total", "commission", "paid", "refunded", "commission_refunded")}),
+        (
+            "History",
+            {
+                "fields": (
+                    "created_at",
+                    "confirmed_at",
+                    "canceled_at",
+                    "cancel_reason",
+                    "expired_at",
+                    "expire_reason",
+                )
+            },
+        ),
+        (
+            "Payment details",
+            {
+                "classes": ["collapse"],
+                "fields": (
+                    "id",
+                    "stripe_checkout_session_id",
+                    "stripe_payment_intent_id",
+                    "stripe_account_id",
+                ),
+            },
+        ),
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -301,16 +338,6 @@ class BookingAdmin(TenantScopedAdmin):
     @admin.display(description="Commission reversed")
     def commission_refunded(self, obj: Booking) -> str:
         return format_money(obj.commission_refunded_cents, obj.currency)
-
-    @admin.display(description="Actions")
-    def cancel_link(self, obj: Booking) -> str:
-        if obj.status == Booking.Status.HELD:
-            url = reverse("admin:bookings_booking_release", args=[obj.pk])
-            return format_html('<a class="button" href="{}">Release hold…</a>', url)
-        if obj.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING):
-            url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
-            return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
-        return "—"
 
     # --- actions on the selected rows ---
     actions = ("resend_confirmation",)
@@ -435,6 +462,20 @@ class BookingAdmin(TenantScopedAdmin):
             "can_release": booking is not None and booking.status == Booking.Status.HELD,
             "can_cancel": booking is not None
             and booking.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING),
+            **(
+                {
+                    "summary_total": format_money(booking.amount_cents, booking.currency),
+                    "summary_paid": format_money(booking.paid_cents, booking.currency),
+                    "summary_refunded": booking.refunded_cents
+                    and format_money(booking.refunded_cents, booking.currency),
+                }
+                if booking is not None
+                else {}
+            ),
+            # Nothing on the page is typed in: no Save button that saves nothing.
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

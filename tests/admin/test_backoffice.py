@@ -106,3 +106,25 @@ def test_bookings_list_filters_this_and_next_month_and_searches_couples(client, 
     assert _listed(this_month) == ["This month"]
     assert _listed(next_month) == ["Next month"]
     assert _listed(by_email) == ["Maria & Jo"]
+
+
+# --- the booking page ----------------------------------------------------------
+
+
+def test_booking_page_is_a_summary_card_with_the_actions_that_apply(client, tenant, unscoped):
+    held = BookingFactory(tenant=tenant, couple_name="Hedy & Alan", status="held")
+    confirmed = BookingFactory(tenant=tenant, couple_name="Ada & Grace", amount_cents=180_000)
+    owner_of(client, tenant)
+
+    held_page = client.get(f"/admin/bookings/booking/{held.pk}/change/").content.decode()
+    paid_page = client.get(f"/admin/bookings/booking/{confirmed.pk}/change/").content.decode()
+
+    assert 'id="booking-summary"' in held_page
+    assert ">Release hold</a>" in held_page and ">Cancel booking</a>" not in held_page
+    assert ">Cancel booking</a>" in paid_page and ">Release hold</a>" not in paid_page
+    assert ">Resend confirmation</a>" in paid_page
+    assert "1,800.00 USD" in paid_page
+    assert 'name="_save"' not in paid_page  # nothing to save on this page
+    # Stripe's ids sit in the folded "Payment details" group, after the card.
+    assert paid_page.index("Payment details") > paid_page.index('id="booking-summary"')
+    assert "cents" not in paid_page.lower()
