@@ -209,6 +209,8 @@ USE_TZ = True
 # Languages of the couple-facing pages and e-mails (storefront/, the couple's
 # e-mails); the admin stays English. Catalogs: locale/<lang>/LC_MESSAGES.
 LANGUAGES = [("en", "English"), ("es", "Español")]
+# One date and time format per locale everywhere (config/formats/<lang>).
+FORMAT_MODULE_PATH = ["config.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
