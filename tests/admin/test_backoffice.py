@@ -128,3 +128,23 @@ def test_booking_page_is_a_summary_card_with_the_actions_that_apply(client, tena
     # Stripe's ids sit in the folded "Payment details" group, after the card.
     assert paid_page.index("Payment details") > paid_page.index('id="booking-summary"')
     assert "cents" not in paid_page.lower()
+
+
+# --- staff e-mails ---------------------------------------------------------------
+
+
+def test_staff_emails_link_straight_to_the_booking_in_the_admin(tenant, settings, unscoped):
+    from django.core import mail
+
+    from bookings.notifications import send_booking_confirmed
+
+    settings.PUBLIC_BASE_URL = "https://altar.example"
+    MembershipFactory(tenant=tenant, role="owner")
+    booking = BookingFactory(tenant=tenant, couple_name="Ada & Grace")
+
+    send_booking_confirmed(tenant_id=tenant.pk, booking_id=booking.pk)
+
+    couple, staff = mail.outbox
+    link = f"https://altar.example/admin/bookings/booking/{booking.pk}/change/"
+    assert f"Open it in Altar: {link}" in staff.body
+    assert "/admin/" not in couple.body
