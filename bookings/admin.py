@@ -46,7 +46,7 @@ from bookings.models import (
 )
 from bookings.notifications import format_money
 from bookings.refunds import refundable_now
-from bookings.selectors import booking_refund_preview
+from bookings.selectors import booking_refund_preview, occupying_bookings
 from bookings.services import (
     blackout_date_delete,
     blackout_date_set,
@@ -57,6 +57,7 @@ from bookings.services import (
     payment_review_resolve,
 )
 from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
+from tenants.models import Tenant
 from tenants.validators import minor_per_major
 
 
@@ -592,8 +593,53 @@ class BlackoutRangeForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
 
 
+class BlackoutDateForm(forms.ModelForm):
+    """Refuses, with the reason, a blackout that would replace another's
+    reason or fall on a day a couple holds or has booked (staff release or
+    cancel that booking first). blackout_date_set itself stays permissive
+    for the range form and commands."""
+
+    scope_tenant: Tenant | None = None  # set per request by BlackoutDateAdmin.get_form
+
+    class Meta:
+        model = BlackoutDate
+        fields = ("date", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        tenant = data.get("tenant") or self.scope_tenant
+        day = data.get("date")
+        if tenant is None or day is None or ("date" not in self.changed_data and self.instance.pk):
+            return data
+        if BlackoutDate.objects.filter(tenant=tenant, date=day).exists():
+            self.add_error(
+                "date",
+                ValidationError(
+                    "This date is already blacked out; edit that blackout to change its reason.",
+                    code="already_blacked_out",
+                ),
+            )
+            return data
+        booking = (
+            occupying_bookings(tenant=tenant, now=timezone.now()).filter(event_date=day).first()
+        )
+        if booking is not None:
+            held = booking.status == Booking.Status.HELD
+            self.add_error(
+                "date",
+                ValidationError(
+                    f"{booking.couple_name} {'hold' if held else 'have booked'} this date"
+                    f" ({booking.get_status_display().lower()}): "
+                    f"{'release the hold' if held else 'cancel the booking'} first.",
+                    code="date_held" if held else "date_booked",
+                ),
+            )
+        return data
+
+
 @admin.register(BlackoutDate)
 class BlackoutDateAdmin(TenantScopedAdmin):
+    form = BlackoutDateForm
     list_display = ("date", "reason")
     list_filter = ("date",)
     search_fields = ("reason",)
@@ -605,6 +651,11 @@ class BlackoutDateAdmin(TenantScopedAdmin):
         return (
             ["tenant", *fields] if request.user.is_superuser and "tenant" not in fields else fields
         )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        tenant = None if request.user.is_superuser else request_tenant(request)
+        return type(form_class.__name__, (form_class,), {"scope_tenant": tenant})
 
     def save_model(self, request: HttpRequest, obj: BlackoutDate, form: Any, change: bool) -> None:
         tenant = obj.tenant if request.user.is_superuser else request_tenant(request)

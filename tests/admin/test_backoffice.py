@@ -148,3 +148,51 @@ def test_staff_emails_link_straight_to_the_booking_in_the_admin(tenant, settings
     link = f"https://altar.example/admin/bookings/booking/{booking.pk}/change/"
     assert f"Open it in Altar: {link}" in staff.body
     assert "/admin/" not in couple.body
+
+
+# --- blackouts from the admin ------------------------------------------------------
+
+
+def _form_codes(response, field: str) -> list[str]:
+    form = response.context["adminform"].form
+    return [error.code for error in form.errors.as_data().get(field, [])]
+
+
+def test_duplicate_blackout_says_already_blacked_out_and_keeps_its_reason(client, tenant, unscoped):
+    from bookings.models import BlackoutDate
+
+    day = timezone.localdate() + dt.timedelta(days=30)
+    BlackoutDate.objects.create(tenant=tenant, date=day, reason="Family wedding")
+    owner_of(client, tenant)
+
+    response = client.post(
+        "/admin/bookings/blackoutdate/add/", {"date": day.isoformat(), "reason": "Holiday"}
+    )
+
+    assert response.status_code == 200
+    assert _form_codes(response, "date") == ["already_blacked_out"]
+    assert list(BlackoutDate.objects.values_list("reason", flat=True)) == ["Family wedding"]
+
+
+def test_blackout_on_a_booked_or_held_day_is_refused_with_the_reason(client, tenant, unscoped):
+    from bookings.models import BlackoutDate
+
+    booked_day = timezone.localdate() + dt.timedelta(days=30)
+    held_day = booked_day + dt.timedelta(days=1)
+    BookingFactory(tenant=tenant, couple_name="Ada & Grace", event_date=booked_day)
+    BookingFactory(
+        tenant=tenant,
+        couple_name="Hedy & Alan",
+        event_date=held_day,
+        status="held",
+        hold_expires_at=timezone.now() + dt.timedelta(minutes=20),
+    )
+    owner_of(client, tenant)
+
+    booked = client.post("/admin/bookings/blackoutdate/add/", {"date": booked_day.isoformat()})
+    held = client.post("/admin/bookings/blackoutdate/add/", {"date": held_day.isoformat()})
+
+    assert _form_codes(booked, "date") == ["date_booked"]
+    assert "Ada &amp; Grace have booked this date" in booked.content.decode()
+    assert _form_codes(held, "date") == ["date_held"]
+    assert BlackoutDate.objects.count() == 0
