@@ -48,15 +48,25 @@ from bookings.notifications import format_money
 from bookings.refunds import refundable_now
 from bookings.selectors import booking_refund_preview, occupying_bookings
 from bookings.services import (
+    BOOKING_CONTACT_FIELDS,
     blackout_date_delete,
     blackout_date_set,
     blackout_range_add,
     booking_cancel,
     booking_confirmation_resend,
+    booking_contact_update,
     booking_hold_release,
     payment_review_resolve,
 )
-from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
+from config.errors import DomainError
+from tenants.admin_base import (
+    ServiceFormAdminMixin,
+    TenantScopedAdmin,
+    TenantScopedInline,
+    copy_saved,
+    refused,
+    request_tenant,
+)
 from tenants.models import Tenant
 from tenants.validators import minor_per_major
 
@@ -226,7 +236,7 @@ class CancelForm(forms.Form):
 
 
 @admin.register(Booking)
-class BookingAdmin(TenantScopedAdmin):
+class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     list_display = (
         "event_date",
         "couple_name",
@@ -246,15 +256,13 @@ class BookingAdmin(TenantScopedAdmin):
     # date, couple, package, money, the actions that apply now), then the
     # details in groups; Stripe's ids stay folded away under "Payment details".
     change_form_outer_before_template = "backoffice/booking_summary.html"
+    # The couple's contact details and notes are the page's only inputs
+    # (saved through booking_contact_update, audited); the rest is the record.
     readonly_fields = (
         "id",
         "status",
         "event_date",
         "package",
-        "couple_name",
-        "email",
-        "phone",
-        "notes",
         "hold_expires_at",
         "total",
         "commission",
@@ -307,6 +315,27 @@ class BookingAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # bookings are kept; cancel instead
+
+    def save_model(self, request: HttpRequest, obj: Booking, form: Any, change: bool) -> None:
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in BOOKING_CONTACT_FIELDS
+        }
+        if not changes:
+            return
+        try:
+            saved = booking_contact_update(tenant=obj.tenant, booking_id=obj.pk, **changes)
+        except (DomainError, ValidationError) as exc:
+            raise refused(exc) from exc
+        copy_saved(obj, saved)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The inlines are read-only records (add-on lines, refunds, reviews,
+        # disputes): nothing of theirs is written from this page. What
+        # construct_change_message reads (formset.save() would set them):
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         # Upcoming weddings first, soonest at the top; past ones after them
@@ -473,9 +502,7 @@ class BookingAdmin(TenantScopedAdmin):
                 if booking is not None
                 else {}
             ),
-            # Nothing on the page is typed in: no Save button that saves nothing.
-            "show_save": False,
-            "show_save_and_continue": False,
+            # Save keeps the couple's details; no "save and add another".
             "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)

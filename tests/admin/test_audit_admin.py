@@ -125,4 +125,3 @@ def test_tenant_history_page_shows_settings_changes(owner_client, tenant, other_
     assert [e.action for e in own.context["entries"]] == ["tenant.updated"]
     assert "#112233" in own.content.decode()
     assert other.status_code == 404
-

@@ -124,7 +124,7 @@ def test_booking_page_is_a_summary_card_with_the_actions_that_apply(client, tena
     assert ">Cancel booking</a>" in paid_page and ">Release hold</a>" not in paid_page
     assert ">Resend confirmation</a>" in paid_page
     assert "1,800.00 USD" in paid_page
-    assert 'name="_save"' not in paid_page  # nothing to save on this page
+    assert 'name="_addanother"' not in paid_page
     # Stripe's ids sit in the folded "Payment details" group, after the card.
     assert paid_page.index("Payment details") > paid_page.index('id="booking-summary"')
     assert "cents" not in paid_page.lower()
@@ -196,3 +196,57 @@ def test_blackout_on_a_booked_or_held_day_is_refused_with_the_reason(client, ten
     assert "Ada &amp; Grace have booked this date" in booked.content.decode()
     assert _form_codes(held, "date") == ["date_held"]
     assert BlackoutDate.objects.count() == 0
+
+
+# --- the couple's details, editable and audited --------------------------------------
+
+
+def _change_body(page, **overrides) -> dict:
+    form = page.context["adminform"].form
+    body = {name: form[name].value() or "" for name in ("couple_name", "email", "phone", "notes")}
+    for formset in page.context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        body.update({management.add_prefix(k): v or 0 for k, v in management.initial.items()})
+    body.update(overrides)
+    return body
+
+
+def test_staff_correct_the_couples_contact_details_and_it_is_audited(client, tenant, unscoped):
+    from tenants.models import AuditEntry
+
+    booking = BookingFactory(tenant=tenant, couple_name="Ada & Grace", email="ada@exmaple.com")
+    owner = owner_of(client, tenant)
+    url = f"/admin/bookings/booking/{booking.pk}/change/"
+
+    response = client.post(
+        url,
+        _change_body(client.get(url), email="ada@example.com", notes="Vegetarian dinner"),
+    )
+
+    assert response.status_code == 302
+    booking.refresh_from_db()
+    assert (booking.email, booking.notes, booking.status) == (
+        "ada@example.com",
+        "Vegetarian dinner",
+        "confirmed",
+    )
+    entry = AuditEntry.objects.get(action="booking.contact_updated")
+    # Which fields changed, by whom; the couple's data itself stays out of the log.
+    assert entry.changes == {"notes": ["", "<set>"], "contact_fields": [[], ["email", "notes"]]}
+    assert entry.actor_user_id == owner.pk
+
+
+def test_an_invalid_email_is_a_form_error_and_changes_nothing(client, tenant, unscoped):
+    from tenants.models import AuditEntry
+
+    booking = BookingFactory(tenant=tenant, email="ada@example.com")
+    owner_of(client, tenant)
+    url = f"/admin/bookings/booking/{booking.pk}/change/"
+
+    response = client.post(url, _change_body(client.get(url), email="not an address"))
+
+    assert response.status_code == 200
+    assert _form_codes(response, "email") == ["invalid"]
+    booking.refresh_from_db()
+    assert booking.email == "ada@example.com"
+    assert AuditEntry.objects.filter(action="booking.contact_updated").count() == 0
