@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from bookings.models import BlackoutDate, Booking
 from catalog.models import AddOn, Package, PackageAddOn
 from tenants.keys import parse_key
-from tenants.management.commands.seed_demo import (
+from backoffice.management.commands.seed_demo import (
     DEMO_PASSWORD,
     DEMO_PUBLISHABLE_KEY,
     DEMO_SLUG,

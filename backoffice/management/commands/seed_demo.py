@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from bookings.selectors import blackout_date_list, tenant_today
-from catalog.catalog_file import catalog_import
+from backoffice.catalog_file import catalog_import
 from tenants.branding import FontStack
 from tenants.commands import AltarCommand
 from tenants.errors import TenantNotFound
