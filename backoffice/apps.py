@@ -9,3 +9,18 @@ class BackofficeConfig(AppConfig):
 
     name = "backoffice"
     verbose_name = "Back office"
+
+    def ready(self) -> None:
+        from django.contrib import admin
+        from django.urls import path
+
+        from backoffice.calendar_feed import calendar_feed_admin_view
+
+        # unfold's site adds what `extra_urls()` returns to the admin's URLs.
+        admin.site.extra_urls = lambda: [
+            path(
+                "calendar-feed/",
+                admin.site.admin_view(calendar_feed_admin_view),
+                name="backoffice_calendar_feed",
+            )
+        ]
