@@ -15,6 +15,7 @@ from django.utils.http import urlencode
 from backoffice.selectors import Dashboard, dashboard_get
 from bookings.admin_views import admin_tenant
 from bookings.notifications import format_money
+from bookings.selectors import dashboard_balances
 from tenants.admin_base import STAFF_ROLES, role_allowed
 
 
@@ -69,6 +70,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         "payment_reviews_url": reverse("admin:bookings_paymentreview_changelist")
         + "?resolved_at__isempty=1",
         "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
+        "balances": dashboard_balances(tenant=chosen.tenant, today=dashboard.today),
     }
 
 

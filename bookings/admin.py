@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from bookings.admin_views import bookings_csv_response, calendar_context
+from bookings.balances import balance_link_send, offline_payment_record
 from bookings.errors import (
     BookingChangedMeanwhile,
     BookingNotCancelable,
@@ -41,12 +42,17 @@ from bookings.models import (
     Booking,
     BookingAddOn,
     BookingDispute,
+    BookingPayment,
     BookingRefund,
     PaymentReview,
 )
-from bookings.notifications import format_money
+from bookings.notifications import currency_digits, format_money
 from bookings.refunds import refundable_now
-from bookings.selectors import booking_refund_preview, occupying_bookings
+from bookings.selectors import (
+    booking_balance_due_cents,
+    booking_refund_preview,
+    occupying_bookings,
+)
 from bookings.services import (
     BOOKING_CONTACT_FIELDS,
     blackout_date_delete,
@@ -105,6 +111,41 @@ class BookingRefundInline(ReadOnlyInline):
     @admin.display(description="Amount")
     def amount(self, obj: BookingRefund) -> str:
         return format_money(obj.amount_cents, obj.booking.currency)
+
+
+class BookingPaymentInline(ReadOnlyInline):
+    """The payments ledger: deposit, balance (charged or through the pay
+    link), offline payments staff recorded."""
+
+    model = BookingPayment
+    verbose_name_plural = "payments (ledger)"
+    fields = readonly_fields = (
+        "kind",
+        "status",
+        "amount",
+        "commission_share",
+        "failure",
+        "note",
+        "stripe_payment_intent_id",
+        "created_at",
+    )
+
+    @admin.display(description="Amount")
+    def amount(self, obj: BookingPayment) -> str:
+        return format_money(obj.amount_cents, obj.booking.currency)
+
+    @admin.display(description="Commission (application fee)")
+    def commission_share(self, obj: BookingPayment) -> str:
+        return format_money(obj.application_fee_cents, obj.booking.currency)
+
+
+class OfflinePaymentForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=0, decimal_places=2, help_text="In the booking's currency, e.g. 1136.41"
+    )
+    note = forms.CharField(
+        max_length=200, required=False, help_text="How it was paid (no personal data)."
+    )
 
 
 class PaymentReviewInline(ReadOnlyInline):
@@ -250,7 +291,13 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     list_filter = (WeddingDateFilter, "status", AttentionFilter)
     search_fields = ("couple_name", "email")
     search_help_text = "Search by the couple's names or e-mail"
-    inlines = [BookingAddOnInline, BookingRefundInline, PaymentReviewInline, BookingDisputeInline]
+    inlines = [
+        BookingAddOnInline,
+        BookingPaymentInline,
+        BookingRefundInline,
+        PaymentReviewInline,
+        BookingDisputeInline,
+    ]
     list_select_related = ("package",)
     # The page reads as a summary card (templates/backoffice/booking_summary.html:
     # date, couple, package, money, the actions that apply now), then the
@@ -269,6 +316,11 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         "paid",
         "refunded",
         "commission_refunded",
+        "balance_due",
+        "balance_due_on",
+        "balance_state",
+        "payment_plan",
+        "card_last4",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
         "stripe_account_id",
@@ -282,7 +334,22 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     fieldsets = (
         ("Wedding", {"fields": ("status", "event_date", "package", "hold_expires_at")}),
         ("Couple", {"fields": ("couple_name", "email", "phone", "notes")}),
-        ("Money", {"fields": ("total", "commission", "paid", "refunded", "commission_refunded")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "total",
+                    "commission",
+                    "paid",
+                    "refunded",
+                    "commission_refunded",
+                    "payment_plan",
+                    "balance_due",
+                    "balance_due_on",
+                    "balance_state",
+                )
+            },
+        ),
         (
             "History",
             {
@@ -302,6 +369,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 "classes": ["collapse"],
                 "fields": (
                     "id",
+                    "card_last4",
                     "stripe_checkout_session_id",
                     "stripe_payment_intent_id",
                     "stripe_account_id",
@@ -361,6 +429,10 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     def paid(self, obj: Booking) -> str:
         return format_money(obj.paid_cents, obj.currency)
 
+    @admin.display(description="Balance due")
+    def balance_due(self, obj: Booking) -> str:
+        return format_money(booking_balance_due_cents(obj), obj.currency)
+
     @admin.display(description="Refunded")
     def refunded(self, obj: Booking) -> str:
         return format_money(obj.refunded_cents, obj.currency)
@@ -406,6 +478,16 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 "<uuid:booking_id>/release/",
                 view(self.release_view),
                 name="bookings_booking_release",
+            ),
+            path(
+                "<uuid:booking_id>/offline-payment/",
+                view(self.offline_payment_view),
+                name="bookings_booking_offline_payment",
+            ),
+            path(
+                "<uuid:booking_id>/balance-link/",
+                view(self.balance_link_view),
+                name="bookings_booking_balance_link",
             ),
             path(
                 "<uuid:booking_id>/resend-confirmation/",
@@ -489,6 +571,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_resend": booking is not None and booking.status == Booking.Status.CONFIRMED,
+            "balance_due": booking is not None and booking_balance_due_cents(booking) > 0,
             "can_release": booking is not None and booking.status == Booking.Status.HELD,
             "can_cancel": booking is not None
             and booking.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING),
@@ -506,6 +589,62 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def offline_payment_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """Record money received outside Stripe (bank transfer, cash); audited."""
+        booking = self._booking_or_404(request, booking_id)
+        change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
+        form = OfflinePaymentForm(request.POST or None)
+        due = booking_balance_due_cents(booking)
+        if request.method == "POST" and form.is_valid():
+            cents = int(form.cleaned_data["amount"] * 10 ** currency_digits(booking.currency))
+            try:
+                offline_payment_record(
+                    tenant=booking.tenant,
+                    booking_id=booking.pk,
+                    amount_cents=cents,
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                form.add_error("amount", " ".join(exc.messages))
+            except BookingChangedMeanwhile as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, "Offline payment recorded.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Record an offline payment",
+            "booking": booking,
+            "form": form,
+            "due": format_money(due, booking.currency),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/offline_payment.html", context)
+
+    def balance_link_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """E-mail the couple the balance pay link now; audited."""
+        booking = self._booking_or_404(request, booking_id)
+        change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
+        if request.method == "POST":
+            try:
+                balance_link_send(tenant=booking.tenant, booking_id=booking.pk)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    self.message_user(request, message, messages.ERROR)
+            else:
+                self.message_user(request, "Balance link e-mailed to the couple.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Send the balance pay link",
+            "booking": booking,
+            "due": format_money(booking_balance_due_cents(booking), booking.currency),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/balance_link.html", context)
 
     def release_view(self, request: HttpRequest, booking_id) -> HttpResponse:
         """End an unpaid hold: the date is free and the couple's checkout

@@ -22,6 +22,7 @@ from django.utils.http import urlencode
 from bookings.models import Booking
 from bookings.selectors import (
     CalendarDay,
+    booking_balance_due_cents,
     booking_calendar_month,
     tenant_today,
 )
@@ -174,6 +175,9 @@ CSV_COLUMNS = (
     "refunded_cents",
     "commission_cents",
     "commission_refunded_cents",
+    "balance_due_cents",
+    "balance_due_on",
+    "payments",
     "hold_expires_at",
     "created_at",
     "confirmed_at",
@@ -212,6 +216,9 @@ def booking_csv_row(booking: Booking) -> list[Any]:
         booking.refunded_cents,
         booking.commission_cents,
         booking.commission_refunded_cents,
+        booking_balance_due_cents(booking),
+        _iso(booking.balance_due_on),
+        _ledger_cell(booking),
         _iso(booking.hold_expires_at),
         _iso(booking.created_at),
         _iso(booking.confirmed_at),
@@ -222,12 +229,38 @@ def booking_csv_row(booking: Booking) -> list[Any]:
     return [csv_safe(value) for value in row]
 
 
+def _ledger_cell(booking: Booking) -> str:
+    """The payments ledger in one cell: `kind:status:amount:fee[:stripe id]`
+    per payment (each refund as `refund:status:amount`), `; `-separated."""
+    parts = []
+    for payment in booking.payments.all():
+        parts.append(
+            ":".join(
+                str(v)
+                for v in (
+                    payment.kind,
+                    payment.status,
+                    payment.amount_cents,
+                    payment.application_fee_cents,
+                    payment.stripe_payment_intent_id or "",
+                )
+            ).rstrip(":")
+        )
+        parts += [
+            f"refund:{refund.status}:{refund.amount_cents}" for refund in payment.refunds.all()
+        ]
+    return "; ".join(parts)
+
+
 def bookings_csv_response(queryset, *, filename: str) -> HttpResponse:
     """`queryset` is the changelist's own (filters, search, scope applied)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
-    for booking in queryset.select_related("package", "tenant").prefetch_related("add_on_lines"):
+    rows = queryset.select_related("package", "tenant").prefetch_related(
+        "add_on_lines", "payments__refunds"
+    )
+    for booking in rows:
         writer.writerow(booking_csv_row(booking))
     return response

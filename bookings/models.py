@@ -6,7 +6,7 @@ from django.utils import timezone
 from django_scopes import ScopedManager
 
 from catalog.models import AddOn, Package
-from tenants.models import Tenant
+from tenants.models import PAY_IN_FULL_PLAN, Tenant
 
 
 class Booking(models.Model):
@@ -75,6 +75,19 @@ class Booking(models.Model):
     # The language the couple booked in (settings.LANGUAGES): their e-mails
     # are written in it. Empty: the tenant's default language.
     language = models.CharField(max_length=10, blank=True)
+    # The payment plan in force at checkout (bookings.money's shape), kept:
+    # later changes to the tenant's or package's plan never alter it.
+    payment_plan = models.JSONField(default=dict, blank=True)
+    # Deposit plans: what checkout charges, and when the rest is due (the
+    # tenant's date). NULL due date: the booking pays in full at checkout.
+    deposit_cents = models.PositiveBigIntegerField(default=0)
+    balance_due_on = models.DateField(null=True, blank=True)
+    balance_state = models.CharField(max_length=12, blank=True, default="")
+    # The platform account's Customer and the card saved at checkout
+    # (setup_future_usage=off_session) that the balance is charged to.
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
     # "Already sent" guards: a retried e-mail task does not mail twice.
     confirmation_mailed_at = models.DateTimeField(null=True, blank=True)
     cancellation_mailed_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +132,23 @@ class Booking(models.Model):
     def __str__(self) -> str:
         return f"{self.event_date} · {self.couple_name} ({self.status})"
 
+    class BalanceState(models.TextChoices):
+        NONE = "", "Paid in full at booking"
+        SCHEDULED = "scheduled", "Scheduled"
+        CHARGING = "charging", "Being charged"
+        FAILED = "failed", "Charge failed: pay link sent"
+        PAID = "paid", "Paid"
+
+    @property
+    def plan_in_force(self) -> dict:
+        """The plan kept at checkout; bookings from before plans paid in full."""
+        return self.payment_plan or dict(PAY_IN_FULL_PLAN)
+
+    @property
+    def due_at_checkout_cents(self) -> int:
+        """What the Checkout Session charges: the deposit, or the whole."""
+        return self.deposit_cents if self.balance_due_on else self.amount_cents
+
     @property
     def public_status(self) -> str:
         """A hold that has lapsed is `expired` to everyone at once, whether or
@@ -158,6 +188,108 @@ class BookingAddOn(models.Model):
         return self.title
 
 
+class BookingPayment(models.Model):
+    """One payment of a booking: the deposit (the Checkout payment; the whole
+    price when the booking pays in full), the balance (charged off-session or
+    paid through a pay link) or an offline payment staff recorded. Only
+    `succeeded` counts as paid; bookings.money derives a booking's figures
+    from these rows.
+
+    A balance charge is claimed once (`charge_balances`) and sent from the
+    outbox under `idempotency_key`; after a 5xx or a timeout the next run
+    looks the PaymentIntent up by its `altar_payment` metadata before it
+    moves to the next attempt's key, as refunds do."""
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit (paid at booking)"
+        BALANCE = "balance", "Balance"
+        OFFLINE = "offline", "Offline (recorded by staff)"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested (not yet at Stripe)"
+        OPEN = "open", "Pay link open"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices)
+    amount_cents = models.PositiveBigIntegerField()
+    application_fee_cents = models.PositiveBigIntegerField(default=0)
+    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    stripe_checkout_session_id = models.CharField(max_length=255, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    unclear_since = models.DateTimeField(null=True, blank=True)
+    # Stripe's error code for a failed charge (card_declined, authentication_required).
+    failure = models.CharField(max_length=100, blank=True)
+    # Offline payments: how it was paid (bank transfer, cash), no personal data.
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_payment_intent_id"],
+                name="bookings_bookingpayment_stripe_payment_intent_id_uniq",
+            ),
+            # One off-session balance charge in flight per booking: the
+            # database refuses a second claim whatever the concurrency.
+            models.UniqueConstraint(
+                fields=["booking"],
+                condition=Q(kind="balance", status="requested"),
+                name="bookings_bookingpayment_one_balance_charge_uniq",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["deposit", "balance", "offline"]),
+                name="bookings_bookingpayment_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["requested", "open", "succeeded", "failed", "canceled"]),
+                name="bookings_bookingpayment_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount_cents} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"altar-balance-{self.pk}-attempt-{self.attempt}"
+
+
+class BookingReminder(models.Model):
+    """One reminder e-mail of one kind for one booking: the row is the
+    "exactly once" (unique per booking and kind), inserted in the
+    transaction that queues its mail task; `sent_at` is set after sending."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(tenant="tenant")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["booking", "kind"], name="bookings_bookingreminder_booking_kind_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.kind
+
+
 class BookingRefund(models.Model):
     """One refund of a booking's payment, from the moment Altar decides it
     (`requested`, the amount reserved so no other refund can take it) through
@@ -188,6 +320,11 @@ class BookingRefund(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="refunds")
+    # The payment it returns (NULL: a Stripe-dashboard refund of a payment
+    # Altar has no row for).
+    payment = models.ForeignKey(
+        BookingPayment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
     # NULL until Stripe has answered (NULLs do not collide in the unique constraint).
     stripe_refund_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     amount_cents = models.PositiveBigIntegerField()

@@ -217,3 +217,40 @@ def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
                 _context(booking),
                 _staff_recipients(tenant),
             )
+
+
+def send_balance_reminder(*, tenant_id: int, booking_id: UUID, kind: str) -> None:
+    """A balance e-mail to the couple, in the booking's language: the notice
+    before the card is charged, the failure (with the pay link: the manage
+    page), an overdue or pre-wedding reminder, or a link staff sent."""
+    tenant, booking = _load(tenant_id, booking_id)
+    with tenant_scope(tenant), translation.override(couple_language(booking)):
+        due = max(0, booking.amount_cents - booking.paid_cents)
+        context = {
+            **_context(booking),
+            "kind": kind.rsplit("_", 1)[0] if kind[-1].isdigit() else kind,
+            "balance": format_money_localized(due, booking.currency),
+            "due_on": long_date(booking.balance_due_on) if booking.balance_due_on else "",
+            "card_last4": booking.card_last4,
+        }
+        if kind == "balance_upcoming":
+            subject = gettext("Your balance of %(amount)s will be charged on %(date)s") % {
+                "amount": context["balance"],
+                "date": context["due_on"],
+            }
+        elif kind == "balance_failed":
+            subject = gettext("We could not charge your balance of %(amount)s") % {
+                "amount": context["balance"]
+            }
+        else:
+            subject = gettext("Your balance of %(amount)s for %(date)s") % {
+                "amount": context["balance"],
+                "date": long_date(booking.event_date),
+            }
+        _send(
+            subject,
+            "emails/balance_reminder.txt",
+            context,
+            [booking.email],
+            reply_to=tenant.contact_email,
+        )

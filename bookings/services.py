@@ -45,10 +45,11 @@ from bookings.models import (
     Booking,
     BookingAddOn,
     BookingDispute,
+    BookingPayment,
     BookingRefund,
     PaymentReview,
 )
-from bookings.selectors import tenant_today, window_refusal
+from bookings.selectors import payment_plan_for, tenant_today, window_refusal
 from catalog.models import Package
 from config.db import violated_constraint
 from tenants.audit import audit_entry, audit_record, audit_record_many, diff, snapshot
@@ -135,6 +136,14 @@ def booking_hold(
     if problem:
         raise AmountNotChargeable(problem)
     connect_account = tenant.connect_account_for_charges
+    plan = payment_plan_for(package)
+    split = money.plan_split(
+        amount_cents=amount,
+        currency=tenant.currency,
+        plan=plan,
+        event_date=event_date,
+        today=tenant_today(tenant=tenant, now=now),
+    )
     booking = Booking(
         tenant=tenant,
         package=package,
@@ -152,6 +161,9 @@ def booking_hold(
         commission_bps=tenant.commission_bps,
         commission_cents=money.commission_for(amount_cents=amount, bps=tenant.commission_bps),
         stripe_account_id=connect_account or "",
+        payment_plan=plan,
+        deposit_cents=0 if split.pays_in_full else split.due_now_cents,
+        balance_due_on=split.balance_due_on,
     )
     booking.full_clean(
         exclude=["tenant", "package"], validate_unique=False, validate_constraints=False
@@ -203,6 +215,16 @@ def booking_hold(
                 "email": email,
                 "phone": phone,
                 "notes": notes,
+                # Only a deposit booking says how it pays (pay in full: as before).
+                **(
+                    {
+                        "payment_plan": plan,
+                        "deposit_cents": booking.deposit_cents,
+                        "balance_due_on": booking.balance_due_on,
+                    }
+                    if booking.balance_due_on
+                    else {}
+                ),
             },
         ),
     )
@@ -261,7 +283,9 @@ def booking_checkout(
     # expiry keeps a margin inside Stripe's window for the time between.
     session_expires_at = booking.hold_expires_at - HOLD_GRACE
     try:
+        customer_id = payments.customer_create(booking=booking) if booking.balance_due_on else ""
         session = payments.checkout_session_create(
+            customer_id=customer_id,
             tenant=tenant,
             booking=booking,
             package_line_cents=money.package_line_cents(
@@ -276,8 +300,12 @@ def booking_checkout(
         _hold_discard(tenant=tenant, booking_id=booking.pk)
         raise
     Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
-        stripe_checkout_session_id=session.id, checkout_url=session.url, updated_at=timezone.now()
+        stripe_checkout_session_id=session.id,
+        checkout_url=session.url,
+        stripe_customer_id=customer_id,
+        updated_at=timezone.now(),
     )
+    booking.stripe_customer_id = customer_id
     booking.stripe_checkout_session_id = session.id
     booking.checkout_url = session.url
     return CheckoutStarted(booking=booking, checkout_url=session.url)
@@ -324,7 +352,24 @@ def booking_mark_paid(
     if booking.paid_cents:
         return "payment already recorded"
     now = timezone.now()
-    booking.paid_cents = amount_paid_cents
+    deposit_fee, _ = money.payment_fees(
+        commission_cents=booking.commission_cents,
+        amount_cents=booking.amount_cents,
+        deposit_cents=booking.due_at_checkout_cents,
+    )
+    BookingPayment.objects.create(
+        tenant=tenant,
+        booking=booking,
+        kind=BookingPayment.Kind.DEPOSIT,
+        status=BookingPayment.Status.SUCCEEDED,
+        amount_cents=amount_paid_cents,
+        application_fee_cents=deposit_fee,
+        stripe_payment_intent_id=payment_intent_id or None,
+        stripe_checkout_session_id=checkout_session_id,
+        succeeded_at=now,
+    )
+    # Refunds that arrived before the payment count now; paid_cents from the ledger.
+    refunds.ledger_refresh(booking)
     booking.stripe_payment_intent_id = payment_intent_id or None
     booking.stripe_checkout_session_id = booking.stripe_checkout_session_id or checkout_session_id
     fields = ["paid_cents", "stripe_payment_intent_id", "stripe_checkout_session_id", "updated_at"]
@@ -374,6 +419,11 @@ def booking_mark_paid(
         obj=booking,
         changes={"status": [previous, booking.status], "paid_cents": [0, amount_paid_cents]},
     )
+    if booking.balance_due_on and booking.balance_state == Booking.BalanceState.NONE:
+        booking.balance_state = Booking.BalanceState.SCHEDULED
+        booking.save(update_fields=["balance_state", "updated_at"])
+        # The card saved at checkout is read from Stripe after commit.
+        tasks.booking_card_save.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
     _queue_mail(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
     if previous == Booking.Status.PAYMENT_PROCESSING:
         return "confirmed: the delayed payment succeeded"
@@ -406,10 +456,10 @@ def _queue_full_refund(*, tenant: Tenant, booking: Booking) -> None:
 
 
 def _refund_queue(*, tenant: Tenant, booking: Booking, amount_cents: int, reason: str) -> None:
-    refund = refunds.refund_reserve(
+    for refund in refunds.refund_reserve(
         tenant=tenant, booking=booking, amount_cents=amount_cents, reason=reason
-    )
-    tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
+    ):
+        tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
 
 
 def _queue_mail(task, *, tenant: Tenant, booking: Booking) -> None:
@@ -530,7 +580,7 @@ def _payment_mismatch(booking: Booking, payment: ReportedPayment) -> str | None:
         return PaymentReview.Reason.SESSION_MISMATCH
     if payment.currency.lower() != booking.currency.lower():
         return PaymentReview.Reason.CURRENCY_MISMATCH
-    if payment.amount_total != booking.amount_cents:
+    if payment.amount_total != booking.due_at_checkout_cents:
         return PaymentReview.Reason.AMOUNT_MISMATCH
     return None
 
@@ -834,6 +884,10 @@ def booking_cancel(
             raise BookingChangedMeanwhile()
     refundable = refunds.refundable_now(booking)
     amount = refundable if refund_cents is None else refund_cents
+    if refund_cents is None and booking.payment_plan.get("deposit_refundable") is False:
+        # The plan's deposit is non-refundable: by default only what was
+        # paid beyond it goes back (staff may still choose an amount).
+        amount = max(0, refundable - booking.deposit_cents)
     if amount < 0 or amount > refundable:
         raise RefundTooLarge()
     previous = booking.status

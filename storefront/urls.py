@@ -16,6 +16,11 @@ urlpatterns = [
     path("bookings/<uuid:booking_id>/", views.booking_status_page, name="booking-status"),
     path("bookings/<uuid:booking_id>/manage/<str:token>/", views.manage_page, name="manage"),
     path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/pay-balance/",
+        views.manage_pay_balance,
+        name="manage-pay-balance",
+    ),
+    path(
         "bookings/<uuid:booking_id>/manage/<str:token>/calendar.ics",
         views.manage_calendar,
         name="manage-ics",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,8 +23,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bookings.balances import pay_link_open
 from bookings.errors import (
     AddOnNotAllowed,
     DateUnavailable,
@@ -33,7 +35,9 @@ from bookings.errors import (
 from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
 from bookings.models import Booking
 from bookings.notifications import booking_ics
+from bookings.selectors import booking_balance_due_cents
 from bookings.services import booking_checkout, booking_expire
+from config.csp import allow_framing
 from config.errors import DomainError
 from storefront import presenters
 from storefront.branding import tenant_theme
@@ -66,11 +70,13 @@ def _tenant(slug: str) -> Tenant:
     return tenant
 
 
-def frame_ancestors(tenant: Tenant | None) -> str:
-    """The tenant's own websites (its CORS origins) may frame its pages;
-    nobody else may."""
-    origins = [o for o in (tenant.cors_origins if tenant else []) if "'" not in o and ";" not in o]
-    return " ".join(["'self'", *origins])
+def checkout_origin() -> str:
+    """Where Stripe Checkout pages live: checkout.stripe.com, or the stand-in
+    (its hosted pages share its API's origin) when STRIPE_API_BASE points at one."""
+    base = urlsplit(settings.STRIPE_API_BASE)
+    if base.hostname == "api.stripe.com":
+        return "https://checkout.stripe.com"
+    return f"{base.scheme}://{base.netloc}"
 
 
 def _page(
@@ -89,9 +95,14 @@ def _page(
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
     }
     response = render(request, template, context, status=status)
-    # One place sets what may frame the couple's pages (the platform's CSP
-    # middleware, when present, adds the rest of the policy).
-    response["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors(tenant)}"
+    # One place says what may frame the couple's pages: the tenant's own
+    # websites (its CORS origins, validated as origins), nobody else.
+    allow_framing(response, tenant.cors_origins if tenant else [])
+    # Without JavaScript the booking form posts here and is redirected to
+    # Stripe Checkout; CSP's form-action also governs that redirect, so
+    # Checkout's origin is allowed next to this one.
+    response._csp_update = {**(getattr(response, "_csp_update", None) or {}),
+                            "form-action": [checkout_origin()]}  # fmt: skip
     response["Cache-Control"] = "no-store"
     response["Content-Language"] = translation.get_language()
     return response
@@ -316,6 +327,11 @@ def _status_context(booking: Booking) -> dict:
         "lines": lines,
         "total": total,
         "paid": presenters.money(booking.paid_cents, booking.currency),
+        "balance_due_cents": booking_balance_due_cents(booking),
+        "balance_due": presenters.money(booking_balance_due_cents(booking), booking.currency),
+        "balance_due_on": presenters.long_date(booking.balance_due_on)
+        if booking.balance_due_on
+        else "",
         "refunded": presenters.money(booking.refunded_cents, booking.currency),
         "refunds": [
             (refund, presenters.money(refund.amount_cents, booking.currency))
@@ -396,9 +412,39 @@ def manage_page(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Http
             "ics_url": manage_path(booking.pk) + "calendar.ics",
             "google_url": google_calendar_url(booking),
             "book_again_url": _book_url(tenant),
+            # A balance the couple may pay now: the charge failed, or staff
+            # sent the link; a scheduled one is charged to the saved card.
+            "can_pay_balance": booking.balance_state == Booking.BalanceState.FAILED
+            or (
+                booking.balance_state == Booking.BalanceState.SCHEDULED
+                and booking.reminders.filter(kind__startswith="balance_link").exists()
+            ),
+            "pay_problem": request.GET.get("pay") == "unavailable",
         }
         response = _page(request, "storefront/manage.html", context, tenant=tenant)
     # The link is the credential: keep it out of other sites' logs.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_POST
+def manage_pay_balance(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The balance pay link: a Checkout Session for what is due (a fresh one
+    when the last has lapsed), then Stripe's page."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    back = reverse("storefront:manage", args=[booking.pk, token])
+    with tenant_scope(tenant), actor_context("couple", "couple (balance pay link)"):
+        try:
+            url = pay_link_open(tenant=tenant, booking_id=booking.pk)
+        except ValidationError:
+            return redirect(back)
+        except PaymentProviderError:
+            return redirect(back + "?pay=unavailable")
+    response = redirect(url)
+    response.status_code = 303
     response["Referrer-Policy"] = "no-referrer"
     return response
 

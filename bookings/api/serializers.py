@@ -1,8 +1,10 @@
 """Input and output shapes of the bookings API (API.md §1)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings.selectors import MAX_RANGE_DAYS, REASONS
+from bookings.selectors import MAX_RANGE_DAYS, REASONS, booking_balance_due_cents
+from catalog.api.serializers import PaymentPlanOutputSerializer
 
 # The contract's dates are YYYY-MM-DD only (DRF would also take 20260701).
 ISO_DATE = ["%Y-%m-%d"]
@@ -86,6 +88,21 @@ class BookingOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     hold_expires_at = serializers.DateTimeField(allow_null=True)
     confirmed_at = serializers.DateTimeField(allow_null=True)
+    paid_cents = serializers.IntegerField(help_text="Succeeded payments (the ledger).")
+    refunded_cents = serializers.IntegerField(help_text="Succeeded refunds.")
+    balance_due_cents = serializers.SerializerMethodField(
+        help_text="Still owed: 0 once paid in full or no longer active."
+    )
+    balance_due_on = serializers.DateField(
+        allow_null=True, help_text="When the balance is charged (null: pays in full)."
+    )
+    payment_plan = PaymentPlanOutputSerializer(
+        source="plan_in_force", help_text="The plan in force at checkout."
+    )
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_balance_due_cents(self, booking) -> int:
+        return booking_balance_due_cents(booking)
 
 
 class CheckoutOutputSerializer(serializers.Serializer):

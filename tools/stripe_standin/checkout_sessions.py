@@ -72,7 +72,12 @@ class CheckoutSessions:
     """Part of :class:`StripeStandin` (state and lock live there)."""
 
     def pay(
-        self, session_id: str, *, async_payment: bool = False, email: str | None = None
+        self,
+        session_id: str,
+        *,
+        async_payment: bool = False,
+        email: str | None = None,
+        card: str = "4242424242424242",
     ) -> Delivery:
         """What the hosted page's Pay button does; returns the delivery made.
 
@@ -85,6 +90,12 @@ class CheckoutSessions:
         ``async_payment=True`` models a delayed method (bank debit): the session
         completes with ``payment_status: "unpaid"`` and the outcome follows
         with :meth:`async_succeed` / :meth:`async_fail`.
+
+        ``card``: the test card number paid with (payment_intents.CARD_OUTCOMES
+        says how it behaves when charged again off-session). With
+        ``payment_intent_data[setup_future_usage]`` the card is saved as a
+        PaymentMethod attached to the session's Customer
+        (https://docs.stripe.com/payments/save-during-payment).
         """
         with self._lock:
             session = self._open_session(session_id)
@@ -96,13 +107,19 @@ class CheckoutSessions:
             buyer_email = email or session.get("customer_email") or "buyer@example.com"
 
             customer_id = session.get("customer")
-            if customer_id is None and session.get("customer_creation") == "always":
+            # Saving the card for later needs a Customer: Checkout makes one
+            # if none was given (customer_creation "if_required").
+            if customer_id is None and (
+                session.get("customer_creation") == "always" or pi_data.get("setup_future_usage")
+            ):
                 customer_id = self._store(
                     _customer_object(self._new_id("cus"), email=buyer_email), owner
                 )["id"]
 
             transfer_data = pi_data.get("transfer_data")
             fee = pi_data.get("application_fee_amount")
+            future_usage = pi_data.get("setup_future_usage")
+            pm = self._new_payment_method(card, customer_id if future_usage else None, owner)
             pi_id = self._new_id("pi")
             charge_id = self._new_id("ch")
             status = "processing" if async_payment else "succeeded"
@@ -131,13 +148,13 @@ class CheckoutSessions:
                 "metadata": dict(pi_data.get("metadata", {})),
                 "next_action": None,
                 "on_behalf_of": pi_data.get("on_behalf_of"),
-                "payment_method": None,
+                "payment_method": pm["id"],
                 "payment_method_options": {},
                 "payment_method_types": ["us_bank_account" if async_payment else "card"],
                 "processing": None,
                 "receipt_email": pi_data.get("receipt_email"),
                 "review": None,
-                "setup_future_usage": None,
+                "setup_future_usage": future_usage,
                 "shipping": None,
                 "source": None,
                 "statement_descriptor": pi_data.get("statement_descriptor"),
@@ -622,6 +639,15 @@ class CheckoutSessions:
                 param="payment_intent_data[capture_method]",
             )
         out["capture_method"] = capture
+        future_usage = raw.get("setup_future_usage") or None
+        if future_usage not in (None, "off_session", "on_session"):
+            raise StripeAPIError(
+                400,
+                f"Invalid setup_future_usage: {future_usage}",
+                code="parameter_invalid",
+                param="payment_intent_data[setup_future_usage]",
+            )
+        out["setup_future_usage"] = future_usage
         transfer_raw = _as_dict(raw.get("transfer_data"), "payment_intent_data[transfer_data]")
         _check_known(
             transfer_raw, frozenset({"amount", "destination"}), "payment_intent_data[transfer_data]"

@@ -35,7 +35,7 @@ from .disputes import Disputes
 from .events import Events
 from .hosted_pages import HostedPages
 from .idempotency import IdempotentRequests, _IdempotentResult
-from .payment_intents import PaymentIntents
+from .payment_intents import OffSessionPayments, PaymentIntents
 from .refunds import Refunds
 from .server import _Handler, _Server
 
@@ -48,6 +48,7 @@ class StripeStandin(
     Accounts,
     Customers,
     PaymentIntents,
+    OffSessionPayments,
     CheckoutSessions,
     Refunds,
     Disputes,
@@ -319,7 +320,10 @@ class StripeStandin(
             ("POST", r(r"/v1/refunds"), self._api_create_refund),
             ("GET", r(r"/v1/refunds"), self._api_list_refunds),
             ("GET", r(r"/v1/refunds/([^/]+)"), self._api_get("refund")),
+            ("POST", r(r"/v1/payment_intents"), self._api_create_payment_intent),
+            ("GET", r(r"/v1/payment_intents"), self._api_list_payment_intents),
             ("GET", r(r"/v1/payment_intents/([^/]+)"), self._api_get("payment_intent")),
+            ("GET", r(r"/v1/payment_methods/([^/]+)"), self._api_get("payment_method")),
             ("GET", r(r"/v1/charges/([^/]+)"), self._api_get("charge")),
             ("GET", r(r"/v1/balance_transactions/([^/]+)"), self._api_get("balance_transaction")),
             ("GET", r(r"/v1/transfers/([^/]+)"), self._api_get("transfer")),
