@@ -5,20 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0009_tenant_default_language'),
+        ("tenants", "0010_payment_plans"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenantmembership',
-            name='calendar_feed_hash',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="tenantmembership",
+            name="calendar_feed_hash",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AddConstraint(
-            model_name='tenantmembership',
-            constraint=models.UniqueConstraint(condition=models.Q(('calendar_feed_hash', ''), _negated=True), fields=('calendar_feed_hash',), name='tenants_tenantmembership_calendar_feed_uniq'),
+            model_name="tenantmembership",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("calendar_feed_hash", ""), _negated=True),
+                fields=("calendar_feed_hash",),
+                name="tenants_tenantmembership_calendar_feed_uniq",
+            ),
         ),
     ]
