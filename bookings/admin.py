@@ -291,6 +291,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     list_filter = (WeddingDateFilter, "status", AttentionFilter)
     search_fields = ("couple_name", "email")
     search_help_text = "Search by the couple's names or e-mail"
+    date_hierarchy = "event_date"
     inlines = [
         BookingAddOnInline,
         BookingPaymentInline,

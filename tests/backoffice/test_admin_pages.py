@@ -204,9 +204,14 @@ def test_blackout_on_a_booked_or_held_day_is_refused_with_the_reason(client, ten
 def _change_body(page, **overrides) -> dict:
     form = page.context["adminform"].form
     body = {name: form[name].value() or "" for name in ("couple_name", "email", "phone", "notes")}
-    for formset in page.context["inline_admin_formsets"]:
-        management = formset.formset.management_form
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
         body.update({management.add_prefix(k): v or 0 for k, v in management.initial.items()})
+        # What the page's hidden inputs send back for each row shown.
+        for form in formset.initial_forms:
+            body[form.add_prefix(formset.model._meta.pk.name)] = form.instance.pk
+            body[form.add_prefix(formset.fk.name)] = formset.instance.pk
     body.update(overrides)
     return body
 
