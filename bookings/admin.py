@@ -320,7 +320,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         "balance_due",
         "balance_due_on",
         "balance_state",
-        "payment_plan",
+        "plan",
         "card_last4",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
@@ -344,7 +344,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     "paid",
                     "refunded",
                     "commission_refunded",
-                    "payment_plan",
+                    "plan",
                     "balance_due",
                     "balance_due_on",
                     "balance_state",
@@ -405,6 +405,21 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         # construct_change_message reads (formset.save() would set them):
         for formset in formsets:
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    @admin.display(description="Payment plan")
+    def plan(self, obj: Booking) -> str:
+        # In words: unfold would show the raw JSON with Pygments' inline
+        # styles, which the CSP refuses.
+        plan = obj.plan_in_force
+        if plan.get("kind") != "deposit":
+            return "Paid in full at booking"
+        if plan.get("deposit_percent") is not None:
+            deposit = f"{plan['deposit_percent']} % deposit"
+        else:
+            deposit = f"{format_money(plan.get('deposit_cents') or 0, obj.currency)} deposit"
+        refundable = "refundable" if plan.get("deposit_refundable") else "non-refundable"
+        days = plan.get("balance_days_before")
+        return f"{deposit} ({refundable}), balance due {days} days before the wedding"
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
         # Upcoming weddings first, soonest at the top; past ones after them
