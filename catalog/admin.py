@@ -65,7 +65,10 @@ def _changed_item_fields(form: forms.ModelForm) -> dict[str, Any]:
 def _use_currency(form: forms.ModelForm, tenant: Tenant | None) -> None:
     # A superuser adding an item before picking its tenant types a
     # two-decimal amount (every currency but the zero-decimal ones).
-    form.fields["price_cents"].set_currency(tenant.currency if tenant is not None else "usd")
+    currency = tenant.currency if tenant is not None else "usd"
+    for name in ("price_cents", "plan_deposit_cents"):
+        if name in form.fields:
+            form.fields[name].set_currency(currency)
 
 
 @admin.display(description="Price", ordering="price_cents")
@@ -143,6 +146,12 @@ class PackageForm(forms.ModelForm):
         queryset=AddOn.objects.none(), required=False, label="Add-ons"
     )
     price_cents = MoneyField(label="Price")
+    plan_deposit_cents = MoneyField(
+        label="Fixed deposit",
+        required=False,
+        empty_as_zero=True,
+        help_text="For a fixed-deposit plan.",
+    )
     scope_tenant: Tenant | None = None  # set per request by PackageAdmin.get_form
 
     class Meta:

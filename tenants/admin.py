@@ -43,6 +43,7 @@ from tenants.admin_base import (
 from tenants.forms import AdminEmailAuthenticationForm
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
+from tenants.money_fields import MoneyFieldsAdminMixin
 from tenants.selectors import api_key_list, memberships_for_user
 from tenants.services import (
     api_key_revoke,
@@ -92,11 +93,16 @@ class ApiKeyRotateForm(forms.Form):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
+class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
     list_display = ("name", "slug", "active", "currency", "timezone", "commission_bps")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    money_fields = {"plan_deposit_cents": "Fixed deposit"}
+
+    def money_currency(self, request: HttpRequest, obj: Any) -> str:
+        return obj.currency if obj is not None else "usd"
+
     fieldsets = (
         (None, {"fields": ("name", "slug", "active", "contact_email", "currency", "timezone")}),
         (

@@ -72,9 +72,18 @@ class MoneyField(forms.Field):
 
     widget = UnfoldAdminTextInputWidget(attrs={"inputmode": "decimal", "autocomplete": "off"})
 
-    def __init__(self, *, currency: str = "usd", min_value: int | None = 0, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        currency: str = "usd",
+        min_value: int | None = 0,
+        empty_as_zero: bool = False,
+        **kwargs: Any,
+    ):
         self.currency = currency
         self.min_value = min_value
+        # For amounts the model keeps as 0 when unused (a fixed deposit).
+        self.empty_as_zero = empty_as_zero
         super().__init__(**kwargs)
 
     def set_currency(self, currency: str) -> None:
@@ -89,7 +98,7 @@ class MoneyField(forms.Field):
 
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
-            return None
+            return 0 if self.empty_as_zero else None
         if isinstance(value, int):
             return value
         return parse_money(str(value), self.currency)
@@ -104,3 +113,35 @@ class MoneyField(forms.Field):
             return self.to_python(data) != (initial if initial not in self.empty_values else None)
         except ValidationError:
             return True
+
+
+class MoneyFieldsAdminMixin:
+    """A ModelAdmin whose `money_fields` ({model field: label}) are typed in
+    the currency's units; `money_currency(request, obj)` names the currency."""
+
+    money_fields: dict[str, str] = {}
+
+    def money_currency(self, request: Any, obj: Any) -> str:
+        return "usd"
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any):
+        if db_field.name in self.money_fields:
+            return MoneyField(
+                label=self.money_fields[db_field.name],
+                required=False,
+                empty_as_zero=True,
+                help_text=db_field.help_text.replace(" in minor units", ""),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_form(self, request: Any, obj: Any = None, change: bool = False, **kwargs: Any):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        currency = self.money_currency(request, obj)
+        names = [name for name in self.money_fields if name in form_class.base_fields]
+
+        def __init__(form: Any, *args: Any, **kw: Any) -> None:
+            form_class.__init__(form, *args, **kw)
+            for name in names:
+                form.fields[name].set_currency(currency)
+
+        return type(form_class.__name__, (form_class,), {"__init__": __init__})

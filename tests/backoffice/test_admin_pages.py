@@ -255,3 +255,18 @@ def test_an_invalid_email_is_a_form_error_and_changes_nothing(client, tenant, un
     booking.refresh_from_db()
     assert booking.email == "ada@example.com"
     assert AuditEntry.objects.filter(action="booking.contact_updated").count() == 0
+
+
+def test_fixed_deposits_are_shown_in_units_on_package_and_settings_pages(client, tenant, unscoped):
+    from tests.factories import PackageFactory
+
+    Tenant.objects.filter(pk=tenant.pk).update(plan_deposit_cents=25_000)
+    package = PackageFactory(tenant=tenant, plan_deposit_cents=12_345)
+    owner_of(client, tenant)
+
+    settings_page = client.get(f"/admin/tenants/tenant/{tenant.pk}/change/").content.decode()
+    package_page = client.get(f"/admin/catalog/package/{package.pk}/change/").content.decode()
+
+    assert "Fixed deposit (USD)" in settings_page and 'value="250.00"' in settings_page
+    assert "Fixed deposit (USD)" in package_page and 'value="123.45"' in package_page
+    assert "minor units" not in settings_page + package_page
