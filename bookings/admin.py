@@ -8,13 +8,14 @@ booking form is read-only and every change goes through a service.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, QuerySet, Value, When
 from django.http import (
     Http404,
     HttpRequest,
@@ -24,6 +25,7 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from bookings.admin_views import bookings_csv_response, calendar_context, format_answers
@@ -51,19 +53,34 @@ from bookings.models import (
 from bookings.money import commission_for
 from bookings.notifications import currency_digits, format_money, policy_lines
 from bookings.refunds import refundable_now
-from bookings.selectors import booking_balance_due_cents, booking_refund_preview
+from bookings.selectors import (
+    booking_balance_due_cents,
+    booking_refund_preview,
+    occupying_bookings,
+)
 from bookings.services import (
+    BOOKING_CONTACT_FIELDS,
     blackout_date_delete,
     blackout_date_set,
     blackout_range_add,
     booking_cancel,
     booking_confirmation_resend,
+    booking_contact_update,
     booking_date_change,
     booking_hold_release,
     date_change_quote,
     payment_review_resolve,
 )
-from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
+from config.errors import DomainError
+from tenants.admin_base import (
+    ServiceFormAdminMixin,
+    TenantScopedAdmin,
+    TenantScopedInline,
+    copy_saved,
+    refused,
+    request_tenant,
+)
+from tenants.models import Tenant
 from tenants.validators import minor_per_major
 
 
@@ -80,7 +97,11 @@ class ReadOnlyInline(TenantScopedInline):
 
 class BookingAddOnInline(ReadOnlyInline):
     model = BookingAddOn
-    fields = readonly_fields = ("title", "slug", "price_cents")
+    fields = readonly_fields = ("title", "slug", "price")
+
+    @admin.display(description="Price")
+    def price(self, obj: BookingAddOn) -> str:
+        return format_money(obj.price_cents, obj.booking.currency)
 
 
 class BookingRefundInline(ReadOnlyInline):
@@ -192,6 +213,42 @@ class AttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _month_start(day: dt.date, months_ahead: int) -> dt.date:
+    month_index = day.year * 12 + day.month - 1 + months_ahead
+    return dt.date(month_index // 12, month_index % 12 + 1, 1)
+
+
+class WeddingDateFilter(admin.SimpleListFilter):
+    """The wedding dates an owner asks about, counted from today in the
+    business's time zone (the admin runs in it: tenants.middleware)."""
+
+    title = "wedding date"
+    parameter_name = "wedding"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("upcoming", "Upcoming"),
+            ("this_month", "This month"),
+            ("next_month", "Next month"),
+            ("past", "Past"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+        today = timezone.localdate()
+        value = self.value()
+        if value == "upcoming":
+            return queryset.filter(event_date__gte=today)
+        if value == "past":
+            return queryset.filter(event_date__lt=today)
+        if value in ("this_month", "next_month"):
+            ahead = 0 if value == "this_month" else 1
+            return queryset.filter(
+                event_date__gte=_month_start(today, ahead),
+                event_date__lt=_month_start(today, ahead + 1),
+            )
+        return queryset
+
+
 class CancelForm(forms.Form):
     REFUND_CHOICES = [("full", "Full refund"), ("partial", "Partial refund"), ("none", "No refund")]
     refund = forms.ChoiceField(choices=REFUND_CHOICES, initial="full", widget=forms.RadioSelect)
@@ -259,7 +316,7 @@ class MoveForm(forms.Form):
 
 
 @admin.register(Booking)
-class BookingAdmin(TenantScopedAdmin):
+class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     list_display = (
         "event_date",
         "couple_name",
@@ -270,10 +327,10 @@ class BookingAdmin(TenantScopedAdmin):
         "refunded",
         "created_at",
     )
-    list_filter = ("status", AttentionFilter, "event_date")
+    list_filter = (WeddingDateFilter, "status", AttentionFilter)
     search_fields = ("couple_name", "email")
+    search_help_text = "Search by the couple's names or e-mail"
     date_hierarchy = "event_date"
-    ordering = ("-created_at",)
     inlines = [
         BookingAddOnInline,
         BookingPaymentInline,
@@ -282,17 +339,17 @@ class BookingAdmin(TenantScopedAdmin):
         BookingDisputeInline,
     ]
     list_select_related = ("package",)
-    fields = readonly_fields = (
+    # The page reads as a summary card (templates/backoffice/booking_summary.html:
+    # date, couple, package, money, the actions that apply now), then the
+    # details in groups; Stripe's ids stay folded away under "Payment details".
+    change_form_outer_before_template = "backoffice/booking_summary.html"
+    # The couple's contact details and notes are the page's only inputs
+    # (saved through booking_contact_update, audited); the rest is the record.
+    readonly_fields = (
         "id",
         "status",
         "event_date",
         "package",
-        "couple_name",
-        "email",
-        "phone",
-        "notes",
-        "terms_acceptance",
-        "answers_display",
         "hold_expires_at",
         "total",
         "commission",
@@ -302,7 +359,7 @@ class BookingAdmin(TenantScopedAdmin):
         "balance_due",
         "balance_due_on",
         "balance_state",
-        "payment_plan",
+        "plan",
         "card_last4",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
@@ -313,7 +370,55 @@ class BookingAdmin(TenantScopedAdmin):
         "expired_at",
         "expire_reason",
         "cancel_reason",
-        "cancel_link",
+        "terms_acceptance",
+        "answers_display",
+    )
+    fieldsets = (
+        ("Wedding", {"fields": ("status", "event_date", "package", "hold_expires_at")}),
+        ("Couple", {"fields": ("couple_name", "email", "phone", "notes")}),
+        ("Agreements", {"fields": ("terms_acceptance", "answers_display")}),
+        (
+            "Money",
+            {
+                "fields": (
+                    "total",
+                    "commission",
+                    "paid",
+                    "refunded",
+                    "commission_refunded",
+                    "plan",
+                    "balance_due",
+                    "balance_due_on",
+                    "balance_state",
+                )
+            },
+        ),
+        (
+            "History",
+            {
+                "fields": (
+                    "created_at",
+                    "confirmed_at",
+                    "canceled_at",
+                    "cancel_reason",
+                    "expired_at",
+                    "expire_reason",
+                )
+            },
+        ),
+        (
+            "Payment details",
+            {
+                "classes": ["collapse"],
+                "fields": (
+                    "id",
+                    "card_last4",
+                    "stripe_checkout_session_id",
+                    "stripe_payment_intent_id",
+                    "stripe_account_id",
+                ),
+            },
+        ),
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -321,6 +426,52 @@ class BookingAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # bookings are kept; cancel instead
+
+    def save_model(self, request: HttpRequest, obj: Booking, form: Any, change: bool) -> None:
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in BOOKING_CONTACT_FIELDS
+        }
+        if not changes:
+            return
+        try:
+            saved = booking_contact_update(tenant=obj.tenant, booking_id=obj.pk, **changes)
+        except (DomainError, ValidationError) as exc:
+            raise refused(exc) from exc
+        copy_saved(obj, saved)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The inlines are read-only records (add-on lines, refunds, reviews,
+        # disputes): nothing of theirs is written from this page. What
+        # construct_change_message reads (formset.save() would set them):
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    @admin.display(description="Payment plan")
+    def plan(self, obj: Booking) -> str:
+        # In words: unfold would show the raw JSON with Pygments' inline
+        # styles, which the CSP refuses.
+        plan = obj.plan_in_force
+        if plan.get("kind") != "deposit":
+            return "Paid in full at booking"
+        if plan.get("deposit_percent") is not None:
+            deposit = f"{plan['deposit_percent']} % deposit"
+        else:
+            deposit = f"{format_money(plan.get('deposit_cents') or 0, obj.currency)} deposit"
+        refundable = "refundable" if plan.get("deposit_refundable") else "non-refundable"
+        days = plan.get("balance_days_before")
+        return f"{deposit} ({refundable}), balance due {days} days before the wedding"
+
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
+        # Upcoming weddings first, soonest at the top; past ones after them
+        # (today in the business's time zone: the admin runs in it).
+        past = Case(
+            When(event_date__lt=timezone.localdate(), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        )
+        return [past.asc(), "event_date", "created_at"]
 
     @admin.display(description="Total")
     def total(self, obj: Booking) -> str:
@@ -522,6 +673,19 @@ class BookingAdmin(TenantScopedAdmin):
             "can_release": booking is not None and booking.status == Booking.Status.HELD,
             "can_cancel": booking is not None
             and booking.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING),
+            "can_move": booking is not None and booking.status == Booking.Status.CONFIRMED,
+            **(
+                {
+                    "summary_total": format_money(booking.amount_cents, booking.currency),
+                    "summary_paid": format_money(booking.paid_cents, booking.currency),
+                    "summary_refunded": booking.refunded_cents
+                    and format_money(booking.refunded_cents, booking.currency),
+                }
+                if booking is not None
+                else {}
+            ),
+            # Save keeps the couple's details; no "save and add another".
+            "show_save_and_add_another": False,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -763,8 +927,53 @@ class BlackoutRangeForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
 
 
+class BlackoutDateForm(forms.ModelForm):
+    """Refuses, with the reason, a blackout that would replace another's
+    reason or fall on a day a couple holds or has booked (staff release or
+    cancel that booking first). blackout_date_set itself stays permissive
+    for the range form and commands."""
+
+    scope_tenant: Tenant | None = None  # set per request by BlackoutDateAdmin.get_form
+
+    class Meta:
+        model = BlackoutDate
+        fields = ("date", "reason")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        tenant = data.get("tenant") or self.scope_tenant
+        day = data.get("date")
+        if tenant is None or day is None or ("date" not in self.changed_data and self.instance.pk):
+            return data
+        if BlackoutDate.objects.filter(tenant=tenant, date=day).exists():
+            self.add_error(
+                "date",
+                ValidationError(
+                    "This date is already blacked out; edit that blackout to change its reason.",
+                    code="already_blacked_out",
+                ),
+            )
+            return data
+        booking = (
+            occupying_bookings(tenant=tenant, now=timezone.now()).filter(event_date=day).first()
+        )
+        if booking is not None:
+            held = booking.status == Booking.Status.HELD
+            self.add_error(
+                "date",
+                ValidationError(
+                    f"{booking.couple_name} {'hold' if held else 'have booked'} this date"
+                    f" ({booking.get_status_display().lower()}): "
+                    f"{'release the hold' if held else 'cancel the booking'} first.",
+                    code="date_held" if held else "date_booked",
+                ),
+            )
+        return data
+
+
 @admin.register(BlackoutDate)
 class BlackoutDateAdmin(TenantScopedAdmin):
+    form = BlackoutDateForm
     list_display = ("date", "reason")
     list_filter = ("date",)
     search_fields = ("reason",)
@@ -776,6 +985,11 @@ class BlackoutDateAdmin(TenantScopedAdmin):
         return (
             ["tenant", *fields] if request.user.is_superuser and "tenant" not in fields else fields
         )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        tenant = None if request.user.is_superuser else request_tenant(request)
+        return type(form_class.__name__, (form_class,), {"scope_tenant": tenant})
 
     def save_model(self, request: HttpRequest, obj: BlackoutDate, form: Any, change: bool) -> None:
         tenant = obj.tenant if request.user.is_superuser else request_tenant(request)

@@ -1,5 +1,5 @@
-"""The staff's daily tools in the admin, beyond lists: the dashboard (the
-admin index), the month calendar and the CSV export. Reads only; every
+"""The staff's daily tools in the admin, beyond lists: the month calendar
+and the CSV export (the dashboard is backoffice.dashboard's). Reads only; every
 write stays in bookings.services behind BookingAdmin's views.
 
 Which tenant: a staff member's active tenant (tenants.middleware); a
@@ -19,19 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from bookings.agreements import cancellation_requests_open
 from bookings.models import Booking
-from bookings.notifications import format_money
 from bookings.selectors import (
     CalendarDay,
-    Dashboard,
     booking_balance_due_cents,
     booking_calendar_month,
-    dashboard_balances,
-    dashboard_get,
     tenant_today,
 )
-from tenants.admin_base import STAFF_ROLES, request_tenant, role_allowed
+from tenants.admin_base import request_tenant
 from tenants.models import Tenant
 
 # --- which tenant -------------------------------------------------------------
@@ -55,67 +50,6 @@ def admin_tenant(request: HttpRequest) -> AdminTenant:
             choices=choices,
         )
     return AdminTenant(tenant=request_tenant(request), choices=[])
-
-
-# --- dashboard ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RevenueRow:
-    month: dt.date
-    currency: str
-    bookings: int
-    revenue: str
-    commission: str
-
-
-def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
-    """What templates/admin/index.html shows, or None for users without a
-    tenant role (they get Django's plain index)."""
-    if not role_allowed(request, STAFF_ROLES):
-        return None
-    chosen = admin_tenant(request)
-    if chosen.tenant is None and not request.user.is_superuser:
-        return None
-    dashboard: Dashboard = dashboard_get(tenant=chosen.tenant)
-    revenue = [
-        RevenueRow(
-            month=row.month,
-            currency=row.currency,
-            bookings=row.bookings,
-            revenue=format_money(row.revenue_cents, row.currency),
-            commission=format_money(row.commission_cents, row.currency),
-        )
-        for row in dashboard.revenue
-    ]
-    webhooks = reverse("admin:webhooks_stripeevent_changelist")
-    failed_query = {"status__exact": "failed"}
-    if chosen.tenant is not None and request.user.is_superuser:
-        failed_query["tenant__id__exact"] = chosen.tenant.pk
-    tenant_query = ""
-    if chosen.tenant is not None and request.user.is_superuser:
-        tenant_query = "?" + urlencode({"tenant": chosen.tenant.slug})
-    return {
-        "tenant": chosen.tenant,
-        "tenant_choices": chosen.choices,
-        "dashboard": dashboard,
-        "revenue_months": [
-            {"month": month, "rows": [row for row in revenue if row.month == month]}
-            for month in dashboard.months
-        ],
-        "failed_webhooks_url": f"{webhooks}?{urlencode(failed_query)}",
-        "calendar_url": reverse("admin:bookings_booking_calendar") + tenant_query,
-        "bookings_url": reverse("admin:bookings_booking_changelist"),
-        "held_url": reverse("admin:bookings_booking_changelist") + "?status__exact=held",
-        "blackouts_url": reverse("admin:bookings_blackoutdate_changelist"),
-        "payment_reviews_url": reverse("admin:bookings_paymentreview_changelist")
-        + "?resolved_at__isempty=1",
-        "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
-        "balances": dashboard_balances(tenant=chosen.tenant, today=dashboard.today),
-        "cancellation_requests": cancellation_requests_open(tenant=chosen.tenant),
-        "cancellation_requests_url": reverse("admin:bookings_cancellationrequest_changelist")
-        + "?resolved_at__isempty=1",
-    }
 
 
 # --- calendar -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from babel.numbers import format_currency
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
@@ -180,6 +181,9 @@ def _context(booking: Booking) -> dict:
         "total": format_money_localized(booking.amount_cents, booking.currency),
         "refunded": format_money_localized(booking.refunded_cents, booking.currency),
         "manage_url": manage_url(booking.pk),
+        # Staff e-mails open the booking's page in the admin in one click.
+        "admin_url": settings.PUBLIC_BASE_URL.rstrip("/")
+        + reverse("admin:bookings_booking_change", args=[booking.pk]),
         "manage_days": manage_link_max_age().days,
         "format_money": format_money,
         "policy_lines": policy_lines(

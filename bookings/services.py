@@ -57,7 +57,7 @@ from bookings.models import (
 from bookings.selectors import payment_plan_for, tenant_today, window_refusal
 from catalog.models import Package
 from config.db import violated_constraint
-from tenants.audit import audit_entry, audit_record, audit_record_many, diff
+from tenants.audit import audit_entry, audit_record, audit_record_many, diff, snapshot
 from tenants.models import Tenant
 
 logger = logging.getLogger("altar.bookings")
@@ -1461,3 +1461,39 @@ def booking_confirmation_resend(*, tenant: Tenant, booking_id: uuid.UUID | str) 
     tasks.booking_mail_confirmed.enqueue(
         tenant_id=tenant.pk, booking_id=str(booking.pk), notify_staff=False
     )
+
+
+BOOKING_CONTACT_FIELDS = ("couple_name", "email", "phone", "notes")
+
+
+@transaction.atomic
+def booking_contact_update(
+    *, tenant: Tenant, booking_id: uuid.UUID | str, **changes: str
+) -> Booking:
+    """Staff correct the couple's contact details or notes (a typo in the
+    e-mail, a new phone number). Only `BOOKING_CONTACT_FIELDS`; the status,
+    date and money are never touched here. Validated as the model's fields
+    are (ValidationError per field), audited as `booking.contact_updated`
+    naming the fields changed (values redacted: couples' personal data).
+    Raises BookingNotFound for another tenant's id."""
+    unknown = set(changes) - set(BOOKING_CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"not contact fields: {sorted(unknown)}")
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    values = {name: value.strip() for name, value in changes.items()}
+    before = snapshot(booking, values)
+    for name, value in values.items():
+        setattr(booking, name, value)
+    booking.full_clean(exclude=[f.name for f in Booking._meta.fields if f.name not in values])
+    changed = diff(before, snapshot(booking, values))
+    if changed:
+        booking.save(update_fields=[*changed, "updated_at"])
+        # The audit keeps no couple's personal data (tenants.audit redacts the
+        # values), so it names the fields that changed as well.
+        audit_record(
+            tenant=tenant,
+            action="booking.contact_updated",
+            obj=booking,
+            changes={**changed, "contact_fields": [[], sorted(changed)]},
+        )
+    return booking

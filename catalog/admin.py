@@ -41,6 +41,7 @@ from tenants.admin_base import (
     request_tenant,
 )
 from tenants.models import Tenant
+from tenants.money_fields import MoneyField, money_text
 
 # What the forms may hand to the services (a package also has its plan).
 FORM_FIELDS = CATALOG_ITEM_FIELDS | PACKAGE_PLAN_FIELDS
@@ -59,6 +60,20 @@ def _changed_item_fields(form: forms.ModelForm) -> dict[str, Any]:
         for name in form.changed_data
         if name in FORM_FIELDS and data.get(name) is not None
     }
+
+
+def _use_currency(form: forms.ModelForm, tenant: Tenant | None) -> None:
+    # A superuser adding an item before picking its tenant types a
+    # two-decimal amount (every currency but the zero-decimal ones).
+    currency = tenant.currency if tenant is not None else "usd"
+    for name in ("price_cents", "plan_deposit_cents"):
+        if name in form.fields:
+            form.fields[name].set_currency(currency)
+
+
+@admin.display(description="Price", ordering="price_cents")
+def _price(item: Package | AddOn) -> str:
+    return money_text(item.price_cents, item.tenant.currency)
 
 
 # --- photos ------------------------------------------------------------------
@@ -130,6 +145,13 @@ class PackageForm(forms.ModelForm):
     offered_add_ons = forms.ModelMultipleChoiceField(
         queryset=AddOn.objects.none(), required=False, label="Add-ons"
     )
+    price_cents = MoneyField(label="Price")
+    plan_deposit_cents = MoneyField(
+        label="Fixed deposit",
+        required=False,
+        empty_as_zero=True,
+        help_text="For a fixed-deposit plan.",
+    )
     scope_tenant: Tenant | None = None  # set per request by PackageAdmin.get_form
 
     class Meta:
@@ -155,6 +177,7 @@ class PackageForm(forms.ModelForm):
         # The widget first: setting the queryset hands it its choices.
         field.widget = AutocompleteSelectMultiple(Package._meta.get_field("add_ons"), admin.site)
         tenant = self.instance.tenant if self.instance.tenant_id else self.scope_tenant
+        _use_currency(self, tenant)
         # Explicitly filtered (not only by the scope): a superuser's scope
         # spans every tenant, but a package offers its own tenant's add-ons.
         # A superuser adding a package picks the tenant in the same form, so
@@ -184,7 +207,8 @@ class PackageForm(forms.ModelForm):
 @admin.register(Package)
 class PackageAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     form = PackageForm
-    list_display = ("title", "slug", "price_cents", "active", "position", "updated_at")
+    list_display = ("title", "slug", _price, "active", "position", "updated_at")
+    list_select_related = ("tenant",)
     list_filter = ("active", "add_ons")
     search_fields = ("title", "slug")
     ordering = ("position", "created_at", "id")
@@ -280,14 +304,34 @@ class PackageAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 # --- add-ons -----------------------------------------------------------------
 
 
+class AddOnForm(forms.ModelForm):
+    price_cents = MoneyField(label="Price")
+    scope_tenant: Tenant | None = None  # set per request by AddOnAdmin.get_form
+
+    class Meta:
+        model = AddOn
+        fields = ("title", "slug", "description", "price_cents", "active", "position")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        _use_currency(self, self.instance.tenant if self.instance.tenant_id else self.scope_tenant)
+
+
 @admin.register(AddOn)
 class AddOnAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
-    list_display = ("title", "slug", "price_cents", "active", "position", "updated_at")
+    form = AddOnForm
+    list_display = ("title", "slug", _price, "active", "position", "updated_at")
+    list_select_related = ("tenant",)
     list_filter = ("active", "packages")
     search_fields = ("title", "slug")  # also what the add-on autocomplete searches
     ordering = ("position", "created_at", "id")
     fields = ("title", "slug", "description", "price_cents", "active", "position")
     service_error_fields = {"new_slug": "slug"}
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        tenant = None if request.user.is_superuser else request_tenant(request)
+        return type(form_class.__name__, (form_class,), {"scope_tenant": tenant})
 
     def save_model(self, request: HttpRequest, obj: AddOn, form: Any, change: bool) -> None:
         tenant = self.service_tenant(request, obj)

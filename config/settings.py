@@ -43,6 +43,10 @@ ALLOWED_HOSTS = env.list(
 )
 
 INSTALLED_APPS = [
+    # The admin's theme (sidebar, dashboard, responsive lists); before
+    # django.contrib.admin so its templates win, and it swaps in its AdminSite.
+    "unfold",
+    "unfold.contrib.filters",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -62,6 +66,9 @@ INSTALLED_APPS = [
     "bookings",
     "webhooks",
     "storefront",
+    # The staff back office: dashboard, calendar, admin presentation, the
+    # catalog file and demo commands (top floor, no models).
+    "backoffice",
     "django_guid",
     "django_tasks",
     "django_tasks_db",
@@ -79,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Early, so every response (error pages included) gets the policy.
     "csp.middleware.CSPMiddleware",
+    # Inside CSPMiddleware: 'unsafe-eval' for the admin's Alpine.js only.
+    "backoffice.middleware.AdminCspMiddleware",
     # Before CommonMiddleware, as django-cors-headers requires.
     "corsheaders.middleware.CorsMiddleware",
     "config.middleware.WhiteNoiseMiddleware",
@@ -224,6 +233,8 @@ USE_TZ = True
 # Languages of the couple-facing pages and e-mails (storefront/, the couple's
 # e-mails); the admin stays English. Catalogs: locale/<lang>/LC_MESSAGES.
 LANGUAGES = [("en", "English"), ("es", "Español")]
+# One date and time format per locale everywhere (config/formats/<lang>).
+FORMAT_MODULE_PATH = ["config.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 
 STATIC_URL = "static/"
@@ -341,6 +352,44 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Back office (django-unfold's theme; callbacks in backoffice/theme.py) ---
+UNFOLD = {
+    "SITE_TITLE": "Altar",
+    "SITE_HEADER": "Altar",
+    "SITE_SUBHEADER": "backoffice.theme.site_subheader",
+    "SITE_SYMBOL": "favorite",
+    "SITE_ICON": "backoffice.theme.site_icon",
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": "backoffice.theme.site_favicon"}
+    ],
+    "SITE_URL": None,
+    "SHOW_VIEW_ON_SITE": False,
+    "SHOW_BACK_BUTTON": True,
+    "BORDER_RADIUS": "6px",
+    # Altar's plum (the demo's brand colour) as the primary scale.
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97.5% .012 340)",
+            "100": "oklch(94.5% .025 340)",
+            "200": "oklch(89% .05 340)",
+            "300": "oklch(80% .08 340)",
+            "400": "oklch(68% .1 340)",
+            "500": "oklch(57% .1 340)",
+            "600": "oklch(49% .09 340)",
+            "700": "oklch(42% .08 340)",
+            "800": "oklch(36% .07 340)",
+            "900": "oklch(30% .06 340)",
+            "950": "oklch(22% .045 340)",
+        },
+    },
+    "DASHBOARD_CALLBACK": "backoffice.dashboard.dashboard_callback",
+    "SIDEBAR": {
+        "show_search": False,
+        "show_all_applications": False,
+        "navigation": "backoffice.theme.sidebar_navigation",
+    },
+}
 
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -27,6 +27,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("tenants.account_urls")),
     path("branding/<slug:slug>.css", tenant_branding_css, name="tenant-branding-css"),
+    # Staff's private calendar feeds: /calendar/<secret>.ics (backoffice/).
+    path("", include("backoffice.urls")),
     # The couple-facing pages: /book/<tenant>/…, /bookings/<id>/… (storefront/).
     path("", include("storefront.urls")),
     path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe-webhook"),

@@ -25,6 +25,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin
 
 from config.errors import DomainError
 from tenants.admin_base import (
@@ -42,6 +43,7 @@ from tenants.admin_base import (
 from tenants.forms import AdminEmailAuthenticationForm
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
+from tenants.money_fields import MoneyFieldsAdminMixin
 from tenants.selectors import api_key_list, memberships_for_user
 from tenants.services import (
     api_key_revoke,
@@ -91,11 +93,16 @@ class ApiKeyRotateForm(forms.Form):
 
 
 @admin.register(Tenant)
-class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
+class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
     list_display = ("name", "slug", "active", "currency", "timezone", "commission_bps")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    money_fields = {"plan_deposit_cents": "Fixed deposit"}
+
+    def money_currency(self, request: HttpRequest, obj: Any) -> str:
+        return obj.currency if obj is not None else "usd"
+
     fieldsets = (
         (None, {"fields": ("name", "slug", "active", "contact_email", "currency", "timezone")}),
         (
@@ -403,7 +410,7 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ApiKeyAdmin(AuditHistoryMixin, ModelAdmin):
     """Superusers only for now; keys are issued by create_tenant/rotate_api_key."""
 
     list_display = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -21,6 +21,7 @@ from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from unfold.admin import ModelAdmin, TabularInline
 
 from config.errors import DomainError
 from tenants.models import AuditEntry, Tenant, TenantMembership
@@ -230,7 +231,7 @@ class BoundedDateChangeList(ChangeList):
             raise IncorrectLookupParameters(exc) from exc
 
 
-class TenantScopedAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class TenantScopedAdmin(AuditHistoryMixin, ModelAdmin):
     # Roles allowed to use this admin at all; owners-only admins narrow it.
     allowed_roles: frozenset[str] = STAFF_ROLES
     tenant_field = "tenant"
@@ -308,7 +309,7 @@ class TenantScopedAdmin(AuditHistoryMixin, admin.ModelAdmin):
         raise Http404("Not found.")
 
 
-class TenantScopedInline(admin.TabularInline):
+class TenantScopedInline(TabularInline):
     """Inline rows inherit their parent's tenant. Permissions follow the
     membership role like TenantScopedAdmin (staff hold no Django model
     permissions, so the defaults would hide every inline from them)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from unfold.forms import AuthenticationForm as AdminAuthenticationForm
 
 from tenants.tasks import password_reset_mail
 

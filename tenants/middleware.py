@@ -2,13 +2,15 @@
 
 Superusers (platform operators) see every tenant; a staff member sees the
 tenant chosen in their session among their memberships (the first one by
-default); anyone else gets a scope that matches nothing.
+default), with times shown in that tenant's time zone; anyone else gets a
+scope that matches nothing.
 """
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from tenants.audit import actor_context, current_request_id
 from tenants.scoping import no_tenant_scope, scopes_disabled, tenant_scope
@@ -50,7 +52,9 @@ class AdminTenantScopeMiddleware:
                 request.tenant = membership.tenant
                 request.membership = membership
                 request.memberships = memberships
-                with tenant_scope(membership.tenant):
+                # Every date and time the admin renders is in the business's
+                # own time zone (a Denver owner never reads UTC).
+                with tenant_scope(membership.tenant), timezone.override(membership.tenant.timezone):
                     return self.get_response(request)
         with no_tenant_scope():
             return self.get_response(request)

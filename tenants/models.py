@@ -288,6 +288,9 @@ class TenantMembership(models.Model):
     invitation_expires_at = models.DateTimeField(null=True, blank=True)
     invitation_sent_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # SHA-256 of the secret in this person's private calendar feed URL
+    # (backoffice.calendar_feed); "" when they have none or revoked it.
+    calendar_feed_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(tenant="tenant")
@@ -295,6 +298,11 @@ class TenantMembership(models.Model):
     class Meta:
         ordering = ["tenant_id", "id"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["calendar_feed_hash"],
+                condition=~Q(calendar_feed_hash=""),
+                name="tenants_tenantmembership_calendar_feed_uniq",
+            ),
             models.UniqueConstraint(
                 fields=["tenant", "user"], name="tenants_tenantmembership_tenant_user_uniq"
             ),

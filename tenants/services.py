@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -671,3 +672,21 @@ def invitation_accept(
         changes={"status": [TenantMembership.Status.PENDING, TenantMembership.Status.ACCEPTED]},
     )
     return membership
+
+
+@transaction.atomic
+def calendar_feed_issue(*, membership: TenantMembership) -> str:
+    """A new secret for this person's private calendar feed; any previous
+    feed URL stops working at once. Returns the secret (shown once: only its
+    hash is stored). Audited without the secret."""
+    secret = secrets.token_urlsafe(32)
+    TenantMembership.objects.filter(pk=membership.pk).update(calendar_feed_hash=hash_key(secret))
+    audit_record(tenant=membership.tenant, action="calendar_feed.issued", obj=membership)
+    return secret
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, membership: TenantMembership) -> None:
+    """The feed URL stops working; calendars subscribed to it get 404."""
+    TenantMembership.objects.filter(pk=membership.pk).update(calendar_feed_hash="")
+    audit_record(tenant=membership.tenant, action="calendar_feed.revoked", obj=membership)

@@ -46,7 +46,7 @@ def new_package_body(**overrides) -> dict:
         "title": "Garden Ceremony",
         "slug": "garden",
         "description": "Under the old oak.",
-        "price_cents": "250000",
+        "price_cents": "2,500.00",  # typed in dollars: stored as 250000 cents
         "active": "on",
         "position": "1",
         **photo_management(),
@@ -299,7 +299,7 @@ def test_staff_edit_package_and_its_add_ons(staff_client, tenant, unscoped):
         {
             **page_form_data(page),
             "slug": "renamed",
-            "price_cents": "50",
+            "price_cents": "0.50",
             "offered_add_ons": [music.pk],
         },
     )
@@ -328,7 +328,7 @@ def test_staff_create_and_rename_add_on(staff_client, tenant, unscoped):
         "title": "Flowers",
         "slug": "flowers",
         "description": "",
-        "price_cents": "12345",
+        "price_cents": "123.45",
         "active": "on",
         "position": "0",
     }
@@ -734,3 +734,60 @@ def test_concurrent_admin_creates_with_one_slug_let_exactly_one_win(tenant, staf
     assert sorted(outcomes) == [(200, ["slug_taken"])] * 3 + [(302, [])]
     with scopes_disabled():
         assert Package.objects.filter(tenant=tenant, slug="same").count() == 1
+
+
+# --- money in the currency's units (issue 15) ---------------------------------
+
+
+def test_price_is_typed_in_currency_units_and_stored_in_minor_units(staff_client, tenant, unscoped):
+    # An owner types 1800 (or 1,800.00): the package sells for 1,800.00, not 18.00.
+    plain = staff_client.post(f"{PACKAGES}add/", new_package_body(slug="plain", price_cents="1800"))
+    grouped = staff_client.post(
+        f"{PACKAGES}add/", new_package_body(slug="grouped", price_cents="$1,800.50")
+    )
+
+    assert (plain.status_code, grouped.status_code) == (302, 302)
+    assert dict(Package.objects.values_list("slug", "price_cents")) == {
+        "plain": 180_000,
+        "grouped": 180_050,
+    }
+
+
+def test_package_page_and_list_show_the_price_in_units_never_cents(staff_client, tenant, unscoped):
+    package = PackageFactory(tenant=tenant, title="Summit", price_cents=180_000)
+
+    page = staff_client.get(f"{PACKAGES}{package.pk}/change/")
+    listing = staff_client.get(PACKAGES)
+
+    assert b'value="1,800.00"' in page.content
+    assert b"Price (USD)" in page.content
+    assert b"1,800.00 USD" in listing.content
+    assert b"180000" not in listing.content and b"cents" not in listing.content.lower()
+
+
+def test_zero_decimal_currency_takes_whole_units_and_refuses_decimals(
+    staff_client, tenant, unscoped
+):
+    Tenant.objects.filter(pk=tenant.pk).update(currency="jpy")
+
+    whole = staff_client.post(
+        f"{PACKAGES}add/", new_package_body(slug="yen", price_cents="180,000")
+    )
+    fraction = staff_client.post(
+        f"{PACKAGES}add/", new_package_body(slug="fraction", price_cents="1800.50")
+    )
+
+    assert whole.status_code == 302
+    assert Package.objects.get(slug="yen").price_cents == 180_000
+    assert fraction.status_code == 200
+    assert error_codes(fraction.context["adminform"].form, "price_cents") == ["too_many_decimals"]
+    assert not Package.objects.filter(slug="fraction").exists()
+
+
+def test_too_many_decimals_and_words_are_refused_in_dollars(staff_client, tenant, unscoped):
+    three = staff_client.post(f"{PACKAGES}add/", new_package_body(price_cents="18.005"))
+    words = staff_client.post(f"{PACKAGES}add/", new_package_body(price_cents="eighteen"))
+
+    assert error_codes(three.context["adminform"].form, "price_cents") == ["too_many_decimals"]
+    assert error_codes(words.context["adminform"].form, "price_cents") == ["invalid"]
+    assert Package.objects.count() == 0

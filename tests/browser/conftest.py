@@ -85,7 +85,7 @@ def log_in(page: Page, user) -> None:
     page.goto("/admin/login/")
     page.fill("#id_username", user.get_username())
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
     page.wait_for_url("**/admin/")
 
 

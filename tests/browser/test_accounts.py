@@ -57,13 +57,13 @@ def test_an_invitee_accepts_the_invitation_and_logs_in(page: Page):
     assert membership.status == "accepted"
 
     # log out, then log in with the e-mail on the login page
-    page.click("#logout-form button")
+    page.locator("#logout-form").evaluate("form => form.requestSubmit()")
     page.goto("/accounts/login/")
-    expect(page.locator("label[for=id_username]")).to_have_text("E-mail:")
+    expect(page.locator("label[for=id_username]")).to_have_text(re.compile(r"^\s*E-mail"))
     both_widths(page, "login")
     page.fill("#id_username", "new.hire@juniper.example")
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("#login-form [type=submit]")
     page.wait_for_url("**/admin/")
     expect(page.locator("#user-tools")).to_contain_text("Juniper Elopements")
 
@@ -74,7 +74,7 @@ def test_an_invitee_accepts_the_invitation_and_logs_in(page: Page):
 
 def test_the_reset_pages_render(page: Page):
     page.goto("/admin/login/")
-    page.click("text=Forgotten your login credentials?")
+    page.click("text=Forgotten your password or username?")
     page.wait_for_url("**/accounts/password_reset/")
     expect(page.locator("label[for=id_email]")).to_have_text("E-mail:")
     expect(page.locator("#nav-sidebar")).to_have_count(0)

@@ -206,7 +206,7 @@ def test_package_update_in_the_admin_records_before_and_after(
 ):
     package = PackageFactory(tenant=tenant, slug="garden", title="Garden", price_cents=100_000)
     page = staff_client.get(f"/admin/catalog/package/{package.pk}/change/")
-    body = {**page_form_data(page), "title": "Garden Ceremony", "price_cents": "120000"}
+    body = {**page_form_data(page), "title": "Garden Ceremony", "price_cents": "1,200.00"}
 
     response = staff_client.post(f"/admin/catalog/package/{package.pk}/change/", body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catalog.catalog_file import catalog_export
+from backoffice.catalog_file import catalog_export
 from tenants.commands import TenantCommand
 from tenants.models import Tenant
 

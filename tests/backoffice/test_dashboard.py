@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from backoffice.selectors import MonthRevenue, dashboard_get
 from bookings.models import Booking
-from bookings.selectors import MonthRevenue, dashboard_get
 from tests.factories import BookingFactory, PackageFactory, TenantFactory
 from webhooks.models import StripeEvent
 

@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
 
+from backoffice.catalog_file import catalog_import
 from bookings.selectors import blackout_date_list, tenant_today
-from catalog.catalog_file import catalog_import
 from tenants.branding import FontStack
 from tenants.commands import AltarCommand
 from tenants.errors import TenantNotFound

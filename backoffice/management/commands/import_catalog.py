@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from catalog.catalog_file import CatalogFileInvalid, catalog_import
+from backoffice.catalog_file import CatalogFileInvalid, catalog_import
 from tenants.commands import TenantCommand
 from tenants.models import Tenant
 

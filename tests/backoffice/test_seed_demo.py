@@ -9,14 +9,14 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from bookings.models import BlackoutDate, Booking
-from catalog.models import AddOn, Package, PackageAddOn
-from tenants.keys import parse_key
-from tenants.management.commands.seed_demo import (
+from backoffice.management.commands.seed_demo import (
     DEMO_PASSWORD,
     DEMO_PUBLISHABLE_KEY,
     DEMO_SLUG,
 )
+from bookings.models import BlackoutDate, Booking
+from catalog.models import AddOn, Package, PackageAddOn
+from tenants.keys import parse_key
 from tenants.models import ApiKey, Tenant, TenantMembership
 
 pytestmark = pytest.mark.usefixtures("unscoped")

@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+
+
+class BackofficeConfig(AppConfig):
+    """The staff back office: how the admin looks and reads (theme, sidebar,
+    money and dates for people), the dashboard and calendar reads, and the
+    operators' commands. The top floor: it imports every app, none imports
+    it, and it has no models."""
+
+    name = "backoffice"
+    verbose_name = "Back office"
+
+    def ready(self) -> None:
+        from django.contrib import admin
+        from django.urls import path
+
+        from backoffice.calendar_feed import calendar_feed_admin_view
+
+        # unfold's site adds what `extra_urls()` returns to the admin's URLs.
+        admin.site.extra_urls = lambda: [
+            path(
+                "calendar-feed/",
+                admin.site.admin_view(calendar_feed_admin_view),
+                name="backoffice_calendar_feed",
+            )
+        ]
