@@ -36,14 +36,28 @@ def through_middleware(view, request):
     return handler(request)
 
 
-@pytest.mark.parametrize(
-    "path",
-    ["/admin/login/", "/api/v1/tenant", "/readyz", "/no-such-page/", "/accounts/password_reset/"],
-)
+@pytest.mark.parametrize("path", ["/api/v1/tenant", "/readyz", "/no-such-page/"])
 def test_every_response_carries_the_policy(client, path):
     response = client.get(path)
 
     assert directives(response["Content-Security-Policy"]) == directives(POLICY)
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/accounts/password_reset/"])
+def test_staff_pages_add_only_nonces_and_alpines_eval(client, path):
+    """The admin (django-unfold) runs Alpine.js, which evaluates its
+    attributes with Function(): staff pages allow 'unsafe-eval' and the
+    request's nonce, never 'unsafe-inline' (backoffice/middleware.py)."""
+    response = client.get(path)
+
+    policy = directives(response["Content-Security-Policy"])
+    nonce = re.search(r"'nonce-([^']+)'", policy["script-src"]).group(1)
+    assert policy == {
+        **directives(POLICY),
+        "script-src": f"'self' 'nonce-{nonce}' 'unsafe-eval'",
+        "style-src": f"'self' 'nonce-{nonce}'",
+    }
     assert response["X-Frame-Options"] == "DENY"
 
 
