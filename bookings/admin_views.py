@@ -26,6 +26,7 @@ from bookings.selectors import (
     Dashboard,
     booking_calendar_month,
     dashboard_get,
+    reconcile_last_run,
     tenant_today,
 )
 from tenants.admin_base import STAFF_ROLES, request_tenant, role_allowed
@@ -108,6 +109,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         "payment_reviews_url": reverse("admin:bookings_paymentreview_changelist")
         + "?resolved_at__isempty=1",
         "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
+        # Platform ops only: a run may span every tenant.
+        "reconcile": reconcile_last_run() if request.user.is_superuser else None,
+        "reconcile_never": request.user.is_superuser,
     }
 
 

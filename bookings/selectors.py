@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from bookings import money
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking, BookingDispute, PaymentReview
+from bookings.models import BlackoutDate, Booking, BookingDispute, PaymentReview, ReconcileRun
 from bookings.refunds import refundable_now, reserved_cents
 from tenants.models import Tenant
 from webhooks.models import StripeEvent
@@ -344,6 +344,11 @@ def dashboard_get(*, tenant: Tenant | None, now: dt.datetime | None = None) -> D
         failed_webhook_latest=failed_latest,
         attention=dashboard_attention(tenant=tenant),
     )
+
+
+def reconcile_last_run() -> ReconcileRun | None:
+    """The newest `reconcile_stripe` run (ops: superusers only). One query."""
+    return ReconcileRun.objects.select_related("tenant").order_by("-started_at", "-id").first()
 
 
 @dataclass(frozen=True)

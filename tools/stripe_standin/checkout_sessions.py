@@ -101,57 +101,16 @@ class CheckoutSessions:
                     _customer_object(self._new_id("cus"), email=buyer_email), owner
                 )["id"]
 
-            transfer_data = pi_data.get("transfer_data")
-            fee = pi_data.get("application_fee_amount")
-            pi_id = self._new_id("pi")
-            charge_id = self._new_id("ch")
-            status = "processing" if async_payment else "succeeded"
-            pi = {
-                "id": pi_id,
-                "object": "payment_intent",
-                "amount": amount,
-                "amount_capturable": 0,
-                "amount_details": {"tip": {}},
-                "amount_received": 0 if async_payment else amount,
-                "application": None,
-                "application_fee_amount": fee,
-                "automatic_payment_methods": None,
-                "canceled_at": None,
-                "cancellation_reason": None,
-                "capture_method": pi_data.get("capture_method") or "automatic_async",
-                "client_secret": f"{pi_id}_secret_{_rand(25)}",
-                "confirmation_method": "automatic",
-                "created": now,
-                "currency": currency,
-                "customer": customer_id,
-                "description": pi_data.get("description"),
-                "last_payment_error": None,
-                "latest_charge": charge_id,
-                "livemode": False,
-                "metadata": dict(pi_data.get("metadata", {})),
-                "next_action": None,
-                "on_behalf_of": pi_data.get("on_behalf_of"),
-                "payment_method": None,
-                "payment_method_options": {},
-                "payment_method_types": ["us_bank_account" if async_payment else "card"],
-                "processing": None,
-                "receipt_email": pi_data.get("receipt_email"),
-                "review": None,
-                "setup_future_usage": None,
-                "shipping": None,
-                "source": None,
-                "statement_descriptor": pi_data.get("statement_descriptor"),
-                "statement_descriptor_suffix": pi_data.get("statement_descriptor_suffix"),
-                "status": status,
-                "transfer_data": transfer_data,
-                "transfer_group": pi_data.get("transfer_group")
-                or (f"group_{pi_id}" if transfer_data else None),
-            }
-            self._store(pi, owner)
-            charge = self._new_charge(
-                charge_id, pi, owner, buyer_email, succeeded=not async_payment
+            pi_id, _charge_id = self._new_payment(
+                amount,
+                currency,
+                pi_data,
+                owner,
+                buyer_email,
+                customer_id=customer_id,
+                async_payment=async_payment,
+                created=now,
             )
-            self._store(charge, owner)
 
             session.update(
                 {
@@ -215,6 +174,8 @@ class CheckoutSessions:
                 )
                 if pi["transfer_data"]:
                     charge["transfer"] = self._make_transfer(pi, charge["id"])
+                if pi["application_fee_amount"] is not None:
+                    charge["application_fee"] = self._make_application_fee(pi, charge["id"], _now())
                 session["payment_status"] = "paid"
                 kind = "checkout.session.async_payment_succeeded"
             else:

@@ -22,6 +22,7 @@ from ._common import (
     StripeAPIError,
     _as_int,
     _as_str,
+    _created_bounds,
     _Ctx,
     _Fault,
     _no_such,
@@ -29,6 +30,7 @@ from ._common import (
     _rand,
 )
 from .accounts import Accounts
+from .application_fees import ApplicationFees
 from .checkout_sessions import CheckoutSessions
 from .customers import Customers
 from .disputes import Disputes
@@ -48,6 +50,7 @@ class StripeStandin(
     Accounts,
     Customers,
     PaymentIntents,
+    ApplicationFees,
     CheckoutSessions,
     Refunds,
     Disputes,
@@ -111,6 +114,8 @@ class StripeStandin(
     def _reset_state(self) -> None:
         self._objects: dict[str, dict] = {}
         self._owners: dict[str, str | None] = {}
+        # Creation order of every object: ties within one second in lists.
+        self._seq: dict[str, int] = {}
         self._line_items: dict[str, list[dict]] = {}
         self._account_links: dict[str, dict] = {}
         self._idempotency: dict[tuple[str | None, str], _IdempotentResult] = {}
@@ -256,9 +261,31 @@ class StripeStandin(
                 return new
 
     def _store(self, obj: dict, owner: str | None) -> dict:
+        self._seq.setdefault(obj["id"], len(self._seq))
         self._objects[obj["id"]] = obj
         self._owners[obj["id"]] = owner
         return obj
+
+    def _listed(self, object_name: str, owner: str | None, p: dict, **filters: str) -> list[dict]:
+        """The caller's account's objects of one kind, for a list endpoint:
+        ``filters`` are the request's own id filters (param name -> field, e.g.
+        ``payment_intent="payment_intent"``) and ``created`` is Stripe's
+        range filter (an exact timestamp, or ``created[gt|gte|lt|lte]``:
+        https://docs.stripe.com/api/charges/list#list_charges-created)."""
+        wanted = {
+            field: value
+            for param, field in filters.items()
+            if (value := _as_str(p.get(param), param)) is not None
+        }
+        bounds = _created_bounds(p.get("created"))
+        return [
+            obj
+            for oid, obj in self._objects.items()
+            if obj.get("object") == object_name
+            and self._owners[oid] == owner
+            and all(obj.get(field) == value for field, value in wanted.items())
+            and all(test(obj["created"]) for test in bounds)
+        ]
 
     def _lookup(
         self,
@@ -282,7 +309,7 @@ class StripeStandin(
 
     def _list_page(self, items: list[dict], url: str, p: dict) -> dict:
         # Newest first; ids break ties within one second in creation order.
-        order = {oid: i for i, oid in enumerate(self._objects)}
+        order = self._seq
         items = sorted(items, key=lambda o: (o["created"], order[o["id"]]), reverse=True)
         limit = _as_int(p.get("limit"), "limit", minimum=1)
         limit = 10 if limit is None else limit
@@ -319,10 +346,15 @@ class StripeStandin(
             ("POST", r(r"/v1/refunds"), self._api_create_refund),
             ("GET", r(r"/v1/refunds"), self._api_list_refunds),
             ("GET", r(r"/v1/refunds/([^/]+)"), self._api_get("refund")),
+            ("GET", r(r"/v1/payment_intents"), self._api_list_payment_intents),
             ("GET", r(r"/v1/payment_intents/([^/]+)"), self._api_get("payment_intent")),
+            ("GET", r(r"/v1/charges"), self._api_list_charges),
             ("GET", r(r"/v1/charges/([^/]+)"), self._api_get("charge")),
+            ("GET", r(r"/v1/application_fees"), self._api_list_application_fees),
+            ("GET", r(r"/v1/application_fees/([^/]+)"), self._api_get("application_fee")),
             ("GET", r(r"/v1/balance_transactions/([^/]+)"), self._api_get("balance_transaction")),
             ("GET", r(r"/v1/transfers/([^/]+)"), self._api_get("transfer")),
+            ("GET", r(r"/v1/disputes"), self._api_list_disputes),
             ("GET", r(r"/v1/disputes/([^/]+)"), self._api_get("dispute")),
             ("GET", r(r"/v1/events/([^/]+)"), self._api_get("event")),
             ("POST", r(r"/v1/customers"), self._api_create_customer),
