@@ -116,6 +116,8 @@ class StripeStandin(
         self._owners: dict[str, str | None] = {}
         # Creation order of every object: ties within one second in lists.
         self._seq: dict[str, int] = {}
+        # Ids by `object` kind, so a list endpoint reads only its own kind.
+        self._kinds: dict[str, list[str]] = {}
         self._line_items: dict[str, list[dict]] = {}
         self._account_links: dict[str, dict] = {}
         self._idempotency: dict[tuple[str | None, str], _IdempotentResult] = {}
@@ -261,7 +263,9 @@ class StripeStandin(
                 return new
 
     def _store(self, obj: dict, owner: str | None) -> dict:
-        self._seq.setdefault(obj["id"], len(self._seq))
+        if obj["id"] not in self._seq:
+            self._seq[obj["id"]] = len(self._seq)
+            self._kinds.setdefault(obj.get("object", ""), []).append(obj["id"])
         self._objects[obj["id"]] = obj
         self._owners[obj["id"]] = owner
         return obj
@@ -278,11 +282,13 @@ class StripeStandin(
             if (value := _as_str(p.get(param), param)) is not None
         }
         bounds = _created_bounds(p.get("created"))
+        found = (self._objects.get(oid) for oid in self._kinds.get(object_name, ()))
         return [
             obj
-            for oid, obj in self._objects.items()
-            if obj.get("object") == object_name
-            and self._owners[oid] == owner
+            for obj in found
+            if obj is not None
+            and obj.get("object") == object_name
+            and self._owners[obj["id"]] == owner
             and all(obj.get(field) == value for field, value in wanted.items())
             and all(test(obj["created"]) for test in bounds)
         ]
