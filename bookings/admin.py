@@ -26,32 +26,41 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from bookings.admin_views import bookings_csv_response, calendar_context
+from bookings.admin_views import bookings_csv_response, calendar_context, format_answers
+from bookings.agreements import policy_refund_now
+from bookings.balances import balance_link_send, offline_payment_record
 from bookings.errors import (
     BookingChangedMeanwhile,
     BookingNotCancelable,
     BookingNotFound,
+    DateUnavailable,
     HoldNotReleasable,
+    PolicyForbidsChange,
     RefundTooLarge,
 )
 from bookings.models import (
     BlackoutDate,
     Booking,
     BookingAddOn,
+    BookingDateChange,
     BookingDispute,
+    BookingPayment,
     BookingRefund,
     PaymentReview,
 )
-from bookings.notifications import format_money
+from bookings.money import commission_for
+from bookings.notifications import currency_digits, format_money, policy_lines
 from bookings.refunds import refundable_now
-from bookings.selectors import booking_refund_preview
+from bookings.selectors import booking_balance_due_cents, booking_refund_preview
 from bookings.services import (
     blackout_date_delete,
     blackout_date_set,
     blackout_range_add,
     booking_cancel,
     booking_confirmation_resend,
+    booking_date_change,
     booking_hold_release,
+    date_change_quote,
     payment_review_resolve,
 )
 from tenants.admin_base import TenantScopedAdmin, TenantScopedInline, request_tenant
@@ -88,6 +97,41 @@ class BookingRefundInline(ReadOnlyInline):
     @admin.display(description="Amount")
     def amount(self, obj: BookingRefund) -> str:
         return format_money(obj.amount_cents, obj.booking.currency)
+
+
+class BookingPaymentInline(ReadOnlyInline):
+    """The payments ledger: deposit, balance (charged or through the pay
+    link), offline payments staff recorded."""
+
+    model = BookingPayment
+    verbose_name_plural = "payments (ledger)"
+    fields = readonly_fields = (
+        "kind",
+        "status",
+        "amount",
+        "commission_share",
+        "failure",
+        "note",
+        "stripe_payment_intent_id",
+        "created_at",
+    )
+
+    @admin.display(description="Amount")
+    def amount(self, obj: BookingPayment) -> str:
+        return format_money(obj.amount_cents, obj.booking.currency)
+
+    @admin.display(description="Commission (application fee)")
+    def commission_share(self, obj: BookingPayment) -> str:
+        return format_money(obj.application_fee_cents, obj.booking.currency)
+
+
+class OfflinePaymentForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=0, decimal_places=2, help_text="In the booking's currency, e.g. 1136.41"
+    )
+    note = forms.CharField(
+        max_length=200, required=False, help_text="How it was paid (no personal data)."
+    )
 
 
 class PaymentReviewInline(ReadOnlyInline):
@@ -162,10 +206,28 @@ class CancelForm(forms.Form):
     # no-refund decision if a payment landed since (review it again).
     seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
-    def __init__(self, *args: Any, refundable_cents: int, currency: str, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        refundable_cents: int,
+        currency: str,
+        policy_cents: int | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.refundable_cents = refundable_cents
         self.minor_per_major = minor_per_major(currency)
+        self.policy_cents = policy_cents
+        if policy_cents is not None:
+            # The booking's own policy is what staff are offered first.
+            self.fields["refund"].choices = [
+                (
+                    "policy",
+                    f"Refund under the booking's policy ({format_money(policy_cents, currency)})",
+                ),
+                *self.REFUND_CHOICES,
+            ]
+            self.fields["refund"].initial = "policy"
 
     def clean(self) -> dict:
         data = super().clean()
@@ -177,9 +239,18 @@ class CancelForm(forms.Form):
             if cents > self.refundable_cents:
                 raise ValidationError({"amount": "More than what is left of the payment."})
             data["refund_cents"] = cents
+        elif data.get("refund") == "policy":
+            data["refund_cents"] = self.policy_cents
         else:
             data["refund_cents"] = None if data.get("refund") == "full" else 0
+        data["follow_policy"] = data.get("refund") == "policy"
         return data
+
+
+class MoveForm(forms.Form):
+    event_date = forms.DateField(
+        label="New date", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 @admin.register(Booking)
@@ -198,7 +269,13 @@ class BookingAdmin(TenantScopedAdmin):
     search_fields = ("couple_name", "email")
     date_hierarchy = "event_date"
     ordering = ("-created_at",)
-    inlines = [BookingAddOnInline, BookingRefundInline, PaymentReviewInline, BookingDisputeInline]
+    inlines = [
+        BookingAddOnInline,
+        BookingPaymentInline,
+        BookingRefundInline,
+        PaymentReviewInline,
+        BookingDisputeInline,
+    ]
     list_select_related = ("package",)
     fields = readonly_fields = (
         "id",
@@ -209,12 +286,19 @@ class BookingAdmin(TenantScopedAdmin):
         "email",
         "phone",
         "notes",
+        "terms_acceptance",
+        "answers_display",
         "hold_expires_at",
         "total",
         "commission",
         "paid",
         "refunded",
         "commission_refunded",
+        "balance_due",
+        "balance_due_on",
+        "balance_state",
+        "payment_plan",
+        "card_last4",
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
         "stripe_account_id",
@@ -247,6 +331,10 @@ class BookingAdmin(TenantScopedAdmin):
     def paid(self, obj: Booking) -> str:
         return format_money(obj.paid_cents, obj.currency)
 
+    @admin.display(description="Balance due")
+    def balance_due(self, obj: Booking) -> str:
+        return format_money(booking_balance_due_cents(obj), obj.currency)
+
     @admin.display(description="Refunded")
     def refunded(self, obj: Booking) -> str:
         return format_money(obj.refunded_cents, obj.currency)
@@ -255,12 +343,37 @@ class BookingAdmin(TenantScopedAdmin):
     def commission_refunded(self, obj: Booking) -> str:
         return format_money(obj.commission_refunded_cents, obj.currency)
 
+    @admin.display(description="Answers")
+    def answers_display(self, obj: Booking) -> str:
+        return format_answers(obj) or "—"
+
+    @admin.display(description="Terms accepted")
+    def terms_acceptance(self, obj: Booking) -> str:
+        if obj.terms_version_id is None:
+            return "—"
+        url = reverse("admin:bookings_termsversion_change", args=[obj.terms_version_id])
+        return format_html(
+            '<a href="{}">Version {}</a> accepted {} by {} from {}',
+            url,
+            obj.terms_version.version,
+            obj.terms_accepted_at.isoformat(timespec="seconds") if obj.terms_accepted_at else "?",
+            obj.terms_accepted_name,
+            obj.terms_accepted_address or "an unknown address",
+        )
+
     @admin.display(description="Actions")
     def cancel_link(self, obj: Booking) -> str:
         if obj.status == Booking.Status.HELD:
             url = reverse("admin:bookings_booking_release", args=[obj.pk])
             return format_html('<a class="button" href="{}">Release hold…</a>', url)
-        if obj.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING):
+        if obj.status == Booking.Status.CONFIRMED:
+            return format_html(
+                '<a class="button" href="{}">Cancel booking…</a> '
+                '<a class="button" href="{}">Move to another date…</a>',
+                reverse("admin:bookings_booking_cancel", args=[obj.pk]),
+                reverse("admin:bookings_booking_move", args=[obj.pk]),
+            )
+        if obj.status == Booking.Status.PAYMENT_PROCESSING:
             url = reverse("admin:bookings_booking_cancel", args=[obj.pk])
             return format_html('<a class="button" href="{}">Cancel booking…</a>', url)
         return "—"
@@ -299,9 +412,24 @@ class BookingAdmin(TenantScopedAdmin):
                 name="bookings_booking_cancel",
             ),
             path(
+                "<uuid:booking_id>/move/",
+                view(self.move_view),
+                name="bookings_booking_move",
+            ),
+            path(
                 "<uuid:booking_id>/release/",
                 view(self.release_view),
                 name="bookings_booking_release",
+            ),
+            path(
+                "<uuid:booking_id>/offline-payment/",
+                view(self.offline_payment_view),
+                name="bookings_booking_offline_payment",
+            ),
+            path(
+                "<uuid:booking_id>/balance-link/",
+                view(self.balance_link_view),
+                name="bookings_booking_balance_link",
             ),
             path(
                 "<uuid:booking_id>/resend-confirmation/",
@@ -385,11 +513,68 @@ class BookingAdmin(TenantScopedAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_resend": booking is not None and booking.status == Booking.Status.CONFIRMED,
+            "balance_due": booking is not None and booking_balance_due_cents(booking) > 0,
             "can_release": booking is not None and booking.status == Booking.Status.HELD,
             "can_cancel": booking is not None
             and booking.status in (Booking.Status.CONFIRMED, Booking.Status.PAYMENT_PROCESSING),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def offline_payment_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """Record money received outside Stripe (bank transfer, cash); audited."""
+        booking = self._booking_or_404(request, booking_id)
+        change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
+        form = OfflinePaymentForm(request.POST or None)
+        due = booking_balance_due_cents(booking)
+        if request.method == "POST" and form.is_valid():
+            cents = int(form.cleaned_data["amount"] * 10 ** currency_digits(booking.currency))
+            try:
+                offline_payment_record(
+                    tenant=booking.tenant,
+                    booking_id=booking.pk,
+                    amount_cents=cents,
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                form.add_error("amount", " ".join(exc.messages))
+            except BookingChangedMeanwhile as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, "Offline payment recorded.", messages.SUCCESS)
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Record an offline payment",
+            "booking": booking,
+            "form": form,
+            "due": format_money(due, booking.currency),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/offline_payment.html", context)
+
+    def balance_link_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """E-mail the couple the balance pay link now; audited."""
+        booking = self._booking_or_404(request, booking_id)
+        change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
+        if request.method == "POST":
+            try:
+                balance_link_send(tenant=booking.tenant, booking_id=booking.pk)
+            except ValidationError as exc:
+                for message in exc.messages:
+                    self.message_user(request, message, messages.ERROR)
+            else:
+                self.message_user(request, "Balance link e-mailed to the couple.", messages.SUCCESS)
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Send the balance pay link",
+            "booking": booking,
+            "due": format_money(booking_balance_due_cents(booking), booking.currency),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/bookings/booking/balance_link.html", context)
 
     def release_view(self, request: HttpRequest, booking_id) -> HttpResponse:
         """End an unpaid hold: the date is free and the couple's checkout
@@ -434,11 +619,13 @@ class BookingAdmin(TenantScopedAdmin):
                 reverse("admin:bookings_booking_release", args=[booking.pk])
             )
         refundable = refundable_now(booking)
+        policy_cents = policy_refund_now(booking=booking)
         form = CancelForm(
             request.POST or None,
             initial={"seen_paid_cents": booking.paid_cents},
             refundable_cents=refundable,
             currency=booking.currency,
+            policy_cents=policy_cents,
         )
         preview = None
         if request.method == "POST" and form.is_valid():
@@ -452,6 +639,7 @@ class BookingAdmin(TenantScopedAdmin):
                         booking_id=booking.pk,
                         refund_cents=refund_cents,
                         seen_paid_cents=form.cleaned_data["seen_paid_cents"],
+                        follow_policy=form.cleaned_data["follow_policy"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
                     form.add_error(None, exc.message)
@@ -472,9 +660,17 @@ class BookingAdmin(TenantScopedAdmin):
             "form": form,
             "preview": preview,
             "options": [
+                *(
+                    [{"label": "Policy refund", **self._money(booking, policy_cents)}]
+                    if policy_cents is not None
+                    else []
+                ),
                 {"label": "Full refund", **self._money(booking, None)},
                 {"label": "No refund", **self._money(booking, 0)},
             ],
+            "policy_lines": policy_lines(
+                tiers=booking.cancellation_policy, event_date=booking.event_date
+            ),
             "paid": format_money(booking.paid_cents, booking.currency),
             "refundable": format_money(refundable, booking.currency),
             "commission": format_money(
@@ -482,6 +678,63 @@ class BookingAdmin(TenantScopedAdmin):
             ),
         }
         return TemplateResponse(request, "admin/bookings/booking/cancel.html", context)
+
+    def move_view(self, request: HttpRequest, booking_id) -> HttpResponse:
+        """Move a confirmed booking to another free date: pick the date,
+        review what it does to the money (price on the new date, refund or
+        amount due, commission), confirm. Decided again under the lock."""
+        booking = self._booking_or_404(request, booking_id)
+        change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
+        form = MoveForm(request.POST or None)
+        quote = date_change_quote(booking=booking, by=BookingDateChange.By.STAFF)
+        error = None
+        review = None
+        if request.method == "POST" and form.is_valid():
+            new_date = form.cleaned_data["event_date"]
+            if "_review" in request.POST:
+                review = new_date
+            else:
+                try:
+                    change = booking_date_change(
+                        tenant=booking.tenant,
+                        booking_id=booking.pk,
+                        new_date=new_date,
+                        by=BookingDateChange.By.STAFF,
+                    )
+                except (DateUnavailable, PolicyForbidsChange) as exc:
+                    error = exc.message
+                except ValidationError as exc:
+                    error = " ".join(exc.messages)
+                else:
+                    self.message_user(
+                        request,
+                        f"Moved from {change.from_date} to {change.to_date}; both sides get "
+                        "the updated invitation.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(change_url)
+        currency = booking.currency
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Move booking",
+            "booking": booking,
+            "form": form,
+            "error": error,
+            "review": review,
+            "refusal": quote.refusal,
+            "refund": format_money(quote.refund_cents, currency),
+            "due": format_money(quote.due_cents, currency),
+            "refund_cents": quote.refund_cents,
+            "due_cents": quote.due_cents,
+            "commission_reversed": format_money(
+                commission_for(amount_cents=quote.refund_cents, bps=booking.commission_bps),
+                currency,
+            ),
+            "change_url": change_url,
+            "changes": list(booking.date_changes.all()),
+        }
+        return TemplateResponse(request, "admin/bookings/booking/move.html", context)
 
     @staticmethod
     def _money(booking: Booking, refund_cents: int | None) -> dict[str, Any]:
@@ -662,3 +915,6 @@ class BookingDisputeAdmin(TenantScopedAdmin):
     @admin.display(description="Amount disputed")
     def amount(self, obj: BookingDispute) -> str:
         return format_money(obj.amount_cents, obj.currency)
+
+
+from bookings import admin_agreements  # noqa: E402,F401 - registers the agreement screens

@@ -19,12 +19,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from bookings.agreements import cancellation_requests_open
 from bookings.models import Booking
 from bookings.notifications import format_money
 from bookings.selectors import (
     CalendarDay,
     Dashboard,
+    booking_balance_due_cents,
     booking_calendar_month,
+    dashboard_balances,
     dashboard_get,
     reconcile_last_run,
     tenant_today,
@@ -109,6 +112,10 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         "payment_reviews_url": reverse("admin:bookings_paymentreview_changelist")
         + "?resolved_at__isempty=1",
         "disputes_url": reverse("admin:bookings_bookingdispute_changelist"),
+        "balances": dashboard_balances(tenant=chosen.tenant, today=dashboard.today),
+        "cancellation_requests": cancellation_requests_open(tenant=chosen.tenant),
+        "cancellation_requests_url": reverse("admin:bookings_cancellationrequest_changelist")
+        + "?resolved_at__isempty=1",
         # Platform ops only: a run may span every tenant.
         "reconcile": reconcile_last_run() if request.user.is_superuser else None,
         "reconcile_never": request.user.is_superuser,
@@ -154,6 +161,7 @@ class CalendarCell:
     text: str  # the visible word(s): the state never relies on colour alone
     url: str
     action: str  # what following the link does
+    move_url: str = ""  # a confirmed booking: staff move it from here
 
 
 def _cell(day: CalendarDay, *, blackout_add: str, tenant_pk: int | None) -> CalendarCell:
@@ -183,7 +191,10 @@ def _cell(day: CalendarDay, *, blackout_add: str, tenant_pk: int | None) -> Cale
     label = f"{when}: {text}" + (f" — {action}" if action else "")
     if day.today:
         label = f"Today, {label}"
-    return CalendarCell(day=day, label=label, text=text, url=url, action=action)
+    move_url = ""
+    if day.booking is not None and state == "booked" and not day.past:
+        move_url = reverse("admin:bookings_booking_move", args=[day.booking.pk])
+    return CalendarCell(day=day, label=label, text=text, url=url, action=action, move_url=move_url)
 
 
 def calendar_context(request: HttpRequest) -> dict[str, Any]:
@@ -238,12 +249,16 @@ CSV_COLUMNS = (
     "refunded_cents",
     "commission_cents",
     "commission_refunded_cents",
+    "balance_due_cents",
+    "balance_due_on",
+    "payments",
     "hold_expires_at",
     "created_at",
     "confirmed_at",
     "canceled_at",
     "cancel_reason",
     "notes",
+    "answers",
 )
 
 
@@ -276,14 +291,46 @@ def booking_csv_row(booking: Booking) -> list[Any]:
         booking.refunded_cents,
         booking.commission_cents,
         booking.commission_refunded_cents,
+        booking_balance_due_cents(booking),
+        _iso(booking.balance_due_on),
+        _ledger_cell(booking),
         _iso(booking.hold_expires_at),
         _iso(booking.created_at),
         _iso(booking.confirmed_at),
         _iso(booking.canceled_at),
         booking.cancel_reason,
         booking.notes,
+        format_answers(booking),
     ]
     return [csv_safe(value) for value in row]
+
+
+def _ledger_cell(booking: Booking) -> str:
+    """The payments ledger in one cell: `kind:status:amount:fee[:stripe id]`
+    per payment (each refund as `refund:status:amount`), `; `-separated."""
+    parts = []
+    for payment in booking.payments.all():
+        parts.append(
+            ":".join(
+                str(v)
+                for v in (
+                    payment.kind,
+                    payment.status,
+                    payment.amount_cents,
+                    payment.application_fee_cents,
+                    payment.stripe_payment_intent_id or "",
+                )
+            ).rstrip(":")
+        )
+        parts += [
+            f"refund:{refund.status}:{refund.amount_cents}" for refund in payment.refunds.all()
+        ]
+    return "; ".join(parts)
+
+
+def format_answers(booking: Booking) -> str:
+    """The booking's answers as one cell: "guests: 12; venue: The barn"."""
+    return "; ".join(f"{key}: {value}" for key, value in (booking.answers or {}).items())
 
 
 def bookings_csv_response(queryset, *, filename: str) -> HttpResponse:
@@ -292,6 +339,9 @@ def bookings_csv_response(queryset, *, filename: str) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     writer.writerow(CSV_COLUMNS)
-    for booking in queryset.select_related("package", "tenant").prefetch_related("add_on_lines"):
+    rows = queryset.select_related("package", "tenant").prefetch_related(
+        "add_on_lines", "payments__refunds"
+    )
+    for booking in rows:
         writer.writerow(booking_csv_row(booking))
     return response

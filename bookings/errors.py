@@ -148,3 +148,57 @@ class HoldLimitReached(DomainError):
         super().__init__(message, fields=fields)
         self.limit = limit
         self.retry_after = retry_after
+
+
+class TermsNotAccepted(DomainError):
+    """Checkout without accepting the terms in force (`accept_terms_version`
+    missing, or naming a version that is not the current one: the couple
+    read an older text). Nothing is held."""
+
+    code = "terms_not_accepted"
+    status = 400
+    MESSAGES = {
+        "required": "Accept the business's terms to book (accept_terms_version).",
+        "outdated": "The terms changed since you read them; read and accept the current version.",
+    }
+
+    def __init__(self, problem: str, *, current_version: int) -> None:
+        message = self.MESSAGES[problem]
+        super().__init__(
+            message, fields={"accept_terms_version": [{"code": problem, "message": message}]}
+        )
+        self.problem = problem
+        self.current_version = current_version
+
+
+class PolicyForbidsChange(DomainError):
+    """The business's policy does not let the couple do this (self-cancel
+    turned off, date changes not allowed, too close to the wedding, too many
+    changes, answers locked). `reason` says which."""
+
+    code = "policy_forbids_change"
+    status = 409
+    MESSAGES = {
+        "self_cancel_off": "This business handles cancellations itself; send a request instead.",
+        "changes_off": "This business does not allow date changes online.",
+        "too_late": "It is too close to the wedding for this change; contact the business.",
+        "too_many_changes": "The date has already been changed as often as allowed.",
+        "answers_locked": "Your answers can no longer be changed online; contact the business.",
+        "not_confirmed": "Only a confirmed booking can be changed.",
+    }
+
+    def __init__(self, reason: str) -> None:
+        message = self.MESSAGES[reason]
+        super().__init__(message, fields={"policy": [{"code": reason, "message": message}]})
+        self.reason = reason
+
+
+class AnswersInvalid(DomainError):
+    """Answers to the tenant's booking questions that do not fit them.
+    `fields` is keyed `answers.<question key>` with codes `required`,
+    `max_length`, `invalid_number`, `invalid_choice`, `invalid_date`,
+    `unknown_question`."""
+
+    code = "validation_error"
+    status = 400
+    message = "Some answers to the booking questions are missing or invalid."

@@ -8,6 +8,8 @@ the commission.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from tenants.validators import STRIPE_MAX_AMOUNT, stripe_min_charge
@@ -53,3 +55,174 @@ def stripe_amount_problem(*, amount_cents: int, currency: str) -> str | None:
     if amount_cents < stripe_min_charge(currency):
         return "amount_too_small"
     return None
+
+
+# --- payment plans: deposit now, balance before the wedding -----------------
+#
+# A plan is a plain dict, as the API shows it and as a booking keeps it:
+#   {"kind": "full", every other key None} (tenants.models.PAY_IN_FULL_PLAN)
+#   {"kind": "deposit", "deposit_percent": 30 | None, "deposit_cents": 20000 | None,
+#    "deposit_refundable": bool, "balance_days_before": 30}
+# exactly one of deposit_percent / deposit_cents is set for a deposit plan.
+
+
+@dataclass(frozen=True)
+class PlanSplit:
+    """What a booking pays when: `due_now_cents` at checkout, `balance_cents`
+    on `balance_due_on` (None and 0 when it pays in full)."""
+
+    due_now_cents: int
+    balance_cents: int
+    balance_due_on: dt.date | None
+
+    @property
+    def pays_in_full(self) -> bool:
+        return self.balance_due_on is None
+
+
+def deposit_cents_for(*, amount_cents: int, plan: dict) -> int:
+    """The deposit a plan asks of a total: a percent is rounded half-up to the
+    cent; a fixed amount never exceeds the total."""
+    if plan.get("deposit_percent") is not None:
+        return round_half_up(Decimal(amount_cents) * plan["deposit_percent"] / 100)
+    return min(int(plan.get("deposit_cents") or 0), amount_cents)
+
+
+def plan_split(
+    *, amount_cents: int, currency: str, plan: dict, event_date: dt.date, today: dt.date
+) -> PlanSplit:
+    """Split a total under a plan. Pays in full when the plan says so, when a
+    booking is made on or after the day the balance would be due, or when
+    either part would be too small for Stripe to charge (or nothing)."""
+    whole = PlanSplit(due_now_cents=amount_cents, balance_cents=0, balance_due_on=None)
+    if plan.get("kind") != "deposit":
+        return whole
+    due_on = event_date - dt.timedelta(days=int(plan.get("balance_days_before") or 0))
+    if due_on <= today:
+        return whole
+    deposit = deposit_cents_for(amount_cents=amount_cents, plan=plan)
+    balance = amount_cents - deposit
+    minimum = stripe_min_charge(currency)
+    if deposit < minimum or balance < minimum:
+        return whole
+    return PlanSplit(due_now_cents=deposit, balance_cents=balance, balance_due_on=due_on)
+
+
+def payment_fees(
+    *, commission_cents: int, amount_cents: int, deposit_cents: int
+) -> tuple[int, int]:
+    """(deposit's application fee, balance's application fee): the deposit
+    takes its share of the commission rounded half-up, the balance the rest,
+    so the two always add up to the booking's commission exactly."""
+    if deposit_cents >= amount_cents or not amount_cents:
+        return commission_cents, 0
+    deposit_fee = round_half_up(Decimal(commission_cents) * deposit_cents / amount_cents)
+    return deposit_fee, commission_cents - deposit_fee
+
+
+def offline_commission_cents(
+    *,
+    commission_cents: int,
+    assigned_cents: int,
+    amount_cents: int,
+    total_cents: int,
+    completes: bool,
+) -> int:
+    """An offline payment's share of the commission: in proportion to the
+    total, and all that is left when it completes the price (so the shares
+    of a fully paid booking add up to its commission exactly)."""
+    left = max(0, commission_cents - assigned_cents)
+    if completes or not total_cents:
+        return left
+    return min(left, round_half_up(Decimal(commission_cents) * amount_cents / total_cents))
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    paid_cents: int
+    refunded_cents: int
+    commission_refunded_cents: int
+
+
+def ledger_totals(payments: list[tuple[int, int, int]]) -> LedgerTotals:
+    """A booking's figures from its ledger: one (amount, application fee,
+    succeeded refunds) triple per succeeded payment. Each payment's
+    commission is given back in proportion to what was refunded of it."""
+    return LedgerTotals(
+        paid_cents=sum(amount for amount, _, _ in payments),
+        refunded_cents=sum(min(refunded, amount) for amount, _, refunded in payments),
+        commission_refunded_cents=sum(
+            commission_refunded_for(
+                commission_cents=fee, refunded_cents=refunded, paid_cents=amount
+            )
+            for amount, fee, refunded in payments
+        ),
+    )
+
+
+def balance_due_cents(*, amount_cents: int, paid_cents: int, active: bool) -> int:
+    """What the couple still owes: nothing once the booking is no longer active."""
+    return max(0, amount_cents - paid_cents) if active else 0
+
+
+def refund_allocation(
+    *, amount_cents: int, holdings: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Spread a refund over payments, most recent first: `holdings` is
+    (payment id, what that payment still holds) newest first; returns
+    (payment id, cents) for each payment that gives something back. Never
+    takes more from a payment than it holds; the caller checked the total."""
+    left = amount_cents
+    out = []
+    for payment_id, holds in holdings:
+        if left <= 0:
+            break
+        take = min(left, max(0, holds))
+        if take:
+            out.append((payment_id, take))
+            left -= take
+    return out
+
+
+# --- cancellation policy and date changes ---------------------------------
+
+
+def policy_refund_percent(*, tiers: list[tuple[int, int]], days_before: int) -> int:
+    """The percentage a cancellation policy gives back when the couple
+    cancels `days_before` days before the wedding: the tier with the
+    largest notice (days) the cancellation still meets; 0 when none does.
+    `tiers` is [(days_before, refund_percent)] in any order."""
+    met = [(days, percent) for days, percent in tiers if days_before >= days]
+    return max(met)[1] if met else 0
+
+
+def policy_refund_cents(
+    *,
+    tiers: list[tuple[int, int]],
+    days_before: int,
+    paid_cents: int,
+    refunded_cents: int,
+    non_refundable_cents: int = 0,
+) -> int:
+    """What a cancellation under the policy refunds: the tier's percentage
+    (round-half-up) of what the couple has paid and still has with the
+    business (paid less refunded, and less any non-refundable deposit).
+    `refunded_cents` counts refunds made and in flight. Never more than
+    what is left of the payment, never negative."""
+    kept = max(0, paid_cents - refunded_cents)
+    base = max(0, kept - non_refundable_cents)
+    percent = policy_refund_percent(tiers=tiers, days_before=days_before)
+    return min(kept, round_half_up(Decimal(base) * percent / 100))
+
+
+def date_change_settlement(
+    *, amount_before_cents: int, amount_after_cents: int, fee_cents: int, refundable_cents: int
+) -> tuple[int, int]:
+    """(refund, due) when a booking moves to a date whose price is
+    `amount_after_cents`: the price difference plus the change fee, netted.
+    A net decrease is refunded (never more than is left of the payment); a
+    net increase is due from the couple."""
+    net = amount_after_cents - amount_before_cents + fee_cents
+    if net < 0:
+        return min(-net, refundable_cents), 0
+    return 0, net

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import stripe
 from django.conf import settings
 
+from bookings import money
 from bookings.errors import PaymentProviderError
 from bookings.models import Booking
 from tenants.models import Tenant
@@ -50,6 +51,7 @@ class Refund:
     amount_cents: int
     status: str
     failure_reason: str
+    payment_intent_id: str = ""
 
 
 _client_lock = threading.Lock()
@@ -90,31 +92,48 @@ def _status_url(template: str, booking: Booking, default_suffix: str) -> str:
     return f"{base}/bookings/{booking.pk}/{default_suffix}"
 
 
+def customer_create(*, booking: Booking) -> str:
+    """A Customer on the platform account for a booking that pays a deposit:
+    the card saved at checkout is attached to it, and a destination charge
+    may use a platform Customer's saved card off-session
+    (https://docs.stripe.com/connect/destination-charges,
+    https://docs.stripe.com/payments/save-during-payment). One per booking
+    (the idempotency key)."""
+    try:
+        customer = stripe_client().v1.customers.create(
+            {"email": booking.email, "metadata": {"booking_id": str(booking.pk)}},
+            {"idempotency_key": f"altar-customer-{booking.pk}"},
+        )
+    except stripe.StripeError as exc:
+        raise _provider_error("customers.create", booking.pk, exc) from exc
+    return customer.id
+
+
 def checkout_session_create(
-    *, tenant: Tenant, booking: Booking, package_line_cents: int, expires_at: dt.datetime
+    *,
+    tenant: Tenant,
+    booking: Booking,
+    package_line_cents: int,
+    expires_at: dt.datetime,
+    customer_id: str = "",
 ) -> CheckoutSession:
     """A Checkout Session for a held booking: one line for the package and one
-    per add-on. With a Connect account that can receive transfers: a
-    destination charge with the commission as application fee."""
-    lines = [
-        (booking.package.title, package_line_cents),
-        *((line.title, line.price_cents) for line in booking.add_on_lines.all()),
-    ]
+    per add-on; for a deposit plan one line for the deposit, charged to
+    `customer_id` with the card saved for the balance
+    (`setup_future_usage=off_session`). With a Connect account that can
+    receive transfers: a destination charge with the checkout payment's
+    share of the commission as application fee (money.payment_fees)."""
+    if booking.balance_due_on:
+        lines = [(f"Deposit · {booking.package.title}", booking.deposit_cents)]
+    else:
+        lines = [
+            (booking.package.title, package_line_cents),
+            *((line.title, line.price_cents) for line in booking.add_on_lines.all()),
+        ]
     metadata = {"booking_id": str(booking.pk), "tenant": tenant.slug}
     params: dict = {
         "mode": "payment",
-        "line_items": [
-            {
-                "price_data": {
-                    "currency": booking.currency,
-                    "unit_amount": amount,
-                    "product_data": {"name": title},
-                },
-                "quantity": 1,
-            }
-            for title, amount in lines
-        ],
-        "customer_email": booking.email,
+        "line_items": _line_items(booking.currency, lines),
         "client_reference_id": str(booking.pk),
         "metadata": metadata,
         "expires_at": int(expires_at.timestamp()),
@@ -122,12 +141,91 @@ def checkout_session_create(
         "cancel_url": _status_url(tenant.cancel_url_template, booking, "?checkout=canceled"),
         "payment_intent_data": {"metadata": metadata},
     }
+    if customer_id:
+        params["customer"] = customer_id
+        params["payment_intent_data"]["setup_future_usage"] = "off_session"
+    else:
+        params["customer_email"] = booking.email
     if booking.stripe_account_id:
-        params["payment_intent_data"]["application_fee_amount"] = booking.commission_cents
+        deposit_fee, _ = money.payment_fees(
+            commission_cents=booking.commission_cents,
+            amount_cents=booking.amount_cents,
+            deposit_cents=booking.due_at_checkout_cents,
+        )
+        params["payment_intent_data"]["application_fee_amount"] = deposit_fee
         params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
     try:
         session = stripe_client().v1.checkout.sessions.create(
             params, {"idempotency_key": f"altar-checkout-{booking.pk}"}
+        )
+    except stripe.StripeError as exc:
+        raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
+    return CheckoutSession(
+        id=session.id,
+        url=session.url,
+        expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
+    )
+
+
+def _line_items(currency: str, lines: list[tuple[str, int]]) -> list[dict]:
+    return [
+        {
+            "price_data": {
+                "currency": currency,
+                "unit_amount": amount,
+                "product_data": {"name": title},
+            },
+            "quantity": 1,
+        }
+        for title, amount in lines
+    ]
+
+
+def date_change_session_create(
+    *,
+    tenant: Tenant,
+    booking: Booking,
+    change_id: int,
+    amount_cents: int,
+    title: str,
+    commission_cents: int,
+    expires_at: dt.datetime,
+    return_url: str,
+) -> CheckoutSession:
+    """The pay link for what a date change left due (a higher price, the
+    change fee): one line, the booking's metadata plus `altar_date_change`
+    so the webhook records it on the change, not as the booking's payment."""
+    metadata = {
+        "booking_id": str(booking.pk),
+        "tenant": tenant.slug,
+        "altar_date_change": str(change_id),
+    }
+    params: dict = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {
+                    "currency": booking.currency,
+                    "unit_amount": amount_cents,
+                    "product_data": {"name": title},
+                },
+                "quantity": 1,
+            }
+        ],
+        "customer_email": booking.email,
+        "client_reference_id": str(booking.pk),
+        "metadata": metadata,
+        "expires_at": int(expires_at.timestamp()),
+        "success_url": return_url,
+        "cancel_url": return_url,
+        "payment_intent_data": {"metadata": metadata},
+    }
+    if booking.stripe_account_id:
+        params["payment_intent_data"]["application_fee_amount"] = commission_cents
+        params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
+    try:
+        session = stripe_client().v1.checkout.sessions.create(
+            params, {"idempotency_key": f"altar-date-change-{change_id}"}
         )
     except stripe.StripeError as exc:
         raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
@@ -161,14 +259,19 @@ def checkout_session_expire(*, session_id: str) -> str:
 
 
 def refund_create(
-    *, booking: Booking, amount_cents: int, idempotency_key: str, altar_refund_id: int
+    *,
+    booking: Booking,
+    payment_intent_id: str,
+    amount_cents: int,
+    idempotency_key: str,
+    altar_refund_id: int,
 ) -> Refund:
-    """Refunds part or all of the booking's payment. For a destination charge
+    """Refunds part or all of one of the booking's payments. For a destination charge
     the transfer and the application fee are reversed in proportion, so the
     tenant and the platform each give back their share. The metadata tag lets
     `refund_find` recognise this refund after an unclear failure."""
     params: dict = {
-        "payment_intent": booking.stripe_payment_intent_id,
+        "payment_intent": payment_intent_id,
         "amount": amount_cents,
         "metadata": {"altar_refund": str(altar_refund_id), "booking_id": str(booking.pk)},
     }
@@ -206,6 +309,7 @@ def _refund(refund: stripe.Refund) -> Refund:
         amount_cents=refund.amount,
         status=refund.status or "pending",
         failure_reason=getattr(refund, "failure_reason", None) or "",
+        payment_intent_id=refund.get("payment_intent") or "",
     )
 
 
@@ -265,6 +369,163 @@ def connect_account_retrieve(*, account_id: str) -> ConnectAccount:
         charges_enabled=bool(account.get("charges_enabled")),
         transfers_active=capabilities.get("transfers") == "active",
         accessible=True,
+    )
+
+
+# --- balances: the saved card, off-session charges, pay links -------------------
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    customer_id: str
+    payment_method_id: str
+    last4: str
+
+
+@dataclass(frozen=True)
+class BalanceCharge:
+    payment_intent_id: str
+    succeeded: bool
+    failure: str = ""  # Stripe's code: card_declined, authentication_required, ...
+
+
+def saved_card(*, payment_intent_id: str) -> SavedCard:
+    """The card the deposit's PaymentIntent saved (setup_future_usage), with
+    its Customer (https://docs.stripe.com/api/payment_intents/retrieve,
+    expanding payment_method)."""
+    try:
+        intent = stripe_client().v1.payment_intents.retrieve(
+            payment_intent_id, {"expand": ["payment_method"]}
+        )
+    except stripe.StripeError as exc:
+        raise _provider_error("payment_intents.retrieve", None, exc) from exc
+    method = intent.payment_method
+    card = getattr(method, "card", None) if method is not None else None
+    return SavedCard(
+        customer_id=(intent.customer if isinstance(intent.customer, str) else "") or "",
+        payment_method_id=getattr(method, "id", None) or (method or ""),
+        last4=getattr(card, "last4", "") or "",
+    )
+
+
+def balance_charge_create(
+    *,
+    booking: Booking,
+    amount_cents: int,
+    application_fee_cents: int,
+    idempotency_key: str,
+    altar_payment_id: int,
+) -> BalanceCharge:
+    """Charge the balance to the saved card without the couple
+    (`off_session=true, confirm=true`:
+    https://docs.stripe.com/payments/save-during-payment#charge-saved-payment-method),
+    as a destination charge with the balance's own application fee when the
+    tenant's Connect account takes transfers. A decline or a bank asking for
+    authentication is an answer (402 card_error carrying the PaymentIntent),
+    not an error: it comes back as a failed BalanceCharge."""
+    metadata = {"booking_id": str(booking.pk), "altar_payment": str(altar_payment_id)}
+    params: dict = {
+        "amount": amount_cents,
+        "currency": booking.currency,
+        "customer": booking.stripe_customer_id,
+        "payment_method": booking.stripe_payment_method_id,
+        "off_session": True,
+        "confirm": True,
+        "metadata": metadata,
+    }
+    if booking.stripe_account_id:
+        params["application_fee_amount"] = application_fee_cents
+        params["transfer_data"] = {"destination": booking.stripe_account_id}
+    try:
+        intent = stripe_client().v1.payment_intents.create(
+            params, {"idempotency_key": idempotency_key}
+        )
+    except stripe.CardError as exc:
+        error = exc.error
+        intent_id = ""
+        if error is not None and error.payment_intent is not None:
+            intent_id = error.payment_intent.id
+        logger.warning(
+            "stripe off-session balance for booking %s declined: %s", booking.pk, exc.code
+        )
+        return BalanceCharge(payment_intent_id=intent_id, succeeded=False, failure=exc.code or "")
+    except stripe.StripeError as exc:
+        raise _provider_error("payment_intents.create", booking.pk, exc) from exc
+    return BalanceCharge(
+        payment_intent_id=intent.id,
+        succeeded=intent.status == "succeeded",
+        failure="" if intent.status == "succeeded" else intent.status,
+    )
+
+
+def balance_charge_find(*, customer_id: str, altar_payment_id: int) -> BalanceCharge | None:
+    """The off-session PaymentIntent Altar made for `altar_payment_id`, if
+    Stripe made it (listed by Customer, every page)."""
+    client = stripe_client()
+    params: dict = {"customer": customer_id, "limit": 100}
+    while True:
+        try:
+            page = client.v1.payment_intents.list(params)
+        except stripe.StripeError as exc:
+            raise _provider_error("payment_intents.list", None, exc) from exc
+        for intent in page.data:
+            if (intent.metadata or {}).get("altar_payment") == str(altar_payment_id):
+                error = intent.last_payment_error
+                return BalanceCharge(
+                    payment_intent_id=intent.id,
+                    succeeded=intent.status == "succeeded",
+                    failure="" if intent.status == "succeeded" else (error and error.code) or "",
+                )
+        if not page.has_more or not page.data:
+            return None
+        params["starting_after"] = page.data[-1].id
+
+
+def balance_session_create(
+    *,
+    tenant: Tenant,
+    booking: Booking,
+    amount_cents: int,
+    application_fee_cents: int,
+    altar_payment_id: int,
+    expires_at: dt.datetime,
+) -> CheckoutSession:
+    """The pay link: a Checkout Session (mode payment) for the balance, for
+    the booking's Customer, a destination charge with the balance's fee."""
+    metadata = {
+        "booking_id": str(booking.pk),
+        "tenant": tenant.slug,
+        "altar_payment": str(altar_payment_id),
+    }
+    params: dict = {
+        "mode": "payment",
+        "line_items": _line_items(
+            booking.currency, [(f"Balance · {booking.package.title}", amount_cents)]
+        ),
+        "client_reference_id": str(booking.pk),
+        "metadata": metadata,
+        "expires_at": int(expires_at.timestamp()),
+        "success_url": _status_url("", booking, "?checkout=success"),
+        "cancel_url": _status_url("", booking, "?checkout=canceled"),
+        "payment_intent_data": {"metadata": metadata},
+    }
+    if booking.stripe_customer_id:
+        params["customer"] = booking.stripe_customer_id
+    else:
+        params["customer_email"] = booking.email
+    if booking.stripe_account_id:
+        params["payment_intent_data"]["application_fee_amount"] = application_fee_cents
+        params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
+    try:
+        session = stripe_client().v1.checkout.sessions.create(
+            params, {"idempotency_key": f"altar-balance-link-{altar_payment_id}"}
+        )
+    except stripe.StripeError as exc:
+        raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
+    return CheckoutSession(
+        id=session.id,
+        url=session.url,
+        expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
     )
 
 

@@ -19,6 +19,15 @@ Exactly once, under any concurrency:
 
 Only `succeeded` refunds count in `Booking.refunded_cents`; a pending one is
 money still on its way, a failed one is shown to staff and not counted.
+
+A booking may have several payments (deposit, balance: bookings.models.
+BookingPayment). A refund decided for a booking is spread over its Stripe
+payments most recent first (money.refund_allocation), one BookingRefund per
+payment, each with its own idempotency key and never above what that
+payment still holds. `ledger_refresh` derives the booking's paid, refunded
+and commission-refunded figures from the ledger (money.ledger_totals).
+Offline payments are not refunded through Stripe: staff return those
+themselves.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from django.utils import timezone
 
 from bookings import money, payments
 from bookings.errors import BookingNotFound, PaymentProviderError, RefundTooLarge
-from bookings.models import Booking, BookingRefund
+from bookings.models import Booking, BookingPayment, BookingRefund
 from tenants.audit import audit_record, diff
 from tenants.models import Tenant
 
@@ -91,32 +100,69 @@ def refundable_now(booking: Booking) -> int:
     )
 
 
+def stripe_holdings(booking: Booking) -> list[tuple[BookingPayment, int]]:
+    """The booking's succeeded Stripe payments, most recent first, each with
+    what it still holds: its amount less its succeeded and in-flight refunds."""
+    payments_ = list(
+        BookingPayment.objects.filter(
+            tenant=booking.tenant_id,
+            booking=booking,
+            status=BookingPayment.Status.SUCCEEDED,
+            stripe_payment_intent_id__isnull=False,
+        ).order_by("-succeeded_at", "-id")
+    )
+    taken = dict(
+        BookingRefund.objects.filter(
+            tenant=booking.tenant_id,
+            payment__in=payments_,
+            status__in=[*BookingRefund.RESERVING_STATUSES, Status.SUCCEEDED],
+        )
+        .values_list("payment")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("payment", "total")
+    )
+    return [(payment, payment.amount_cents - taken.get(payment.pk, 0)) for payment in payments_]
+
+
 def refund_reserve(
     *, tenant: Tenant, booking: Booking, amount_cents: int, reason: str
-) -> BookingRefund:
-    """Decide a refund. Precondition: inside atomic, `booking` locked by this
-    transaction. The caller queues `bookings.tasks.refund_send` in the same
-    transaction (the outbox). Raises RefundTooLarge."""
-    if amount_cents <= 0 or amount_cents > refundable_now(booking):
+) -> list[BookingRefund]:
+    """Decide a refund, spread over the booking's Stripe payments most recent
+    first. Precondition: inside atomic, `booking` locked by this
+    transaction. The caller queues `bookings.tasks.refund_send` for each
+    refund in the same transaction (the outbox). Raises RefundTooLarge."""
+    holdings = stripe_holdings(booking)
+    if amount_cents <= 0 or amount_cents > min(
+        refundable_now(booking), sum(holds for _, holds in holdings)
+    ):
         raise RefundTooLarge()
-    refund = BookingRefund.objects.create(
-        tenant=tenant,
-        booking=booking,
+    by_id = {payment.pk: payment for payment, _ in holdings}
+    made = []
+    for payment_id, cents in money.refund_allocation(
         amount_cents=amount_cents,
-        status=Status.REQUESTED,
-        reason=reason,
-    )
-    audit_record(
-        tenant=tenant,
-        action="booking.refund_requested",
-        obj=booking,
-        changes={
-            "refund": [None, refund.pk],
-            "refund_amount_cents": [None, amount_cents],
-            "refund_reason": [None, reason],
-        },
-    )
-    return refund
+        holdings=[(payment.pk, holds) for payment, holds in holdings],
+    ):
+        refund = BookingRefund.objects.create(
+            tenant=tenant,
+            booking=booking,
+            payment=by_id[payment_id],
+            amount_cents=cents,
+            status=Status.REQUESTED,
+            reason=reason,
+        )
+        audit_record(
+            tenant=tenant,
+            action="booking.refund_requested",
+            obj=booking,
+            changes={
+                "refund": [None, refund.pk],
+                "refund_payment": [None, payment_id],
+                "refund_amount_cents": [None, cents],
+                "refund_reason": [None, reason],
+            },
+        )
+        made.append(refund)
+    return made
 
 
 def refund_send(*, tenant: Tenant, refund_id: int) -> str:
@@ -124,17 +170,22 @@ def refund_send(*, tenant: Tenant, refund_id: int) -> str:
     outbox, outside any transaction. Raises RefundRetryLater when Stripe's
     answer is unclear."""
     refund = (
-        BookingRefund.objects.select_related("booking").filter(tenant=tenant, pk=refund_id).first()
+        BookingRefund.objects.select_related("booking", "payment")
+        .filter(tenant=tenant, pk=refund_id)
+        .first()
     )
     if refund is None or refund.status != Status.REQUESTED:
         return "already sent"
     booking = refund.booking
+    payment_intent_id = (
+        refund.payment.stripe_payment_intent_id if refund.payment else None
+    ) or booking.stripe_payment_intent_id
     if refund.unclear_since is not None:
         # The last try got a 5xx or timed out. Under the same key Stripe would
         # replay that answer: find out whether the refund exists instead.
         try:
             made = payments.refund_find(
-                payment_intent_id=booking.stripe_payment_intent_id, altar_refund_id=refund.pk
+                payment_intent_id=payment_intent_id, altar_refund_id=refund.pk
             )
         except PaymentProviderError as exc:
             raise RefundRetryLater() from exc
@@ -151,6 +202,7 @@ def refund_send(*, tenant: Tenant, refund_id: int) -> str:
     try:
         made = payments.refund_create(
             booking=booking,
+            payment_intent_id=payment_intent_id,
             amount_cents=refund.amount_cents,
             idempotency_key=refund.idempotency_key,
             altar_refund_id=refund.pk,
@@ -213,6 +265,11 @@ def refund_record(
         row = BookingRefund(
             tenant=tenant,
             booking=booking,
+            payment=BookingPayment.objects.filter(
+                tenant=tenant, booking=booking, stripe_payment_intent_id=refund.payment_intent_id
+            ).first()
+            if refund.payment_intent_id
+            else None,
             amount_cents=refund.amount_cents,
             reason=BookingRefund.Reason.STRIPE_DASHBOARD,
             status=status,
@@ -248,6 +305,13 @@ def refund_record_from_event(*, tenant: Tenant, refund: dict[str, Any]) -> bool 
         return None
     booking = Booking.objects.filter(tenant=tenant, stripe_payment_intent_id=payment_intent).first()
     if booking is None:
+        paid = (
+            BookingPayment.objects.filter(tenant=tenant, stripe_payment_intent_id=payment_intent)
+            .select_related("booking")
+            .first()
+        )
+        booking = paid.booking if paid else None
+    if booking is None:
         return None
     altar_id = (refund.get("metadata") or {}).get("altar_refund")
     return refund_record(
@@ -258,41 +322,57 @@ def refund_record_from_event(*, tenant: Tenant, refund: dict[str, Any]) -> bool 
             amount_cents=refund["amount"],
             status=refund.get("status") or "pending",
             failure_reason=refund.get("failure_reason") or "",
+            payment_intent_id=payment_intent,
         ),
         altar_refund_id=int(altar_id) if altar_id and altar_id.isdigit() else None,
     )
 
 
 def refunded_refresh(booking: Booking) -> None:
-    """Precondition: `booking` locked. The one place refunded amounts and the
-    commission given back are derived from the ledger."""
-    succeeded = (
+    """Precondition: `booking` locked. Kept for callers that think in refunds."""
+    ledger_refresh(booking)
+
+
+def ledger_refresh(booking: Booking) -> None:
+    """Precondition: `booking` locked. The one place a booking's paid,
+    refunded and commission-refunded figures are derived from its ledger
+    (succeeded payments and their succeeded refunds, money.ledger_totals)."""
+    refunded_by_payment = dict(
         BookingRefund.objects.filter(
             tenant=booking.tenant_id, booking=booking, status=Status.SUCCEEDED
-        ).aggregate(total=Sum("amount_cents"))["total"]
-        or 0
+        )
+        .values_list("payment")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("payment", "total")
+    )
+    rows = BookingPayment.objects.filter(
+        tenant=booking.tenant_id, booking=booking, status=BookingPayment.Status.SUCCEEDED
+    ).values_list("pk", "amount_cents", "application_fee_cents")
+    totals = money.ledger_totals(
+        [(amount, fee, refunded_by_payment.get(pk, 0)) for pk, amount, fee in rows]
     )
     before = {
+        "paid_cents": booking.paid_cents,
         "refunded_cents": booking.refunded_cents,
         "commission_refunded_cents": booking.commission_refunded_cents,
     }
-    # Stripe never refunds more than was charged; a refund recorded before the
-    # payment it returns (events out of order) counts once the payment does.
-    booking.refunded_cents = min(succeeded, booking.paid_cents)
-    booking.commission_refunded_cents = money.commission_refunded_for(
-        commission_cents=booking.commission_cents,
-        refunded_cents=booking.refunded_cents,
-        paid_cents=booking.paid_cents,
-    )
     after = {
-        "refunded_cents": booking.refunded_cents,
-        "commission_refunded_cents": booking.commission_refunded_cents,
+        "paid_cents": totals.paid_cents,
+        "refunded_cents": totals.refunded_cents,
+        "commission_refunded_cents": totals.commission_refunded_cents,
     }
     if after != before:
-        booking.save(update_fields=["refunded_cents", "commission_refunded_cents", "updated_at"])
-        audit_record(
-            tenant=booking.tenant,
-            action="booking.refunded",
-            obj=booking,
-            changes=diff(before, after),
-        )
+        booking.paid_cents = totals.paid_cents
+        booking.refunded_cents = totals.refunded_cents
+        booking.commission_refunded_cents = totals.commission_refunded_cents
+        booking.save(update_fields=[*after, "updated_at"])
+        if after["refunded_cents"] != before["refunded_cents"]:
+            audit_record(
+                tenant=booking.tenant,
+                action="booking.refunded",
+                obj=booking,
+                changes=diff(
+                    {k: before[k] for k in ("refunded_cents", "commission_refunded_cents")},
+                    {k: after[k] for k in ("refunded_cents", "commission_refunded_cents")},
+                ),
+            )

@@ -23,7 +23,14 @@ from django.utils import timezone
 
 from bookings import money
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking, BookingDispute, PaymentReview, ReconcileRun
+from bookings.models import (
+    BlackoutDate,
+    Booking,
+    BookingDispute,
+    BookingPayment,
+    PaymentReview,
+    ReconcileRun,
+)
 from bookings.refunds import refundable_now, reserved_cents
 from tenants.models import Tenant
 from webhooks.models import StripeEvent
@@ -38,6 +45,11 @@ MAX_RANGE_DAYS = 366
 class UnavailableDate:
     date: dt.date
     reason: str
+
+
+def payment_plan_for(package) -> dict:
+    """The plan in force for a package: its own, else its tenant's."""
+    return package.plan_in_force
 
 
 def tenant_today(*, tenant: Tenant, now: dt.datetime | None = None) -> dt.date:
@@ -132,7 +144,7 @@ def booking_get(*, tenant: Tenant, booking_id: uuid.UUID | str) -> Booking:
         raise BookingNotFound() from exc
     booking = (
         Booking.objects.filter(tenant=tenant, pk=booking_id)
-        .select_related("package")
+        .select_related("package", "terms_version")
         .prefetch_related("add_on_lines")
         .first()
     )
@@ -433,4 +445,90 @@ def booking_refund_preview(*, booking: Booking, refund_cents: int | None) -> Ref
         commission_reversed_cents=commission_after - booking.commission_refunded_cents,
         refunded_after_cents=refunded_after,
         commission_refunded_after_cents=commission_after,
+    )
+
+
+# --- money figures (issue 13), for the API, the admin and the backoffice -------
+
+
+def booking_balance_due_cents(booking: Booking) -> int:
+    """What the couple still owes (money.balance_due_cents)."""
+    return money.balance_due_cents(
+        amount_cents=booking.amount_cents,
+        paid_cents=booking.paid_cents,
+        active=booking.status == Booking.Status.CONFIRMED,
+    )
+
+
+def _of(tenant: Tenant | None) -> dict:
+    return {"tenant": tenant} if tenant is not None else {}
+
+
+def balances_upcoming(*, tenant: Tenant | None, today: dt.date, days: int = 30) -> list[Booking]:
+    """Confirmed bookings whose balance is scheduled within `days` (all
+    tenants' for None)."""
+    return list(
+        Booking.objects.filter(
+            **_of(tenant),
+            status=Booking.Status.CONFIRMED,
+            balance_state=Booking.BalanceState.SCHEDULED,
+            balance_due_on__gte=today,
+            balance_due_on__lte=today + dt.timedelta(days=days),
+        )
+        .select_related("package", "tenant")
+        .order_by("balance_due_on", "event_date")
+    )
+
+
+def balances_overdue(*, tenant: Tenant | None, today: dt.date) -> list[Booking]:
+    """Confirmed bookings whose balance charge failed (the couple has a pay
+    link), or whose due date passed without a charge: staff decide about
+    these (keep waiting, record an offline payment, or cancel)."""
+    return list(
+        Booking.objects.filter(
+            Q(balance_state=Booking.BalanceState.FAILED)
+            | Q(balance_state=Booking.BalanceState.SCHEDULED, balance_due_on__lt=today),
+            **_of(tenant),
+            status=Booking.Status.CONFIRMED,
+        )
+        .select_related("package", "tenant")
+        .order_by("balance_due_on", "event_date")
+    )
+
+
+def balance_charges_failed(*, tenant: Tenant | None, limit: int = 20) -> list[BookingPayment]:
+    """The latest failed off-session balance charges, with Stripe's reason."""
+    return list(
+        BookingPayment.objects.filter(
+            **_of(tenant),
+            kind=BookingPayment.Kind.BALANCE,
+            status=BookingPayment.Status.FAILED,
+        )
+        .select_related("booking", "tenant")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class BalancesDashboard:
+    upcoming: list[Booking]
+    overdue: list[Booking]
+    failed_charges: list[BookingPayment]
+
+
+def dashboard_balances(*, tenant: Tenant | None, today: dt.date) -> BalancesDashboard:
+    """The dashboard's balances section. Three queries."""
+    return BalancesDashboard(
+        upcoming=balances_upcoming(tenant=tenant, today=today),
+        overdue=balances_overdue(tenant=tenant, today=today),
+        failed_charges=balance_charges_failed(tenant=tenant),
+    )
+
+
+def booking_ledger(*, booking: Booking) -> list[BookingPayment]:
+    """A booking's payments, oldest first, each with its refunds prefetched."""
+    return list(
+        BookingPayment.objects.filter(tenant=booking.tenant_id, booking=booking)
+        .prefetch_related("refunds")
+        .order_by("created_at", "id")
     )

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings import hold_limits, money, payments, refunds, tasks
+from bookings import agreements, hold_limits, money, payments, refunds, tasks
 from bookings.errors import (
     AddOnNotAllowed,
     AmountNotChargeable,
@@ -38,17 +38,22 @@ from bookings.errors import (
     HoldNotReleasable,
     PackageNotOffered,
     PaymentProviderError,
+    PolicyForbidsChange,
     RefundTooLarge,
 )
+from bookings.manage_links import manage_url
 from bookings.models import (
     BlackoutDate,
     Booking,
     BookingAddOn,
+    BookingDateChange,
     BookingDispute,
+    BookingPayment,
     BookingRefund,
+    CancellationRequest,
     PaymentReview,
 )
-from bookings.selectors import tenant_today, window_refusal
+from bookings.selectors import payment_plan_for, tenant_today, window_refusal
 from catalog.models import Package
 from config.db import violated_constraint
 from tenants.audit import audit_entry, audit_record, audit_record_many, diff
@@ -90,14 +95,26 @@ def booking_hold(
     phone: str = "",
     notes: str = "",
     client_address: str = "",
+    accept_terms_version: int | None = None,
+    terms_accepted_from: str = "",
+    answers: dict | None = None,
     now: dt.datetime | None = None,
 ) -> Booking:
     """Hold the date for `tenant.hold_minutes`, pricing the package and
     add-ons as they are now. Raises PackageNotOffered, AddOnNotAllowed,
     DateUnavailable (reason in `.reason`), HoldLimitReached or
     ValidationError; on any of them nothing is written. `client_address`:
-    the API client's, for the per-address hold limit."""
+    the API client's, for the per-address hold limit (and the terms
+    acceptance record, unless `terms_accepted_from` names the client's own
+    address). `accept_terms_version`: the terms version the couple
+    accepted; required when the tenant has terms (TermsNotAccepted)."""
     now = now or timezone.now()
+    terms = agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
+    # Raises AnswersInvalid (per-question codes) before anything is held.
+    cleaned_answers = agreements.answers_clean(tenant=tenant, raw=answers)
+    # The cancellation tiers in force now become the booking's own (None:
+    # the tenant has no tiers, so staff decide any refund, as before).
+    cancellation_policy = agreements.policy_for(tenant=tenant).cancellation_tiers or None
     package = Package.objects.filter(tenant=tenant, slug=package_slug, active=True).first()
     if package is None:
         raise PackageNotOffered()
@@ -135,6 +152,14 @@ def booking_hold(
     if problem:
         raise AmountNotChargeable(problem)
     connect_account = tenant.connect_account_for_charges
+    plan = payment_plan_for(package)
+    split = money.plan_split(
+        amount_cents=amount,
+        currency=tenant.currency,
+        plan=plan,
+        event_date=event_date,
+        today=tenant_today(tenant=tenant, now=now),
+    )
     booking = Booking(
         tenant=tenant,
         package=package,
@@ -152,6 +177,15 @@ def booking_hold(
         commission_bps=tenant.commission_bps,
         commission_cents=money.commission_for(amount_cents=amount, bps=tenant.commission_bps),
         stripe_account_id=connect_account or "",
+        payment_plan=plan,
+        deposit_cents=0 if split.pays_in_full else split.due_now_cents,
+        balance_due_on=split.balance_due_on,
+        terms_version=terms,
+        terms_accepted_at=now if terms else None,
+        terms_accepted_name=couple_name if terms else "",
+        terms_accepted_address=(terms_accepted_from or client_address)[:64] if terms else "",
+        answers=cleaned_answers,
+        cancellation_policy=cancellation_policy,
     )
     booking.full_clean(
         exclude=["tenant", "package"], validate_unique=False, validate_constraints=False
@@ -198,11 +232,22 @@ def booking_hold(
                 "amount_cents": amount,
                 "currency": booking.currency,
                 "hold_expires_at": booking.hold_expires_at,
+                "terms_version": terms.version if terms else None,
                 # Redacted by the audit log to "<set>".
                 "couple_name": couple_name,
                 "email": email,
                 "phone": phone,
                 "notes": notes,
+                # Only a deposit booking says how it pays (pay in full: as before).
+                **(
+                    {
+                        "payment_plan": plan,
+                        "deposit_cents": booking.deposit_cents,
+                        "balance_due_on": booking.balance_due_on,
+                    }
+                    if booking.balance_due_on
+                    else {}
+                ),
             },
         ),
     )
@@ -226,6 +271,9 @@ def booking_checkout(
     phone: str = "",
     notes: str = "",
     client_address: str = "",
+    accept_terms_version: int | None = None,
+    terms_accepted_from: str = "",
+    answers: dict | None = None,
 ) -> CheckoutStarted:
     """Hold the date, then open a Stripe Checkout Session for it. Not atomic
     on purpose: the hold commits first, so no row lock is held during the
@@ -235,6 +283,10 @@ def booking_checkout(
     hold is deleted (nothing is left held) and PaymentProviderError is
     raised. A couple retrying its own checkout gets its open hold back
     (hold_limits.hold_reusable)."""
+    # Before reusing a hold too: a couple retrying must still accept the
+    # terms in force.
+    agreements.terms_check(tenant=tenant, accepted_version=accept_terms_version)
+    agreements.answers_clean(tenant=tenant, raw=answers)
     reused = hold_limits.hold_reusable(
         tenant=tenant,
         email=email,
@@ -256,12 +308,17 @@ def booking_checkout(
         phone=phone,
         notes=notes,
         client_address=client_address,
+        accept_terms_version=accept_terms_version,
+        terms_accepted_from=terms_accepted_from,
+        answers=answers,
     )
     # The hold was set to outlive the session by HOLD_GRACE; the session's
     # expiry keeps a margin inside Stripe's window for the time between.
     session_expires_at = booking.hold_expires_at - HOLD_GRACE
     try:
+        customer_id = payments.customer_create(booking=booking) if booking.balance_due_on else ""
         session = payments.checkout_session_create(
+            customer_id=customer_id,
             tenant=tenant,
             booking=booking,
             package_line_cents=money.package_line_cents(
@@ -276,8 +333,12 @@ def booking_checkout(
         _hold_discard(tenant=tenant, booking_id=booking.pk)
         raise
     Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
-        stripe_checkout_session_id=session.id, checkout_url=session.url, updated_at=timezone.now()
+        stripe_checkout_session_id=session.id,
+        checkout_url=session.url,
+        stripe_customer_id=customer_id,
+        updated_at=timezone.now(),
     )
+    booking.stripe_customer_id = customer_id
     booking.stripe_checkout_session_id = session.id
     booking.checkout_url = session.url
     return CheckoutStarted(booking=booking, checkout_url=session.url)
@@ -324,7 +385,24 @@ def booking_mark_paid(
     if booking.paid_cents:
         return "payment already recorded"
     now = timezone.now()
-    booking.paid_cents = amount_paid_cents
+    deposit_fee, _ = money.payment_fees(
+        commission_cents=booking.commission_cents,
+        amount_cents=booking.amount_cents,
+        deposit_cents=booking.due_at_checkout_cents,
+    )
+    BookingPayment.objects.create(
+        tenant=tenant,
+        booking=booking,
+        kind=BookingPayment.Kind.DEPOSIT,
+        status=BookingPayment.Status.SUCCEEDED,
+        amount_cents=amount_paid_cents,
+        application_fee_cents=deposit_fee,
+        stripe_payment_intent_id=payment_intent_id or None,
+        stripe_checkout_session_id=checkout_session_id,
+        succeeded_at=now,
+    )
+    # Refunds that arrived before the payment count now; paid_cents from the ledger.
+    refunds.ledger_refresh(booking)
     booking.stripe_payment_intent_id = payment_intent_id or None
     booking.stripe_checkout_session_id = booking.stripe_checkout_session_id or checkout_session_id
     fields = ["paid_cents", "stripe_payment_intent_id", "stripe_checkout_session_id", "updated_at"]
@@ -374,6 +452,11 @@ def booking_mark_paid(
         obj=booking,
         changes={"status": [previous, booking.status], "paid_cents": [0, amount_paid_cents]},
     )
+    if booking.balance_due_on and booking.balance_state == Booking.BalanceState.NONE:
+        booking.balance_state = Booking.BalanceState.SCHEDULED
+        booking.save(update_fields=["balance_state", "updated_at"])
+        # The card saved at checkout is read from Stripe after commit.
+        tasks.booking_card_save.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
     _queue_mail(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
     if previous == Booking.Status.PAYMENT_PROCESSING:
         return "confirmed: the delayed payment succeeded"
@@ -406,10 +489,10 @@ def _queue_full_refund(*, tenant: Tenant, booking: Booking) -> None:
 
 
 def _refund_queue(*, tenant: Tenant, booking: Booking, amount_cents: int, reason: str) -> None:
-    refund = refunds.refund_reserve(
+    for refund in refunds.refund_reserve(
         tenant=tenant, booking=booking, amount_cents=amount_cents, reason=reason
-    )
-    tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
+    ):
+        tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
 
 
 def _queue_mail(task, *, tenant: Tenant, booking: Booking) -> None:
@@ -530,7 +613,7 @@ def _payment_mismatch(booking: Booking, payment: ReportedPayment) -> str | None:
         return PaymentReview.Reason.SESSION_MISMATCH
     if payment.currency.lower() != booking.currency.lower():
         return PaymentReview.Reason.CURRENCY_MISMATCH
-    if payment.amount_total != booking.amount_cents:
+    if payment.amount_total != booking.due_at_checkout_cents:
         return PaymentReview.Reason.AMOUNT_MISMATCH
     return None
 
@@ -807,9 +890,13 @@ def booking_cancel(
     booking_id: uuid.UUID | str,
     refund_cents: int | None = None,
     seen_paid_cents: int | None = None,
+    follow_policy: bool = False,
 ) -> Booking:
     """Staff cancel a confirmed booking, freeing its date, and refund
-    `refund_cents` of the payment (None: all that is left; 0: nothing).
+    `refund_cents` of the payment (None: all that is left; 0: nothing), or,
+    with `follow_policy`, what the booking's cancellation policy gives
+    today (all that is left when it has none). The audit entry records the
+    policy's amount and whether the decision overrode it.
 
     Decided under the booking's row lock, from the booking as it is now:
     - one cancellation per booking, whatever the concurrency: the first to
@@ -833,24 +920,30 @@ def booking_cancel(
         if refund_cents is not None:
             raise BookingChangedMeanwhile()
     refundable = refunds.refundable_now(booking)
-    amount = refundable if refund_cents is None else refund_cents
+    policy_amount = agreements.policy_refund_now(booking=booking)
+    if follow_policy and policy_amount is not None:
+        amount = policy_amount
+    else:
+        amount = refundable if refund_cents is None else refund_cents
+        if refund_cents is None and booking.payment_plan.get("deposit_refundable") is False:
+            # The plan's deposit is non-refundable: by default only what was
+            # paid beyond it goes back (staff may still choose an amount).
+            amount = max(0, refundable - booking.deposit_cents)
     if amount < 0 or amount > refundable:
         raise RefundTooLarge()
     previous = booking.status
-    booking.status = Booking.Status.CANCELED
-    booking.canceled_at = timezone.now()
-    booking.cancel_reason = CancelReason.STAFF
-    booking.save(update_fields=["status", "canceled_at", "cancel_reason", "updated_at"])
-    audit_record(
-        tenant=tenant,
-        action="booking.canceled",
-        obj=booking,
-        changes={
-            "status": [previous, booking.status],
-            "cancel_reason": ["", booking.cancel_reason],
-            "refund_decided_cents": [None, amount],
-        },
-    )
+    _mark_canceled(booking, reason=CancelReason.STAFF)
+    changes = {
+        "status": [previous, booking.status],
+        "cancel_reason": ["", booking.cancel_reason],
+        "refund_decided_cents": [None, amount],
+    }
+    if policy_amount is not None:
+        # The booking carries a policy: say what it gave and whether staff
+        # decided otherwise.
+        changes["refund_policy_cents"] = [None, policy_amount]
+        changes["policy_overridden"] = [None, amount != policy_amount]
+    audit_record(tenant=tenant, action="booking.canceled", obj=booking, changes=changes)
     if amount:
         _refund_queue(
             tenant=tenant,
@@ -860,6 +953,361 @@ def booking_cancel(
         )
     _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
     return booking
+
+
+def _mark_canceled(booking: Booking, *, reason: str) -> None:
+    """Precondition: `booking` locked and active. Frees the date; the
+    calendar event's SEQUENCE moves on (the cancellation .ics); an open
+    cancellation request is answered by this."""
+    now = timezone.now()
+    booking.status = Booking.Status.CANCELED
+    booking.canceled_at = now
+    booking.cancel_reason = reason
+    booking.ics_sequence += 1
+    booking.save(
+        update_fields=["status", "canceled_at", "cancel_reason", "ics_sequence", "updated_at"]
+    )
+    CancellationRequest.objects.filter(
+        tenant=booking.tenant_id, booking=booking, resolved_at__isnull=True
+    ).update(resolved_at=now)
+
+
+@transaction.atomic
+def booking_cancel_by_couple(
+    *,
+    tenant: Tenant,
+    booking_id: uuid.UUID | str,
+    expected_refund_cents: int | None = None,
+    now: dt.datetime | None = None,
+) -> Booking:
+    """The couple cancels from "manage my booking" (the tenant allows it):
+    the date is freed and the booking's own policy decides the refund,
+    computed here under the booking's lock from what it holds now.
+
+    Exactly once under any concurrency: the first caller to lock cancels;
+    others find it canceled (BookingNotCancelable), so one refund at most.
+    `expected_refund_cents` is the amount the couple was shown: if the
+    policy now gives another (the day turned, a refund landed meanwhile)
+    nothing happens (BookingChangedMeanwhile) and they are shown the new
+    amount. Raises PolicyForbidsChange when self-cancel is off."""
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    if booking.status != Booking.Status.CONFIRMED:
+        raise BookingNotCancelable()
+    refusal = agreements.self_cancel_refusal(
+        booking=booking, policy=agreements.policy_for(tenant=tenant)
+    )
+    if refusal:
+        raise PolicyForbidsChange(refusal)
+    amount = agreements.policy_refund_now(booking=booking, now=now)
+    if expected_refund_cents is not None and expected_refund_cents != amount:
+        raise BookingChangedMeanwhile()
+    previous = booking.status
+    _mark_canceled(booking, reason=CancelReason.COUPLE)
+    audit_record(
+        tenant=tenant,
+        action="booking.canceled",
+        obj=booking,
+        changes={
+            "status": [previous, booking.status],
+            "cancel_reason": ["", booking.cancel_reason],
+            "refund_decided_cents": [None, amount],
+            "refund_policy_cents": [None, amount],
+            "policy_overridden": [None, False],
+        },
+    )
+    if amount:
+        _refund_queue(
+            tenant=tenant,
+            booking=booking,
+            amount_cents=amount,
+            reason=BookingRefund.Reason.COUPLE_CANCEL,
+        )
+    _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+    return booking
+
+
+# --- date changes -------------------------------------------------------------
+
+
+def _price_on_new_date(booking: Booking) -> int:
+    """The package and the booked add-ons at today's prices (the package's
+    price may have changed since checkout, or differ by season); an add-on
+    no longer sold keeps the price it was sold at."""
+    lines = list(booking.add_on_lines.select_related("add_on"))
+    add_ons = sum(
+        line.add_on.price_cents
+        if line.add_on is not None and line.add_on.active
+        else line.price_cents
+        for line in lines
+    )
+    return booking.package.price_cents + add_ons
+
+
+def date_change_refusal(
+    *, booking: Booking, policy, by: str, now: dt.datetime | None = None
+) -> str | None:
+    """Why this actor may not move the booking now (None: they may)."""
+    if booking.status != Booking.Status.CONFIRMED:
+        return "not_confirmed"
+    if by != BookingDateChange.By.COUPLE:
+        return None
+    if not policy.date_change_allowed:
+        return "changes_off"
+    if agreements.days_before(booking=booking, now=now) < policy.date_change_min_days:
+        return "too_late"
+    if booking.couple_date_changes >= policy.date_change_max_count:
+        return "too_many_changes"
+    return None
+
+
+@dataclass(frozen=True)
+class DateChangeQuote:
+    refusal: str | None
+    fee_cents: int
+    refund_cents: int
+    due_cents: int
+
+
+def date_change_quote(
+    *, booking: Booking, by: str, now: dt.datetime | None = None
+) -> DateChangeQuote:
+    """What moving the booking would do now (a preview; the move decides
+    again under the lock). Prices do not depend on the date itself, so the
+    quote holds for any free date."""
+    policy = agreements.policy_for(tenant=booking.tenant)
+    fee = policy.date_change_fee_cents if by == BookingDateChange.By.COUPLE else 0
+    refund, due = money.date_change_settlement(
+        amount_before_cents=booking.amount_cents,
+        amount_after_cents=_price_on_new_date(booking),
+        fee_cents=fee,
+        refundable_cents=refunds.refundable_now(booking),
+    )
+    return DateChangeQuote(
+        refusal=date_change_refusal(booking=booking, policy=policy, by=by, now=now),
+        fee_cents=fee,
+        refund_cents=refund,
+        due_cents=due,
+    )
+
+
+@transaction.atomic
+def booking_date_change(
+    *,
+    tenant: Tenant,
+    booking_id: uuid.UUID | str,
+    new_date: dt.date,
+    by: str,
+    now: dt.datetime | None = None,
+) -> BookingDateChange:
+    """Move a confirmed booking to another free date, in one transaction:
+    the new date is taken and the old one freed by one UPDATE of the
+    booking, so the partial unique constraint decides every race (two moves
+    onto one date, a move against a new hold: exactly one wins; a move
+    against a cancel: the booking's row lock orders them).
+
+    Payments carry over. The package and add-ons are priced again as of
+    now; with the couple's change fee (policy) the difference is netted
+    (money.date_change_settlement): a decrease is refunded through the
+    refund ledger (after commit, exactly once); an increase is recorded as
+    due and charged through a pay link (a Checkout Session, created after
+    commit). Both sides get the calendar update (same UID, SEQUENCE + 1).
+
+    `by`: "staff" or "couple" (the couple is held to the policy: allowed,
+    up to N days before, at most K times; PolicyForbidsChange). Raises
+    DateUnavailable for a taken, blacked-out or out-of-window date."""
+    now = now or timezone.now()
+    booking = _locked_booking(tenant=tenant, booking_id=booking_id)
+    policy = agreements.policy_for(tenant=tenant)
+    refusal = date_change_refusal(booking=booking, policy=policy, by=by, now=now)
+    if refusal:
+        raise PolicyForbidsChange(refusal)
+    if new_date == booking.event_date:
+        raise ValidationError(
+            {"event_date": ValidationError("That is already the booking's date.", code="same_date")}
+        )
+    reason = window_refusal(tenant=tenant, day=new_date, today=tenant_today(tenant=tenant, now=now))
+    if reason:
+        raise DateUnavailable(reason)
+    if BlackoutDate.objects.filter(tenant=tenant, date=new_date).exists():
+        raise DateUnavailable("blackout")
+    _expire_lapsed(Booking.objects.filter(tenant=tenant, event_date=new_date), now=now)
+
+    from_date = booking.event_date
+    amount_before = booking.amount_cents
+    amount_after = _price_on_new_date(booking)
+    fee = policy.date_change_fee_cents if by == BookingDateChange.By.COUPLE else 0
+    refund, due = money.date_change_settlement(
+        amount_before_cents=amount_before,
+        amount_after_cents=amount_after,
+        fee_cents=fee,
+        refundable_cents=refunds.refundable_now(booking),
+    )
+    booking.event_date = new_date
+    booking.ics_sequence += 1
+    if by == BookingDateChange.By.COUPLE:
+        booking.couple_date_changes += 1
+    # The price follows the new date at once when it is lower (refunded now);
+    # a higher one counts when its difference is paid (date_change_mark_paid).
+    if amount_after < amount_before:
+        booking.amount_cents = amount_after
+    try:
+        with transaction.atomic():
+            booking.save(
+                update_fields=[
+                    "event_date",
+                    "ics_sequence",
+                    "couple_date_changes",
+                    "amount_cents",
+                    "updated_at",
+                ]
+            )
+    except IntegrityError as exc:
+        if violated_constraint(exc) != ACTIVE_DATE_CONSTRAINT:
+            raise
+        taken = (
+            Booking.objects.filter(
+                tenant=tenant, event_date=new_date, status__in=Booking.ACTIVE_STATUSES
+            )
+            .values_list("status", flat=True)
+            .first()
+        )
+        raise DateUnavailable("booked" if taken == Booking.Status.CONFIRMED else "held") from exc
+    change = BookingDateChange.objects.create(
+        tenant=tenant,
+        booking=booking,
+        from_date=from_date,
+        to_date=new_date,
+        by=by,
+        amount_before_cents=amount_before,
+        amount_after_cents=amount_after,
+        price_difference_cents=amount_after - amount_before,
+        fee_cents=fee,
+        refund_cents=refund,
+        due_cents=due,
+        payment=BookingDateChange.Payment.DUE if due else BookingDateChange.Payment.NONE,
+    )
+    audit_record(
+        tenant=tenant,
+        action="booking.date_changed",
+        obj=booking,
+        changes={
+            "event_date": [from_date.isoformat(), new_date.isoformat()],
+            "changed_by": [None, by],
+            "amount_cents": [amount_before, amount_after],
+            "change_fee_cents": [None, fee],
+            "refund_cents": [None, refund],
+            "due_cents": [None, due],
+        },
+    )
+    if refund:
+        _refund_queue(
+            tenant=tenant,
+            booking=booking,
+            amount_cents=refund,
+            reason=BookingRefund.Reason.DATE_CHANGE,
+        )
+    if due:
+        tasks.date_change_pay_link.enqueue(tenant_id=tenant.pk, change_id=change.pk)
+    tasks.booking_mail_date_changed.enqueue(tenant_id=tenant.pk, change_id=change.pk)
+    return change
+
+
+# A pay link lives as long as Stripe lets a Checkout Session live (24 h),
+# with a margin for the moments before the call reaches Stripe.
+PAY_LINK_LIFETIME = dt.timedelta(hours=23)
+
+
+def date_change_pay_link_open(*, tenant: Tenant, change_id: int) -> str:
+    """Open the Checkout Session for what a date change left due. Runs from
+    the outbox, outside any transaction (no row lock during the Stripe
+    call); Stripe dedupes retries by the change's idempotency key. Raises
+    PaymentProviderError (the task retries when it is retryable)."""
+    change = (
+        BookingDateChange.objects.select_related("booking", "booking__package")
+        .filter(tenant=tenant, pk=change_id)
+        .first()
+    )
+    if change is None or change.payment != BookingDateChange.Payment.DUE:
+        return "nothing due"
+    if change.stripe_checkout_session_id:
+        return "pay link already open"
+    booking = change.booking
+    session = payments.date_change_session_create(
+        tenant=tenant,
+        booking=booking,
+        change_id=change.pk,
+        amount_cents=change.due_cents,
+        title=f"Date change {change.from_date:%Y-%m-%d} → {change.to_date:%Y-%m-%d}",
+        commission_cents=money.commission_for(
+            amount_cents=change.due_cents, bps=booking.commission_bps
+        ),
+        expires_at=timezone.now() + PAY_LINK_LIFETIME,
+        return_url=manage_url(booking.pk),
+    )
+    with transaction.atomic():
+        opened = BookingDateChange.objects.filter(
+            tenant=tenant, pk=change.pk, stripe_checkout_session_id__isnull=True
+        ).update(stripe_checkout_session_id=session.id, checkout_url=session.url)
+        if opened:
+            tasks.date_change_mail_pay_link.enqueue(tenant_id=tenant.pk, change_id=change.pk)
+    return f"pay link {session.id}"
+
+
+@transaction.atomic
+def date_change_mark_paid(
+    *,
+    tenant: Tenant,
+    change_id: int,
+    checkout_session_id: str,
+    amount_paid_cents: int,
+    currency: str,
+) -> str:
+    """Stripe says a date change's pay link was paid. Once: the booking's
+    paid amount and price grow by it, and the commission on it is added
+    (the ledger reverses it in proportion like the rest). A payment that is
+    not the change's session, amount or currency changes nothing."""
+    change = BookingDateChange.objects.filter(tenant=tenant, pk=change_id).first()
+    if change is None:
+        return "no such date change"
+    booking = _locked_booking(tenant=tenant, booking_id=change.booking_id)
+    change = BookingDateChange.objects.select_for_update(of=("self",)).get(pk=change.pk)
+    if change.payment != BookingDateChange.Payment.DUE:
+        return "date change payment already recorded"
+    if (
+        checkout_session_id != change.stripe_checkout_session_id
+        or amount_paid_cents != change.due_cents
+        or currency.lower() != booking.currency
+    ):
+        logger.warning("date change %s: payment does not match; left due", change.pk)
+        return "date change payment does not match; left due"
+    change.payment = BookingDateChange.Payment.PAID
+    change.paid_at = timezone.now()
+    change.save(update_fields=["payment", "paid_at"])
+    before = {
+        "paid_cents": booking.paid_cents,
+        "amount_cents": booking.amount_cents,
+        "commission_cents": booking.commission_cents,
+    }
+    booking.paid_cents += amount_paid_cents
+    booking.amount_cents = max(booking.amount_cents, change.amount_after_cents)
+    booking.commission_cents += money.commission_for(
+        amount_cents=amount_paid_cents, bps=booking.commission_bps
+    )
+    booking.save(update_fields=["paid_cents", "amount_cents", "commission_cents", "updated_at"])
+    audit_record(
+        tenant=tenant,
+        action="booking.date_change_paid",
+        obj=booking,
+        changes=diff(
+            before,
+            {
+                "paid_cents": booking.paid_cents,
+                "amount_cents": booking.amount_cents,
+                "commission_cents": booking.commission_cents,
+            },
+        ),
+    )
+    return "date change paid"
 
 
 # --- blackout dates -----------------------------------------------------------

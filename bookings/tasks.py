@@ -21,9 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
-from bookings import notifications, payments, refunds
+from bookings import balances, notifications, payments, refunds
 from bookings.errors import PaymentProviderError
-from bookings.models import Booking
+from bookings.models import Booking, BookingReminder
 from tenants.audit import actor_context
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -74,6 +74,73 @@ def refund_send(*, tenant_id: int, refund_id: int, attempt: int = 1) -> str:
             return refunds.refund_send(tenant=tenant, refund_id=refund_id)
         except refunds.RefundRetryLater:
             return _retry(refund_send, attempt, tenant_id=tenant_id, refund_id=refund_id)
+
+
+@task()
+def booking_card_save(*, tenant_id: int, booking_id: str, attempt: int = 1) -> str:
+    """Keep the card the deposit saved (its id, last four digits) on the booking."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant), actor_context("system", "task:booking_card_save"):
+        try:
+            return balances.card_save(tenant=tenant, booking_id=booking_id)
+        except PaymentProviderError as exc:
+            if not exc.retryable:
+                raise
+            return _retry(booking_card_save, attempt, tenant_id=tenant_id, booking_id=booking_id)
+
+
+@task()
+def balance_charge(*, tenant_id: int, payment_id: int, attempt: int = 1) -> str:
+    """Charge a claimed balance off-session (bookings.balances)."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant), actor_context("system", "task:balance_charge"):
+        try:
+            return balances.balance_charge_send(tenant=tenant, payment_id=payment_id)
+        except balances.ChargeRetryLater:
+            return _retry(balance_charge, attempt, tenant_id=tenant_id, payment_id=payment_id)
+
+
+@task()
+def booking_mail_reminder(*, tenant_id: int, reminder_id: int) -> str:
+    """One reminder e-mail (bookings.balances.reminder_queue made it once)."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant):
+        reminder = BookingReminder.objects.filter(pk=reminder_id).first()
+        if reminder is None or reminder.sent_at is not None:
+            return "already sent"
+        notifications.send_balance_reminder(
+            tenant_id=tenant_id, booking_id=reminder.booking_id, kind=reminder.kind
+        )
+        # Marked after sending: a crash in between can mail twice, never zero times.
+        BookingReminder.objects.filter(pk=reminder_id).update(sent_at=timezone.now())
+    return "sent"
+
+
+@task()
+def booking_mail_date_changed(*, tenant_id: int, change_id: int) -> str:
+    """Both sides: the new date, with the calendar update (same UID,
+    SEQUENCE + 1). Sent once per change (the change row is the mark)."""
+    return notifications.send_date_changed(tenant_id=tenant_id, change_id=change_id)
+
+
+@task()
+def date_change_mail_pay_link(*, tenant_id: int, change_id: int) -> str:
+    return notifications.send_date_change_pay_link(tenant_id=tenant_id, change_id=change_id)
+
+
+@task()
+def date_change_pay_link(*, tenant_id: int, change_id: int, attempt: int = 1) -> str:
+    """Open the Checkout Session for what a date change left due."""
+    from bookings import services  # services enqueue this task: import at run time
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    with tenant_scope(tenant), actor_context("system", "task:date_change_pay_link"):
+        try:
+            return services.date_change_pay_link_open(tenant=tenant, change_id=change_id)
+        except PaymentProviderError as exc:
+            if not exc.retryable:
+                raise
+            return _retry(date_change_pay_link, attempt, tenant_id=tenant_id, change_id=change_id)
 
 
 @task()

@@ -20,6 +20,7 @@ from catalog.images import validate_image
 from catalog.models import MAX_PHOTOS_PER_PACKAGE, AddOn, Package, PackagePhoto
 from catalog.services import (
     CATALOG_ITEM_FIELDS,
+    PACKAGE_PLAN_FIELDS,
     add_on_create,
     add_on_delete,
     add_on_update,
@@ -41,10 +42,13 @@ from tenants.admin_base import (
 )
 from tenants.models import Tenant
 
+# What the forms may hand to the services (a package also has its plan).
+FORM_FIELDS = CATALOG_ITEM_FIELDS | PACKAGE_PLAN_FIELDS
+
 
 def _item_fields(form: forms.ModelForm) -> dict[str, Any]:
     data = form.cleaned_data
-    return {name: data[name] for name in CATALOG_ITEM_FIELDS if name in data}
+    return {name: data[name] for name in FORM_FIELDS if data.get(name) is not None}
 
 
 def _changed_item_fields(form: forms.ModelForm) -> dict[str, Any]:
@@ -53,7 +57,7 @@ def _changed_item_fields(form: forms.ModelForm) -> dict[str, Any]:
     return {
         ("new_slug" if name == "slug" else name): data[name]
         for name in form.changed_data
-        if name in CATALOG_ITEM_FIELDS
+        if name in FORM_FIELDS and data.get(name) is not None
     }
 
 
@@ -130,10 +134,23 @@ class PackageForm(forms.ModelForm):
 
     class Meta:
         model = Package
-        fields = ("tenant", "title", "slug", "description", "price_cents", "active", "position")
+        fields = (
+            "tenant",
+            "title",
+            "slug",
+            "description",
+            "price_cents",
+            "active",
+            "position",
+            *sorted(PACKAGE_PLAN_FIELDS),
+        )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # The plan's numbers matter only with a deposit plan: left empty,
+        # the model's defaults stand.
+        for name in PACKAGE_PLAN_FIELDS:
+            self.fields[name].required = False
         field = self.fields["offered_add_ons"]
         # The widget first: setting the queryset hands it its choices.
         field.widget = AutocompleteSelectMultiple(Package._meta.get_field("add_ons"), admin.site)
@@ -179,6 +196,11 @@ class PackageAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         "active",
         "position",
         "offered_add_ons",
+        "plan_kind",
+        "plan_deposit_percent",
+        "plan_deposit_cents",
+        "plan_deposit_refundable",
+        "plan_balance_days_before",
     )
     inlines = [PackagePhotoInline]
     service_error_fields = {"add_ons": "offered_add_ons", "new_slug": "slug"}

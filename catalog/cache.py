@@ -68,14 +68,16 @@ def _is_slug(value: str) -> bool:
     return len(value) <= SLUG_MAX_LENGTH and SLUG_RE.fullmatch(value) is not None
 
 
-def _package_data(package: Package, *, currency: str) -> PackageData:
+def _package_data(package: Package, *, tenant: Tenant) -> PackageData:
     """A Package as the API shows it. Needs package_list/package_get(prefetch=True)."""
     return {
+        # The package's own plan, else its tenant's (no query: `tenant` is here).
+        "payment_plan": package.payment_plan or tenant.payment_plan,
         "slug": package.slug,
         "title": package.title,
         "description": package.description,
         "price_cents": package.price_cents,
-        "currency": currency,
+        "currency": tenant.currency,
         "photos": [
             {
                 "url": photo.image.url,
@@ -113,7 +115,7 @@ def catalog_package_list_cached(*, tenant: Tenant) -> list[PackageData]:
     data = cache.get(key, _MISS)
     if data is _MISS:
         data = [
-            _package_data(package, currency=tenant.currency)
+            _package_data(package, tenant=tenant)
             for package in package_list(tenant=tenant, active_only=True)
         ]
         cache.set(key, data, CATALOG_CACHE_SECONDS)
@@ -135,6 +137,6 @@ def catalog_package_detail_cached(*, tenant: Tenant, slug: str) -> PackageData |
         except PackageNotFound:
             data = _NOT_FOUND
         else:
-            data = _package_data(package, currency=tenant.currency)
+            data = _package_data(package, tenant=tenant)
         cache.set(key, data, CATALOG_CACHE_SECONDS)
     return None if data == _NOT_FOUND else data

@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django_scopes import ScopedManager
 
-from tenants.models import Tenant
+from tenants.models import PAY_IN_FULL_PLAN, PaymentPlanFields, Tenant
 from tenants.validators import STRIPE_MAX_AMOUNT
 
 # Stripe refuses to charge more than 8 digits of minor units in one payment.
@@ -16,7 +16,7 @@ SLUG_VALIDATOR = RegexValidator(
 )
 
 
-class Package(models.Model):
+class Package(PaymentPlanFields):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="packages")
     slug = models.CharField(max_length=50, validators=[SLUG_VALIDATOR])
     title = models.CharField(max_length=200)
@@ -32,7 +32,8 @@ class Package(models.Model):
 
     objects = ScopedManager(tenant="tenant")
 
-    class Meta:
+    class Meta(PaymentPlanFields.Meta):
+        abstract = False
         ordering = ["position", "created_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -50,6 +51,11 @@ class Package(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def plan_in_force(self) -> dict:
+        """The package's own payment plan, else its tenant's."""
+        return self.payment_plan or self.tenant.payment_plan or dict(PAY_IN_FULL_PLAN)
 
 
 class AddOn(models.Model):

@@ -52,7 +52,18 @@ CATALOG_ITEM_FIELDS = frozenset(
 # `new_slug` (a `slug` key in **changes could never reach the service: Python
 # refuses a keyword given twice at the call site).
 ADD_ON_CHANGES = (CATALOG_ITEM_FIELDS - {"slug"}) | {"new_slug"}
-PACKAGE_CHANGES = ADD_ON_CHANGES | {"add_on_slugs"}
+# A package's own payment plan (tenants.models.PaymentPlanFields; empty
+# plan_kind: the tenant's).
+PACKAGE_PLAN_FIELDS = frozenset(
+    {
+        "plan_kind",
+        "plan_deposit_percent",
+        "plan_deposit_cents",
+        "plan_deposit_refundable",
+        "plan_balance_days_before",
+    }
+)
+PACKAGE_CHANGES = ADD_ON_CHANGES | {"add_on_slugs"} | PACKAGE_PLAN_FIELDS
 
 PACKAGE_SLUG_CONSTRAINT = "catalog_package_tenant_slug_uniq"
 ADD_ON_SLUG_CONSTRAINT = "catalog_addon_tenant_slug_uniq"
@@ -65,7 +76,8 @@ LINK_ADD_ON_CONSTRAINT = "catalog_packageaddon_add_on_same_tenant_fk"
 
 
 def _audit_fields(instance: Package | AddOn) -> dict[str, Any]:
-    return snapshot(instance, sorted(CATALOG_ITEM_FIELDS))
+    names = CATALOG_ITEM_FIELDS | (PACKAGE_PLAN_FIELDS if isinstance(instance, Package) else set())
+    return snapshot(instance, sorted(names))
 
 
 def _offered_slugs(*, tenant: Tenant, package: Package) -> list[str]:
@@ -249,10 +261,14 @@ def package_create(
     active: bool = True,
     position: int = 0,
     add_on_slugs: list[str] | None = None,
+    **plan: Any,
 ) -> Package:
-    """A new package, offering `add_on_slugs` (add-ons of this tenant).
+    """A new package, offering `add_on_slugs` (add-ons of this tenant), with
+    its own payment plan if `plan` (PACKAGE_PLAN_FIELDS) says so.
     Raises SlugTaken, or ValidationError (fields incl. `add_ons`)."""
+    _check_changes(plan, PACKAGE_PLAN_FIELDS)
     package = Package(
+        **plan,
         tenant=tenant,
         slug=slug,
         title=title,

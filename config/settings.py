@@ -363,6 +363,15 @@ SPECTACULAR_SETTINGS = {
 HOLD_LIMIT_PER_EMAIL = env.int("HOLD_LIMIT_PER_EMAIL", default=3)
 HOLD_LIMIT_PER_ADDRESS = env.int("HOLD_LIMIT_PER_ADDRESS", default=5)
 HOLD_LIMIT_PER_TENANT = env.int("HOLD_LIMIT_PER_TENANT", default=50)
+# Balances (bookings.balances): the "your card will be charged" notice goes
+# this many days before the due date; a failed balance is reminded at these
+# days after the due date; a booking with a balance still due is reminded
+# this many days before the wedding.
+BALANCE_NOTICE_DAYS = env.int("BALANCE_NOTICE_DAYS", default=3)
+BALANCE_OVERDUE_REMINDER_DAYS = [
+    int(days) for days in env.list("BALANCE_OVERDUE_REMINDER_DAYS", default=["3", "7", "14"])
+]
+WEDDING_REMINDER_DAYS = env.int("WEDDING_REMINDER_DAYS", default=14)
 # A retried checkout (same e-mail, date, package and add-ons) gets the
 # couple's existing hold back if it has at least this long left to pay in.
 HOLD_REUSE_MIN_REMAINING_SECONDS = env.int("HOLD_REUSE_MIN_REMAINING_SECONDS", default=300)

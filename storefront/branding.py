@@ -1,8 +1,8 @@
 """A tenant's branding as the couple-facing pages may use it: the one place
-that turns stored branding into CSS. (When the validated branding module of
-tenants/ lands, this function calls it instead; nothing else changes.)
+that turns stored branding into the booking page's CSS variables, on top of
+tenants.branding's validation (colours #RRGGBB, fonts from FontStack).
 
-Only #RRGGBB colours and font stacks from a fixed list reach CSS; anything
+Only #RRGGBB colours and font stacks from the fixed list reach CSS; anything
 else falls back to the platform's defaults, so stored text can never close a
 declaration or inject a rule. Text on the primary colour is black or white,
 whichever reads better (WCAG contrast), so a pale brand colour still passes
@@ -14,23 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tenants.branding import FontStack
 from tenants.models import Tenant
 
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 DEFAULT_PRIMARY = "#7A4E6D"
 DEFAULT_SECONDARY = "#F4EDE4"
-# Stored value (case-insensitive) -> the stack written into CSS.
-FONT_STACKS = {
-    "georgia, serif": 'Georgia, "Times New Roman", serif',
-    "serif": 'Georgia, "Times New Roman", serif',
-    "sans-serif": 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif',
-    "system-ui, sans-serif": 'system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif',
-    "helvetica, arial, sans-serif": "Helvetica, Arial, sans-serif",
-    "palatino, serif": '"Palatino Linotype", Palatino, "Book Antiqua", serif',
-    "garamond, serif": 'Garamond, "EB Garamond", Georgia, serif',
-    "monospace": "ui-monospace, Menlo, Consolas, monospace",
-}
-DEFAULT_FONT = FONT_STACKS["georgia, serif"]
+# The tenant's font is one of tenants.branding.FontStack (validated on save
+# and by a database constraint); its value is the CSS font-family itself.
+DEFAULT_FONT = FontStack.GEORGIA.value
 
 
 @dataclass(frozen=True)
@@ -78,5 +70,5 @@ def tenant_theme(tenant: Tenant) -> Theme:
         on_primary=readable_text_on(primary),
         secondary=secondary,
         on_secondary=readable_text_on(secondary),
-        font=FONT_STACKS.get((tenant.font_family or "").strip().lower(), DEFAULT_FONT),
+        font=tenant.font_family if tenant.font_family in FontStack.values else DEFAULT_FONT,
     )

@@ -35,6 +35,20 @@ class BookingForm(forms.Form):
     )
     phone = forms.CharField(max_length=40, required=False)
     notes = forms.CharField(max_length=2000, required=False)
+    # The box the couple ticks, and the version of the terms the page showed
+    # them (a version published meanwhile is refused as `outdated`).
+    accept_terms = forms.BooleanField(required=False)
+    terms_version = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+    def accepted_terms_version(self) -> int | None:
+        if not self.cleaned_data.get("accept_terms"):
+            return None
+        return self.cleaned_data.get("terms_version")
+
+    def answers(self, data, questions) -> dict[str, str]:
+        """The booking questions' inputs (`answer_<key>`), as typed; the
+        service checks them against the questions."""
+        return {q.key: data.get(f"answer_{q.key}", "")[:2000] for q in questions}
 
     def add_on_slugs(self, data) -> list[str]:
         """The add-ons ticked under the chosen package (each package's boxes

@@ -14,6 +14,8 @@ from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from bookings.agreements import ANSWER_MESSAGES
+from bookings.models import BookingQuestion
 from bookings.notifications import (
     babel_locale,
     currency_digits,
@@ -222,3 +224,30 @@ def receipt_lines(booking) -> tuple[list[tuple[str, str]], str]:
     lines = [(booking.package.title, money(package_cents, booking.currency))]
     lines += [(line.title, money(line.price_cents, booking.currency)) for line in add_ons]
     return lines, money(booking.amount_cents, booking.currency)
+
+
+# --- booking questions and the cancellation policy (issue 14) ----------------------
+
+
+@dataclass(frozen=True)
+class QuestionField:
+    question: BookingQuestion
+    value: object
+    errors: list
+
+    @property
+    def name(self) -> str:
+        return f"answer_{self.question.key}"
+
+
+ANSWER_WORDS = {
+    "required": gettext_lazy("Please answer this question."),
+    "max_length": gettext_lazy("This answer is too long."),
+    "invalid_number": gettext_lazy("Enter a whole number."),
+    "invalid_choice": gettext_lazy("Choose one of the options."),
+    "invalid_date": gettext_lazy("Enter the date as YYYY-MM-DD."),
+}
+
+
+def answer_error(code: str) -> str:
+    return str(ANSWER_WORDS.get(code, ANSWER_MESSAGES.get(code, code)))

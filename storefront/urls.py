@@ -16,6 +16,31 @@ urlpatterns = [
     path("bookings/<uuid:booking_id>/", views.booking_status_page, name="booking-status"),
     path("bookings/<uuid:booking_id>/manage/<str:token>/", views.manage_page, name="manage"),
     path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/pay-balance/",
+        views.manage_pay_balance,
+        name="manage-pay-balance",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/answers/",
+        views.manage_answers,
+        name="manage-answers",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/cancel/",
+        views.manage_cancel,
+        name="manage-cancel",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/cancel-request/",
+        views.manage_cancel_request,
+        name="manage-cancel-request",
+    ),
+    path(
+        "bookings/<uuid:booking_id>/manage/<str:token>/move/",
+        views.manage_move,
+        name="manage-move",
+    ),
+    path(
         "bookings/<uuid:booking_id>/manage/<str:token>/calendar.ics",
         views.manage_calendar,
         name="manage-ics",

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,24 +23,49 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bookings.agreements import (
+    answers_editable_reason,
+    booking_answers_update,
+    cancellation_request_create,
+    policy_for,
+    policy_refund_now,
+    questions_active,
+    self_cancel_refusal,
+    terms_current,
+)
+from bookings.balances import pay_link_open
 from bookings.errors import (
     AddOnNotAllowed,
+    AnswersInvalid,
+    BookingChangedMeanwhile,
+    BookingNotCancelable,
     DateUnavailable,
     PackageNotOffered,
     PaymentProviderError,
+    PolicyForbidsChange,
+    TermsNotAccepted,
 )
-from bookings.manage_links import ManageLinkInvalid, manage_path, manage_token_check
-from bookings.models import Booking
-from bookings.notifications import booking_ics
-from bookings.services import booking_checkout, booking_expire
+from bookings.manage_links import ManageLinkInvalid, manage_token_check
+from bookings.models import Booking, BookingDateChange, CancellationRequest
+from bookings.notifications import booking_ics, policy_lines
+from bookings.selectors import booking_balance_due_cents
+from bookings.services import (
+    booking_cancel_by_couple,
+    booking_checkout,
+    booking_date_change,
+    booking_expire,
+    date_change_quote,
+)
+from config.csp import allow_framing
 from config.errors import DomainError
 from storefront import presenters
 from storefront.branding import tenant_theme
 from storefront.forms import BookingForm, LinkRequestForm
 from storefront.language import page_language
 from storefront.services import booking_language_set, manage_links_request
+from tenants.api.throttling import client_address
 from tenants.audit import actor_context
 from tenants.errors import TenantNotFound
 from tenants.models import ApiKey, Tenant
@@ -66,11 +92,13 @@ def _tenant(slug: str) -> Tenant:
     return tenant
 
 
-def frame_ancestors(tenant: Tenant | None) -> str:
-    """The tenant's own websites (its CORS origins) may frame its pages;
-    nobody else may."""
-    origins = [o for o in (tenant.cors_origins if tenant else []) if "'" not in o and ";" not in o]
-    return " ".join(["'self'", *origins])
+def checkout_origin() -> str:
+    """Where Stripe Checkout pages live: checkout.stripe.com, or the stand-in
+    (its hosted pages share its API's origin) when STRIPE_API_BASE points at one."""
+    base = urlsplit(settings.STRIPE_API_BASE)
+    if base.hostname == "api.stripe.com":
+        return "https://checkout.stripe.com"
+    return f"{base.scheme}://{base.netloc}"
 
 
 def _page(
@@ -89,9 +117,14 @@ def _page(
         "embed": request.GET.get("embed") == "1" or request.POST.get("embed") == "1",
     }
     response = render(request, template, context, status=status)
-    # One place sets what may frame the couple's pages (the platform's CSP
-    # middleware, when present, adds the rest of the policy).
-    response["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors(tenant)}"
+    # One place says what may frame the couple's pages: the tenant's own
+    # websites (its CORS origins, validated as origins), nobody else.
+    allow_framing(response, tenant.cors_origins if tenant else [])
+    # Without JavaScript the booking form posts here and is redirected to
+    # Stripe Checkout; CSP's form-action also governs that redirect, so
+    # Checkout's origin is allowed next to this one.
+    response._csp_update = {**(getattr(response, "_csp_update", None) or {}),
+                            "form-action": [checkout_origin()]}  # fmt: skip
     response["Cache-Control"] = "no-store"
     response["Content-Language"] = translation.get_language()
     return response
@@ -144,6 +177,19 @@ def _booking_context(
         "money_format": presenters.money_format(tenant.currency),
         "currency": tenant.currency,
         "action_query": _lang_query(request),
+        "terms": terms_current(tenant=tenant),
+        "terms_checked": bool(data.get("accept_terms")) if data else False,
+        "questions": [
+            presenters.QuestionField(
+                question=q,
+                value=data.get(f"answer_{q.key}", "") if data else "",
+                errors=form.errors.get(f"answer_{q.key}", []) if form.is_bound else [],
+            )
+            for q in questions_active(tenant=tenant)
+        ],
+        "policy_lines": policy_lines(
+            tiers=policy_for(tenant=tenant).cancellation_tiers, event_date=chosen_date
+        ),
     }
 
 
@@ -175,6 +221,13 @@ def _refusal(exc: DomainError, tenant: Tenant, day: dt.date | None) -> tuple[str
     """(sentence with the way forward, the form field it concerns)."""
     if isinstance(exc, DateUnavailable) and day is not None:
         return presenters.date_refusal(reason=exc.reason, day=day, tenant=tenant), "event_date"
+    if isinstance(exc, TermsNotAccepted):
+        if exc.problem == "outdated":
+            return _(
+                "The terms changed while you were booking. Please read the current terms "
+                "and tick the box again."
+            ), "accept_terms"
+        return _("Please read and accept the terms to book."), "accept_terms"
     if isinstance(exc, PackageNotOffered):
         return _(
             "Sorry, this package is no longer offered. Please choose another package; "
@@ -221,7 +274,18 @@ def _checkout(request: HttpRequest, tenant: Tenant) -> HttpResponse:
                     email=fields["email"],
                     phone=fields["phone"],
                     notes=fields["notes"],
+                    terms_accepted_from=client_address(request),
+                    accept_terms_version=form.accepted_terms_version(),
+                    answers=form.answers(request.POST, questions_active(tenant=tenant)),
                 )
+        except AnswersInvalid as exc:
+            for name, errors in exc.fields.items():
+                key = name.removeprefix("answers.")
+                for error in errors:
+                    form.errors.setdefault(f"answer_{key}", form.error_class()).append(
+                        presenters.answer_error(error["code"])
+                    )
+            status = exc.status
         except DomainError as exc:
             problem, problem_field = _refusal(exc, tenant, fields["event_date"])
             status = exc.status
@@ -283,7 +347,7 @@ def _booking(booking_id: uuid.UUID) -> Booking:
     the API's booking view), so the lookup is by id alone."""
     with scopes_disabled():
         booking = (
-            Booking.objects.select_related("package", "tenant")
+            Booking.objects.select_related("package", "tenant", "terms_version")
             .prefetch_related("add_on_lines", "refunds")
             .filter(pk=booking_id)
             .first()
@@ -316,6 +380,11 @@ def _status_context(booking: Booking) -> dict:
         "lines": lines,
         "total": total,
         "paid": presenters.money(booking.paid_cents, booking.currency),
+        "balance_due_cents": booking_balance_due_cents(booking),
+        "balance_due": presenters.money(booking_balance_due_cents(booking), booking.currency),
+        "balance_due_on": presenters.long_date(booking.balance_due_on)
+        if booking.balance_due_on
+        else "",
         "refunded": presenters.money(booking.refunded_cents, booking.currency),
         "refunds": [
             (refund, presenters.money(refund.amount_cents, booking.currency))
@@ -391,16 +460,186 @@ def manage_page(request: HttpRequest, booking_id: uuid.UUID, token: str) -> Http
         timezone.override(tenant.timezone),
         translation.override(_booking_language(request, booking)),
     ):
-        context = {
-            **_status_context(booking),
-            "ics_url": manage_path(booking.pk) + "calendar.ics",
-            "google_url": google_calendar_url(booking),
-            "book_again_url": _book_url(tenant),
-        }
+        context = {**_manage_context(request, booking, token), **_balance_context(request, booking)}
         response = _page(request, "storefront/manage.html", context, tenant=tenant)
     # The link is the credential: keep it out of other sites' logs.
     response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+@require_POST
+def manage_pay_balance(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The balance pay link: a Checkout Session for what is due (a fresh one
+    when the last has lapsed), then Stripe's page."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    back = reverse("storefront:manage", args=[booking.pk, token])
+    with tenant_scope(tenant), actor_context("couple", "couple (balance pay link)"):
+        try:
+            url = pay_link_open(tenant=tenant, booking_id=booking.pk)
+        except ValidationError:
+            return redirect(back)
+        except PaymentProviderError:
+            return redirect(back + "?pay=unavailable")
+    response = redirect(url)
+    response.status_code = 303
+    return response
+
+
+def _manage_context(
+    request: HttpRequest,
+    booking: Booking,
+    token: str,
+    *,
+    answers_data: dict | None = None,
+    answer_errors: dict | None = None,
+    move_problem: str | None = None,
+) -> dict:
+    tenant = booking.tenant
+    with tenant_scope(tenant):
+        policy = policy_for(tenant=tenant)
+        questions = questions_active(tenant=tenant)
+        answers_locked = answers_editable_reason(booking=booking, policy=policy)
+    answers = booking.answers or {}
+    base = _manage_base(booking, token)
+    return {
+        **_status_context(booking),
+        "ics_url": base + "calendar.ics",
+        "google_url": google_calendar_url(booking),
+        "book_again_url": _book_url(tenant),
+        "manage_base": base,
+        "lang_query": _lang_query(request),
+        "saved": request.GET.get("saved"),
+        "answered": [(q.label, answers[q.key]) for q in questions if q.key in answers],
+        "answers_editable": answers_locked is None and bool(questions),
+        "questions": [
+            presenters.QuestionField(
+                question=q,
+                value=(answers_data or {}).get(f"answer_{q.key}", answers.get(q.key, "")),
+                errors=(answer_errors or {}).get(f"answer_{q.key}", []),
+            )
+            for q in questions
+        ],
+        "policy_lines": policy_lines(
+            tiers=booking.cancellation_policy,
+            event_date=booking.event_date,
+            today=presenters.tenant_today(tenant=booking.tenant),
+        ),
+        **_cancel_context(booking, policy),
+        **_move_context(booking, problem=move_problem),
+    }
+
+
+def _move_context(booking: Booking, *, problem: str | None = None) -> dict:
+    with tenant_scope(booking.tenant):
+        quote = date_change_quote(booking=booking, by=BookingDateChange.By.COUPLE)
+        first, last = presenters.bookable_range(booking.tenant)
+    currency = booking.currency
+    return {
+        "can_move": quote.refusal is None,
+        "move_refusal": quote.refusal,
+        "move_fee": presenters.money(quote.fee_cents, currency) if quote.fee_cents else "",
+        "move_due": presenters.money(quote.due_cents, currency) if quote.due_cents else "",
+        "move_refund": presenters.money(quote.refund_cents, currency) if quote.refund_cents else "",
+        "move_first": first,
+        "move_last": last,
+        "move_problem": problem,
+    }
+
+
+def _cancel_context(booking: Booking, policy) -> dict:
+    """What the couple may do about canceling, and the refund it gives today."""
+    with tenant_scope(booking.tenant):
+        refusal = self_cancel_refusal(booking=booking, policy=policy)
+        refund = policy_refund_now(booking=booking) if refusal is None else None
+        open_request = (
+            CancellationRequest.objects.filter(
+                tenant=booking.tenant, booking=booking, resolved_at__isnull=True
+            )
+            .order_by("-created_at")
+            .first()
+        )
+    return {
+        "can_cancel": refusal is None,
+        "can_request_cancel": refusal == "self_cancel_off",
+        "cancel_request": open_request,
+        "refund_today_cents": refund,
+        "refund_today": presenters.money(refund, booking.currency) if refund is not None else "",
+    }
+
+
+def _manage_response(
+    request: HttpRequest, booking: Booking, token: str, *, status: int = 200, **extra
+) -> HttpResponse:
+    with (
+        timezone.override(booking.tenant.timezone),
+        translation.override(_booking_language(request, booking)),
+    ):
+        context = {
+            **_manage_context(request, booking, token, **extra),
+            **_balance_context(request, booking),
+        }
+        response = _page(
+            request, "storefront/manage.html", context, tenant=booking.tenant, status=status
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _balance_context(request: HttpRequest, booking: Booking) -> dict:
+    """A balance the couple may pay now: the charge failed, or staff sent the
+    link; a scheduled one is charged to the saved card."""
+    return {
+        "can_pay_balance": booking.balance_state == Booking.BalanceState.FAILED
+        or (
+            booking.balance_state == Booking.BalanceState.SCHEDULED
+            and booking.reminders.filter(kind__startswith="balance_link").exists()
+        ),
+        "pay_problem": request.GET.get("pay") == "unavailable",
+    }
+
+
+def _manage_base(booking: Booking, token: str) -> str:
+    """The manage page under the link the couple used (a fresh token would
+    restart the link's lifetime and make every page's URL different)."""
+    return reverse("storefront:manage", args=[booking.pk, token])
+
+
+def _manage_saved(request: HttpRequest, booking: Booking, token: str, what: str) -> HttpResponse:
+    query = _lang_query(request, saved=what)
+    response = redirect(_manage_base(booking, token) + query)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def manage_answers(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The couple edits their answers (until the policy's limit)."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+        questions = questions_active(tenant=tenant)
+        raw = {q.key: request.POST.get(f"answer_{q.key}", "")[:2000] for q in questions}
+        try:
+            booking_answers_update(tenant=tenant, booking_id=booking.pk, raw=raw)
+        except AnswersInvalid as exc:
+            errors = {
+                "answer_" + name.removeprefix("answers."): [
+                    presenters.answer_error(e["code"]) for e in field_errors
+                ]
+                for name, field_errors in exc.fields.items()
+            }
+            return _manage_response(
+                request, booking, token, status=400, answers_data=request.POST, answer_errors=errors
+            )
+        except PolicyForbidsChange:
+            return _manage_response(request, booking, token, status=409)
+    return _manage_saved(request, booking, token, "answers")
 
 
 @require_GET
@@ -455,3 +694,120 @@ def theme_css(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     response = HttpResponse(tenant_theme(tenant).css(), content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def manage_cancel(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The couple cancels: GET shows the refund the policy gives today and
+    asks to confirm; POST cancels if that is still the amount (the service
+    decides it again under the booking's lock)."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    problem, status = None, 200
+    if request.method == "POST":
+        try:
+            expected = int(request.POST.get("expected_refund_cents", ""))
+        except ValueError:
+            expected = -1  # never the amount: the page is shown again
+        with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+            try:
+                booking_cancel_by_couple(
+                    tenant=tenant, booking_id=booking.pk, expected_refund_cents=expected
+                )
+            except BookingChangedMeanwhile:
+                problem, status = "changed", 409
+            except (PolicyForbidsChange, BookingNotCancelable):
+                problem, status = "forbidden", 409
+            else:
+                return _manage_saved(request, booking, token, "canceled")
+        booking = _booking(booking_id)
+    with (
+        timezone.override(tenant.timezone),
+        translation.override(_booking_language(request, booking)),
+    ):
+        with tenant_scope(tenant):
+            policy = policy_for(tenant=tenant)
+        context = {
+            **_status_context(booking),
+            **_cancel_context(booking, policy),
+            "manage_base": _manage_base(booking, token),
+            "lang_query": _lang_query(request),
+            "policy_lines": policy_lines(
+                tiers=booking.cancellation_policy,
+                event_date=booking.event_date,
+                today=presenters.tenant_today(tenant=booking.tenant),
+            ),
+            "problem": problem,
+        }
+        response = _page(
+            request, "storefront/manage_cancel.html", context, tenant=tenant, status=status
+        )
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def manage_cancel_request(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """Self-cancel is off: the couple asks staff to cancel."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+        try:
+            cancellation_request_create(
+                tenant=tenant,
+                booking_id=booking.pk,
+                message=request.POST.get("message", "")[:2000],
+            )
+        except PolicyForbidsChange:
+            return _manage_response(request, booking, token, status=409)
+    return _manage_saved(request, booking, token, "cancel_requested")
+
+
+@csrf_exempt
+@require_http_methods(["POST"])
+def manage_move(request: HttpRequest, booking_id: uuid.UUID, token: str) -> HttpResponse:
+    """The couple moves their wedding to another free date (if the policy
+    allows it): one transaction decides it against any other couple."""
+    booking = _manage_booking(booking_id, token)
+    if booking is None:
+        return _invalid_link(request)
+    tenant = booking.tenant
+    try:
+        new_date = dt.date.fromisoformat(request.POST.get("event_date", ""))
+    except ValueError:
+        new_date = None
+    problem = None
+    status = 400
+    with translation.override(_booking_language(request, booking)):
+        if new_date is None:
+            problem = _("Enter the date as YYYY-MM-DD, or pick it on the calendar.")
+        else:
+            with tenant_scope(tenant), actor_context("couple", "couple (manage my booking)"):
+                try:
+                    booking_date_change(
+                        tenant=tenant,
+                        booking_id=booking.pk,
+                        new_date=new_date,
+                        by=BookingDateChange.By.COUPLE,
+                    )
+                except DateUnavailable as exc:
+                    problem = presenters.date_refusal(
+                        reason=exc.reason, day=new_date, tenant=tenant
+                    )
+                    status = 409
+                except PolicyForbidsChange:
+                    problem = _("Your date can no longer be changed online. Please contact us.")
+                    status = 409
+                except ValidationError:
+                    problem = _("That is already your date.")
+                else:
+                    return _manage_saved(request, booking, token, "moved")
+    return _manage_response(
+        request, _booking(booking_id), token, status=status, move_problem=problem
+    )

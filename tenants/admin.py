@@ -115,6 +115,20 @@ class TenantAdmin(ServiceFormAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             },
         ),
         (
+            "Payment plan",
+            {
+                "fields": (
+                    "plan_kind",
+                    "plan_deposit_percent",
+                    "plan_deposit_cents",
+                    "plan_deposit_refundable",
+                    "plan_balance_days_before",
+                ),
+                "description": "How couples pay: in full at booking, or a deposit now and the "
+                "balance charged to their card before the wedding. Packages may set their own.",
+            },
+        ),
+        (
             "Booking page and widget",
             {
                 "fields": ("booking_page", "cors_origins"),

@@ -19,8 +19,73 @@ from tenants.validators import (
     validate_timezone,
 )
 
+# The pay-in-full plan in the plan's one shape (bookings.money documents it).
+PAY_IN_FULL_PLAN = {
+    "kind": "full",
+    "deposit_percent": None,
+    "deposit_cents": None,
+    "deposit_refundable": None,
+    "balance_days_before": None,
+}
 
-class Tenant(models.Model):
+
+class PaymentPlanFields(models.Model):
+    """A payment plan (issue 13): pay in full at checkout, or a deposit
+    (percent or fixed amount, optionally non-refundable) and the balance
+    `plan_balance_days_before` the wedding. The tenant's plan is the default;
+    a package may set its own (`plan_kind` empty: the tenant's).
+    `payment_plan` is the plan as the API and bookings keep it
+    (bookings.money documents the shape)."""
+
+    class PlanKind(models.TextChoices):
+        FULL = "full", "Pay in full at booking"
+        DEPOSIT_PERCENT = "deposit_percent", "Deposit: a percentage, balance later"
+        DEPOSIT_FIXED = "deposit_fixed", "Deposit: a fixed amount, balance later"
+
+    plan_kind = models.CharField(
+        max_length=20,
+        choices=PlanKind.choices,
+        blank=True,
+        help_text="Empty: the business's payment plan.",
+    )
+    plan_deposit_percent = models.PositiveSmallIntegerField(
+        default=50,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="Deposit as a percentage of the total (deposit_percent plans).",
+    )
+    plan_deposit_cents = models.PositiveIntegerField(
+        default=0, help_text="Deposit in minor units (deposit_fixed plans)."
+    )
+    plan_deposit_refundable = models.BooleanField(
+        default=True, help_text="Unchecked: a cancellation never refunds the deposit by default."
+    )
+    plan_balance_days_before = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="The balance is charged this many days before the wedding.",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def payment_plan(self) -> dict | None:
+        """None when `plan_kind` is empty (a package using its tenant's)."""
+        if not self.plan_kind:
+            return None
+        if self.plan_kind == self.PlanKind.FULL:
+            return dict(PAY_IN_FULL_PLAN)
+        percent = self.plan_kind == self.PlanKind.DEPOSIT_PERCENT
+        return {
+            "kind": "deposit",
+            "deposit_percent": self.plan_deposit_percent if percent else None,
+            "deposit_cents": None if percent else self.plan_deposit_cents,
+            "deposit_refundable": self.plan_deposit_refundable,
+            "balance_days_before": self.plan_balance_days_before,
+        }
+
+
+class Tenant(PaymentPlanFields):
     """A wedding business. The root of tenancy: every other business row points here."""
 
     slug = models.CharField(max_length=50, validators=[validate_tenant_slug])
@@ -92,6 +157,11 @@ class Tenant(models.Model):
     )
     logo = models.ImageField(upload_to="tenants/logos/", blank=True)
 
+    # The default payment plan (PaymentPlanFields); packages may override it.
+    plan_kind = models.CharField(
+        max_length=20, choices=PaymentPlanFields.PlanKind.choices, default="full"
+    )
+
     # Redirect targets after Stripe Checkout; {BOOKING_ID} is substituted.
     # Empty: the hosted status page /bookings/{id}/.
     success_url_template = models.URLField(max_length=500, blank=True)
@@ -127,7 +197,8 @@ class Tenant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(PaymentPlanFields.Meta):
+        abstract = False
         ordering = ["slug"]
         constraints = [
             models.UniqueConstraint(fields=["slug"], name="tenants_tenant_slug_uniq"),

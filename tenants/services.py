@@ -34,6 +34,15 @@ from tenants.tasks import staff_invitation_mail
 logger = logging.getLogger("altar.tenants")
 
 # Tenant fields that shape what the public catalog API serves.
+PAYMENT_PLAN_FIELDS = frozenset(
+    {
+        "plan_kind",
+        "plan_deposit_percent",
+        "plan_deposit_cents",
+        "plan_deposit_refundable",
+        "plan_balance_days_before",
+    }
+)
 BRANDING_FIELDS = frozenset(
     {
         "name",
@@ -152,7 +161,8 @@ def tenant_update(*, tenant: Tenant, **fields: Any) -> Tenant:
     changed = diff(before, snapshot(tenant, fields))
     if changed:
         audit_record(tenant=tenant, action="tenant.updated", obj=tenant, changes=changed)
-    if BRANDING_FIELDS & set(fields):
+    # The packages' API shape carries the tenant's payment plan too.
+    if (BRANDING_FIELDS | PAYMENT_PLAN_FIELDS) & set(fields):
         tenant_catalog_changed(tenant=tenant)
         tenant.refresh_from_db(fields=["catalog_version"])
     return tenant

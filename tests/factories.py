@@ -9,7 +9,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bookings.models import BlackoutDate, Booking, BookingAddOn
+from bookings.models import BlackoutDate, Booking, BookingAddOn, BookingPayment
 from catalog.models import AddOn, Package, PackageAddOn
 from tenants.models import Tenant, TenantMembership
 
@@ -93,6 +93,7 @@ def _future_date(days: int) -> dt.date:
 class BookingFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Booking
+        skip_postgeneration_save = True
 
     tenant = factory.SubFactory(TenantFactory)
     package = factory.SubFactory(PackageFactory, tenant=factory.SelfAttribute("..tenant"))
@@ -117,6 +118,21 @@ class BookingFactory(factory.django.DjangoModelFactory):
     confirmed_at = factory.LazyAttribute(
         lambda o: timezone.now() if o.status == Booking.Status.CONFIRMED else None
     )
+
+    @factory.post_generation
+    def ledger(obj, create, extracted, **kwargs):
+        """A paid booking has its payment in the ledger (the checkout payment)."""
+        if create and obj.paid_cents:
+            BookingPayment.objects.create(
+                tenant=obj.tenant,
+                booking=obj,
+                kind=BookingPayment.Kind.DEPOSIT,
+                status=BookingPayment.Status.SUCCEEDED,
+                amount_cents=obj.paid_cents,
+                application_fee_cents=obj.commission_cents,  # the whole price: all of it
+                stripe_payment_intent_id=obj.stripe_payment_intent_id,
+                succeeded_at=obj.confirmed_at or timezone.now(),
+            )
 
 
 class BookingAddOnFactory(factory.django.DjangoModelFactory):

@@ -45,7 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 from tools.stripe_standin import sign_payload  # noqa: E402 - needs the root on sys.path
 
-BENCH_DB = "altar_bench"
+# `--db NAME` (or BENCH_DB) picks the database, so several checkouts of the
+# repository can bench on one server without dropping each other's.
+BENCH_DB = os.environ.get("BENCH_DB", "altar_bench")
 BENCH_KEY = "pk_live_" + "BenchTenantPublishableKey".ljust(40, "0")
 BENCH_SLUG = "bench-studio"
 WEBHOOK_SECRET = "whsec_benchSecret" + "0" * 24
@@ -60,6 +62,7 @@ STANDIN_API_VERSION = "2024-06-20"
 AVAILABILITY_DAYS = 366  # inclusive range: today .. today + 365
 WEBHOOK_FIRST_DAY = 400
 CHECKOUT_FIRST_DAY = 1000
+BALANCE_FIRST_DAY = 4500
 
 
 @dataclass(frozen=True)
@@ -595,7 +598,7 @@ def check(lines: list[str], ok: bool, what: str) -> None:
 
 # --- Availability cost at 10^4 vs 10^6 bookings (separate database) --------
 
-BIG_DB = "altar_bench_big"
+BIG_DB = os.environ.get("BENCH_DB", "altar_bench") + "_big"
 BIG_TENANTS = 1000
 BIG_KEY = "pk_live_" + "BenchBigTenantPublishableKey".ljust(40, "0")
 BIG_SIZES = (10_000, 1_000_000)
@@ -770,7 +773,205 @@ def big_table(rows: list[BigRow]) -> str:
     return "\n".join(lines)
 
 
+# --- balances: N deposits' balances due at once, two sweeps, two workers --------
+
+BALANCE_SEED_SCRIPT = """
+import datetime as dt
+import json
+from django.utils import timezone
+from bookings import money
+from bookings.models import Booking, BookingPayment
+from catalog import services as catalog
+from catalog.models import Package
+from tenants.models import Tenant
+from tenants.scoping import scopes_disabled, tenant_scope
+from tenants.services import tenant_create
+
+with scopes_disabled():
+    tenant = Tenant.objects.filter(slug=SLUG).first() or tenant_create(
+        slug=SLUG, name="Bench Studio"
+    ).tenant
+    package = Package.objects.filter(tenant=tenant).first()
+    if package is None:
+        with tenant_scope(tenant):
+            package = catalog.package_create(
+                tenant=tenant, slug="balance-package", title="Balance", price_cents=180_000
+            )
+    plan = {"kind": "deposit", "deposit_percent": 30, "deposit_cents": None,
+            "deposit_refundable": True, "balance_days_before": 30}
+    today = dt.date.fromisoformat(TODAY)
+    now = timezone.now()
+    amount = package.price_cents
+    commission = money.commission_for(amount_cents=amount, bps=tenant.commission_bps)
+    deposit = money.deposit_cents_for(amount_cents=amount, plan=plan)
+    fee, _ = money.payment_fees(
+        commission_cents=commission, amount_cents=amount, deposit_cents=deposit
+    )
+    bookings = Booking.objects.bulk_create(
+        Booking(
+            tenant=tenant, package=package,
+            event_date=today + dt.timedelta(days=FIRST_DAY + n),
+            couple_name="Bench Couple", email="couple@example.com",
+            status=Booking.Status.CONFIRMED, confirmed_at=now,
+            amount_cents=amount, currency=tenant.currency,
+            commission_bps=tenant.commission_bps, commission_cents=commission,
+            paid_cents=deposit, payment_plan=plan, deposit_cents=deposit,
+            balance_due_on=today, balance_state="scheduled",
+            stripe_customer_id=CUSTOMER, stripe_payment_method_id="pm_card_visa",
+            card_last4="4242",
+        )
+        for n in range(N)
+    )
+    BookingPayment.objects.bulk_create(
+        BookingPayment(
+            tenant=tenant, booking=b, kind="deposit", status="succeeded",
+            amount_cents=deposit, application_fee_cents=fee, succeeded_at=now,
+        )
+        for b in bookings
+    )
+    print("BENCH_BALANCES " + json.dumps({"seeded": len(bookings), "amount": amount}))
+"""
+
+BALANCE_VERIFY_SCRIPT = """
+import json
+from django.db.models import Count, F
+from django_tasks_db.models import DBTaskResult
+from bookings.models import Booking, BookingPayment
+from tenants.scoping import scopes_disabled
+
+with scopes_disabled():
+    seeded = Booking.objects.filter(tenant__slug=SLUG, balance_due_on__isnull=False)
+    balances = BookingPayment.objects.filter(booking__in=seeded, kind="balance")
+    print("BENCH_BALANCES_VERIFY " + json.dumps({
+        "bookings": seeded.count(),
+        "fully_paid": seeded.filter(paid_cents=F("amount_cents"), balance_state="paid").count(),
+        "balance_rows": balances.count(),
+        "balance_succeeded": balances.filter(status="succeeded").count(),
+        "bookings_charged": balances.values("booking").distinct().count(),
+        "max_rows_per_booking": max(
+            [r["n"] for r in balances.values("booking").annotate(n=Count("pk"))] or [0]
+        ),
+        "tasks_not_successful": DBTaskResult.objects.exclude(status="SUCCESSFUL").count(),
+    }))
+"""
+
+
+def standin_call(port: int, api_key: str, path: str, data: bytes | None = None) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        headers={"Authorization": f"Bearer {api_key}"},
+        method="POST" if data is not None else "GET",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback http
+        return json.loads(answer.read())
+
+
+def standin_customer(port: int, api_key: str) -> str:
+    """One Customer at the stand-in for the seeded bookings' saved card."""
+    return standin_call(port, api_key, "/v1/customers", b"email=bench%40example.com")["id"]
+
+
+def standin_payment_intents(port: int, api_key: str, customer: str) -> list[dict]:
+    """Every PaymentIntent the stand-in made for `customer` (all pages)."""
+    found: list[dict] = []
+    after = ""
+    while True:
+        page = standin_call(
+            port, api_key, f"/v1/payment_intents?customer={customer}&limit=100{after}"
+        )
+        found += page["data"]
+        if not page["has_more"]:
+            return found
+        after = f"&starting_after={page['data'][-1]['id']}"
+
+
+def balances_scenario(
+    env: dict[str, str], *, standin_port: int, n: int, today: dt.date, out: Path, stamp: str
+) -> tuple[list[str], str]:
+    """N balances due today, claimed by two `charge_balances` started at the
+    same moment and charged off-session by two `db_worker`s: each exactly
+    once. Returns (verdicts, timing line)."""
+    api_key = env["STRIPE_SECRET_KEY"]
+    customer = standin_customer(standin_port, api_key)
+    code = (
+        f"SLUG = {BENCH_SLUG!r}\nTODAY = {today.isoformat()!r}\nN = {n}\n"
+        f"FIRST_DAY = {BALANCE_FIRST_DAY}\nCUSTOMER = {customer!r}\n" + BALANCE_SEED_SCRIPT
+    )
+    seeded = manage_shell(env, code, "BENCH_BALANCES")
+    stripe_env = {
+        **env,
+        "STRIPE_API_BASE": f"http://127.0.0.1:{standin_port}",
+        "STRIPE_API_BASE_ALLOW_ANY": "true",
+    }
+    workers = [start_worker(stripe_env, out / f"worker-balances-{k}-{stamp}.log") for k in (1, 2)]
+    try:
+        started = time.monotonic()
+        sweeps = [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "charge_balances", "--json"],
+                cwd=ROOT,
+                env=stripe_env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        claims = [json.loads(sweep.communicate()[0])["claimed"] for sweep in sweeps]
+        claimed_at = time.monotonic() - started
+        pending = wait_outbox_drained(env["DATABASE_URL"], timeout=600)
+        elapsed = time.monotonic() - started
+        rerun = json.loads(
+            subprocess.run(
+                [sys.executable, "manage.py", "charge_balances", "--json"],
+                cwd=ROOT,
+                env=stripe_env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )["claimed"]
+    finally:
+        for worker in workers:
+            stop(worker)
+    db = manage_shell(
+        env, f"SLUG = {BENCH_SLUG!r}\n" + BALANCE_VERIFY_SCRIPT, "BENCH_BALANCES_VERIFY"
+    )
+    intents = standin_payment_intents(standin_port, api_key, customer)
+    charges = len(intents)
+    per_payment = len({pi["metadata"].get("altar_payment") for pi in intents})
+    verdicts: list[str] = []
+    check(verdicts, seeded["seeded"] == n, f"balances: {n} deposits seeded, balance due today")
+    check(
+        verdicts,
+        sum(claims) == n and rerun == 0,
+        f"balances: two sweeps at once claimed {claims} (sum {n}), a re-run claimed {rerun}",
+    )
+    check(
+        verdicts,
+        db["balance_rows"] == db["balance_succeeded"] == db["bookings_charged"] == n
+        and db["max_rows_per_booking"] == 1
+        and db["fully_paid"] == n,
+        f"balances: each of {n} charged exactly once and fully paid (db {json.dumps(db)})",
+    )
+    check(
+        verdicts,
+        charges == per_payment == n and all(pi["status"] == "succeeded" for pi in intents),
+        f"balances: the stand-in made exactly {n} off-session PaymentIntents, one per "
+        f"payment, all succeeded (got {charges} for {per_payment} payments)",
+    )
+    check(verdicts, pending == 0, f"balances: outbox drained ({pending} pending)")
+    timing = (
+        f"balances: {n} due at once, 2 sweeps + 2 db_workers: claimed in {claimed_at:.1f} s, "
+        f"all charged in {elapsed:.1f} s ({n / elapsed:.0f} balances/s)"
+    )
+    return verdicts, timing
+
+
 def main() -> None:
+    global BENCH_DB, BIG_DB
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=250, help="GET requests per client")
     parser.add_argument("--clients", type=int, default=8)
@@ -787,7 +988,21 @@ def main() -> None:
     parser.add_argument(
         "--skip-big", action="store_true", help="skip the 10^4 vs 10^6 bookings availability run"
     )
+    parser.add_argument(
+        "--db",
+        default=BENCH_DB,
+        help="benchmark database name (dropped and recreated; also BENCH_DB); "
+        "the big run uses NAME_big",
+    )
+    parser.add_argument("--balances", type=int, default=1000, help="balances due at once (0: skip)")
+    parser.add_argument(
+        "--only-balances", action="store_true", help="run only the balances scenario"
+    )
     args = parser.parse_args()
+    BENCH_DB, BIG_DB = args.db, f"{args.db}_big"
+    if args.only_balances:
+        only_balances(args)
+        return
     if args.clients * args.checkout_requests > MAX_CHECKOUTS:
         parser.error(f"clients x checkout-requests must be at most {MAX_CHECKOUTS}")
 
@@ -878,6 +1093,17 @@ def main() -> None:
         print("webhooks done", flush=True)
         results = [healthz, packages, availability, checkouts, contention, webhooks]
         pending = None if args.no_worker else wait_outbox_drained(env["DATABASE_URL"])
+        balance_report: tuple[list[str], str] | None = None
+        if args.balances and not args.no_worker:
+            print(f"balances: {args.balances} due at once…", flush=True)
+            balance_report = balances_scenario(
+                env,
+                standin_port=standin_port,
+                n=args.balances,
+                today=today,
+                out=out,
+                stamp=stamp,
+            )
     finally:
         for proc in reversed(servers):
             stop(proc)
@@ -959,6 +1185,9 @@ def main() -> None:
         f"{'local-memory cache' if args.no_redis else 'Redis ' + BENCH_REDIS_URL}; "
         f"{time.strftime('%Y-%m-%d %H:%M')} on {os.cpu_count()} CPUs"
     )
+    if balance_report is not None:
+        verdicts += balance_report[0]
+        notes.append(balance_report[1])
     sections = [mode, "", table(results, healthz), "", *verdicts, "", *notes]
     if not args.skip_big:
         print("Seeding altar_bench_big (10^4 then 10^6 bookings)…", flush=True)
@@ -988,6 +1217,29 @@ def main() -> None:
     print(report)
     (out / f"bench-{stamp}.md").write_text(report + "\n")
     print(f"\nWritten to bench-results/bench-{stamp}.md")
+    if any(v.startswith("FAIL") for v in verdicts):
+        raise SystemExit(1)
+
+
+def only_balances(args: argparse.Namespace) -> None:
+    env = bench_env()
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    today = dt.datetime.now(dt.UTC).date()
+    print(f"Preparing {BENCH_DB}…", flush=True)
+    reset_database(env)
+    port = free_port()
+    standin = start_standin(port, env["STRIPE_SECRET_KEY"], out / f"standin-{stamp}.log")
+    try:
+        verdicts, timing = balances_scenario(
+            env, standin_port=port, n=args.balances, today=today, out=out, stamp=stamp
+        )
+    finally:
+        stop(standin)
+    report = "\n".join([timing, *verdicts])
+    print(report)
+    (out / f"bench-balances-{stamp}.md").write_text(report + "\n")
     if any(v.startswith("FAIL") for v in verdicts):
         raise SystemExit(1)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from bookings import payments, refunds
+from bookings import balances, payments, refunds
 from bookings import services as bookings
 from bookings.models import Booking
 from tenants.models import Tenant
@@ -62,7 +62,33 @@ def _reported_payment(event: dict[str, Any]) -> bookings.ReportedPayment:
 
 
 def _paid(event: dict[str, Any], tenant: Tenant) -> HandlerResult:
-    booking = _booking_for_session(event["data"]["object"], tenant)
+    session = event["data"]["object"]
+    altar_payment = (session.get("metadata") or {}).get("altar_payment") or ""
+    if altar_payment.isdigit():
+        # A balance pay link (bookings.balances), not the booking's checkout.
+        outcome = balances.pay_link_paid(
+            tenant=tenant,
+            payment_id=int(altar_payment),
+            session_id=session["id"],
+            payment_intent_id=session.get("payment_intent") or "",
+            amount=session.get("amount_total") or 0,
+        )
+        return HandlerResult(True, f"balance: {outcome}")
+    change_id = (session.get("metadata") or {}).get("altar_date_change")
+    if change_id:
+        # The pay link of a date change: money for the change, not the
+        # booking's checkout.
+        if not str(change_id).isdigit():
+            return HandlerResult(False, "not one of our date changes")
+        outcome = bookings.date_change_mark_paid(
+            tenant=tenant,
+            change_id=int(change_id),
+            checkout_session_id=session["id"],
+            amount_paid_cents=session.get("amount_total") or 0,
+            currency=session.get("currency") or "",
+        )
+        return HandlerResult(True, f"date change: {outcome}")
+    booking = _booking_for_session(session, tenant)
     if booking is None:
         return HandlerResult(False, "no booking of this tenant matches the session")
     outcome = bookings.booking_payment_received(
@@ -77,6 +103,9 @@ def checkout_session_completed(*, event: dict[str, Any], tenant: Tenant, **_: An
         return _paid(event, tenant)
     if payment_status != "unpaid":  # "no_payment_required": Altar never sells free dates
         return HandlerResult(False, f"completed with payment_status {payment_status!r}")
+    if (event["data"]["object"].get("metadata") or {}).get("altar_date_change"):
+        # A date change paid by bank debit: recorded when it succeeds.
+        return HandlerResult(True, "date change: payment processing")
     # A delayed method (bank debit): the date stays occupied while it settles.
     booking = _booking_for_session(event["data"]["object"], tenant)
     if booking is None:
@@ -106,7 +135,23 @@ def _released(event: dict[str, Any], tenant: Tenant, reason: str) -> HandlerResu
 
 
 def checkout_session_expired(*, event: dict[str, Any], tenant: Tenant, **_: Any) -> HandlerResult:
+    if (event["data"]["object"].get("metadata") or {}).get("altar_payment"):
+        # A pay link lapsed: the manage page makes a new one on the next visit.
+        return HandlerResult(True, "balance pay link expired")
     return _released(event, tenant, "session_expired")
+
+
+def payment_intent_outcome(*, event: dict[str, Any], tenant: Tenant, **_: Any) -> HandlerResult:
+    """payment_intent.succeeded / payment_intent.payment_failed: only the
+    off-session balance charges are recorded from these (metadata
+    `altar_payment`); checkout payments are recorded from their sessions
+    (https://docs.stripe.com/api/events/types#event_types-payment_intent.succeeded)."""
+    outcome = balances.balance_record_from_event(
+        tenant=tenant, payment_intent=event["data"]["object"]
+    )
+    if outcome is None:
+        return HandlerResult(False, "not an off-session balance charge")
+    return HandlerResult(True, f"balance: {outcome}")
 
 
 def checkout_session_async_payment_failed(
@@ -212,6 +257,8 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_succeeded": Handler(checkout_session_async_payment_succeeded),
     "checkout.session.async_payment_failed": Handler(checkout_session_async_payment_failed),
     "checkout.session.expired": Handler(checkout_session_expired),
+    "payment_intent.succeeded": Handler(payment_intent_outcome),
+    "payment_intent.payment_failed": Handler(payment_intent_outcome),
     "charge.refunded": Handler(charge_refunded),
     "refund.created": Handler(refund_changed),
     "refund.updated": Handler(refund_changed),

@@ -8,6 +8,7 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bookings.agreements import terms_current
 from bookings.api.idempotency import idempotent_call, request_fingerprint
 from bookings.api.serializers import (
     AvailabilityDateInputSerializer,
@@ -17,11 +18,13 @@ from bookings.api.serializers import (
     BookingOutputSerializer,
     CheckoutInputSerializer,
     CheckoutOutputSerializer,
+    TermsOutputSerializer,
 )
 from bookings.selectors import availability_for_date, availability_for_range, booking_get
 from bookings.services import booking_checkout
+from config.errors import NotFound
 from tenants.api.base import TenantApiView
-from tenants.api.throttling import client_ident
+from tenants.api.throttling import client_address, client_ident
 
 
 class AvailabilityRangeApi(TenantApiView):
@@ -94,6 +97,9 @@ class CheckoutApi(TenantApiView):
                 phone=fields["phone"],
                 notes=fields["notes"],
                 client_address=client_ident(request),
+                accept_terms_version=fields["accept_terms_version"],
+                terms_accepted_from=client_address(request),
+                answers=fields["answers"],
             )
             data = {"booking": started.booking, "checkout_url": started.checkout_url}
             return 201, CheckoutOutputSerializer(data).data
@@ -120,3 +126,14 @@ class BookingDetailApi(TenantApiView):
     def get(self, request: Request, booking_id: str) -> Response:
         booking = booking_get(tenant=self.tenant, booking_id=booking_id)
         return Response(BookingOutputSerializer(booking).data)
+
+
+class TermsApi(TenantApiView):
+    """The terms in force; checkout's `accept_terms_version` names its version."""
+
+    @extend_schema(responses=TermsOutputSerializer, operation_id="terms_retrieve")
+    def get(self, request: Request) -> Response:
+        terms = terms_current(tenant=self.tenant)
+        if terms is None:
+            raise NotFound("This business has no terms to accept.")
+        return Response(TermsOutputSerializer(terms).data)

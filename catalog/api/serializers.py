@@ -50,6 +50,18 @@ class PackageAddOnOutputSerializer(serializers.Serializer):
     price_cents = serializers.IntegerField()
 
 
+class PaymentPlanOutputSerializer(serializers.Serializer):
+    """How a booking pays: `full` at checkout, or a `deposit` now (a percent
+    or a fixed amount of the total) and the balance `balance_days_before`
+    the wedding. A booking made later than that pays in full."""
+
+    kind = serializers.ChoiceField(choices=["full", "deposit"])
+    deposit_percent = serializers.IntegerField(allow_null=True)
+    deposit_cents = serializers.IntegerField(allow_null=True)
+    deposit_refundable = serializers.BooleanField(allow_null=True)
+    balance_days_before = serializers.IntegerField(allow_null=True)
+
+
 class PackageOutputSerializer(serializers.Serializer):
     slug = serializers.CharField()
     title = serializers.CharField()
@@ -58,6 +70,7 @@ class PackageOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     photos = PhotoOutputSerializer(many=True)
     add_ons = PackageAddOnOutputSerializer(many=True)
+    payment_plan = PaymentPlanOutputSerializer()
 
 
 class PackagePageOutputSerializer(serializers.Serializer):

@@ -9,7 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from catalog import services
-from tenants.models import Tenant
+from catalog.models import Package
+from tenants.models import PAY_IN_FULL_PLAN, Tenant
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +98,7 @@ def test_package_detail_has_the_contract_shape(tenant, tenant_api, media):
             {"slug": "drone", "title": "Drone", "description": "", "price_cents": 30_000},
             {"slug": "flowers", "title": "Flowers", "description": "Peonies", "price_cents": 5_000},
         ],
+        "payment_plan": PAY_IN_FULL_PLAN,
     }
     assert first.startswith(f"/media/tenants/{tenant.pk}/packages/")
 
@@ -139,6 +141,7 @@ def test_package_list_is_active_packages_in_display_order(tenant, tenant_api):
         "currency": "usd",
         "photos": [],
         "add_ons": [],
+        "payment_plan": PAY_IN_FULL_PLAN,
     }
 
 
@@ -315,3 +318,38 @@ def test_nothing_is_written_by_reading(tenant, tenant_api, unscoped):
     tenant_api.get("/api/v1/packages/classic")
 
     assert Tenant.objects.get(pk=tenant.pk).catalog_version == version
+
+
+def test_a_package_shows_its_own_payment_plan_else_the_tenants(tenant, tenant_api):
+    # given a tenant taking 30 % now and a package asking a fixed deposit
+    tenant.plan_kind = "deposit_percent"
+    tenant.plan_deposit_percent = 30
+    tenant.plan_balance_days_before = 45
+    tenant.save()
+    package(tenant, "first", position=1)
+    package(tenant, "second", position=2)
+    with tenant_scope(tenant):
+        Package.objects.filter(slug="second").update(
+            plan_kind="deposit_fixed", plan_deposit_cents=25_000, plan_deposit_refundable=False
+        )
+
+    # when
+    plans = [p["payment_plan"] for p in tenant_api.get("/api/v1/packages").json()["results"]]
+
+    # then
+    assert plans == [
+        {
+            "kind": "deposit",
+            "deposit_percent": 30,
+            "deposit_cents": None,
+            "deposit_refundable": True,
+            "balance_days_before": 45,
+        },
+        {
+            "kind": "deposit",
+            "deposit_percent": None,
+            "deposit_cents": 25_000,
+            "deposit_refundable": False,
+            "balance_days_before": 30,
+        },
+    ]

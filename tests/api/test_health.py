@@ -56,6 +56,7 @@ def test_schema_documents_the_tenant_endpoints(client):
         "currency",
         "photos",
         "add_ons",
+        "payment_plan",
     }
 
 

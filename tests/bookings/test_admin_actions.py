@@ -280,12 +280,17 @@ def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
         "refunded_cents": "0",
         "commission_cents": "16235",
         "commission_refunded_cents": "0",
+        "balance_due_cents": "0",
+        "balance_due_on": "",
+        # The ledger: kind:status:amount:commission share[:Stripe id].
+        "payments": "deposit:succeeded:162345:16235",
         "hold_expires_at": "",
         "created_at": booking.created_at.isoformat(),
         "confirmed_at": booking.confirmed_at.isoformat(),
         "canceled_at": "",
         "cancel_reason": "",
         "notes": "Line one\nline two, with comma",
+        "answers": "",
     }
 
 

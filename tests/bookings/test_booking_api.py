@@ -52,6 +52,18 @@ def test_booking_has_exactly_the_public_shape(tenant_api, tenant, unscoped):
         "currency": "usd",
         "hold_expires_at": "2030-01-02T03:04:05Z",
         "confirmed_at": "2029-12-31T23:59:58Z",
+        "paid_cents": 1349,
+        "refunded_cents": 0,
+        "balance_due_cents": 0,
+        "balance_due_on": None,
+        "payment_plan": {
+            "kind": "full",
+            "deposit_percent": None,
+            "deposit_cents": None,
+            "deposit_refundable": None,
+            "balance_days_before": None,
+        },
+        "terms": None,
     }
     text = response.content.decode()
     for private in ("zoe@example.com", "555 0199", "lilies", "email", "phone", "notes"):

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from bookings.hold_limits import email_key, normalise_email
 from bookings.models import Booking
+from bookings.services import HOLD_GRACE
 from tenants.models import Tenant
 from tests.admin import error_codes, page_form_data
 from tests.bookings.conftest import checkout_body, days_ahead, make_catalog
@@ -29,6 +30,10 @@ def checkout(client: APIClient, *, day: int, **body):
     return client.post(
         "/api/v1/checkout", checkout_body(event_date=days_ahead(day).isoformat(), **body), "json"
     )
+
+
+# How long a 30-minute hold really occupies its date (bookings.services).
+HOLD_SECONDS = int((dt.timedelta(minutes=33) + HOLD_GRACE).total_seconds())
 
 
 def assert_hold_limit(response, *, retry_after: int | None = None) -> dict:
@@ -98,7 +103,9 @@ def test_fourth_hold_for_one_email_is_refused_with_retry_after(
 
     # then it is refused until the first hold lapses: the tenant's 30 minutes
     assert [a.status_code for a in answers] == [201, 201, 201]
-    error = assert_hold_limit(refused, retry_after=30 * 60)
+    # (a 30-minute hold lasts 43: the 33-minute Checkout Session, Stripe's
+    # minimum plus margin, and the grace a late webhook needs)
+    error = assert_hold_limit(refused, retry_after=HOLD_SECONDS)
     assert [e["code"] for e in error["fields"]["email"]] == ["hold_limit_reached"]
     assert Booking.objects.count() == 3
     assert session_count(stripe_standin) == 3
@@ -115,8 +122,8 @@ def test_retry_after_counts_to_the_earliest_counted_hold_lapsing(
     # when a fourth is asked for at t=15 min
     refused = checkout(client_at(tenant_key, "198.51.100.1"), day=99)
 
-    # then the first hold lapses at t=30: 15 minutes from now
-    assert_hold_limit(refused, retry_after=15 * 60)
+    # then the first hold lapses at t=43: 28 minutes from now
+    assert_hold_limit(refused, retry_after=HOLD_SECONDS - 15 * 60)
 
 
 def test_sixth_hold_from_one_address_is_refused_and_other_addresses_are_not(
@@ -131,7 +138,7 @@ def test_sixth_hold_from_one_address_is_refused_and_other_addresses_are_not(
     elsewhere = checkout(client_at(tenant_key, "198.51.100.50"), day=97, email="c7@example.com")
 
     assert [a.status_code for a in answers] == [201] * 5
-    error = assert_hold_limit(sixth, retry_after=30 * 60)
+    error = assert_hold_limit(sixth, retry_after=HOLD_SECONDS)
     assert error["fields"] == {}
     assert elsewhere.status_code == 201
     assert Booking.objects.count() == 6
@@ -268,12 +275,13 @@ def test_another_choice_or_another_couple_does_not_reuse_the_hold(
 def test_hold_about_to_lapse_is_not_reused(
     tenant, tenant_key, catalog, stripe_standin, clock, settings, unscoped
 ):
-    # given a 30-minute hold and reuse only with at least 5 minutes left
+    # given a 30-minute hold (its Checkout Session: 33 minutes, Stripe's
+    # minimum plus margin) and reuse only with at least 5 minutes left to pay
     settings.HOLD_REUSE_MIN_REMAINING_SECONDS = 300
     client = client_at(tenant_key, "203.0.113.83")
     first = checkout(client, day=90)
 
-    clock.advance(minutes=25)
+    clock.advance(minutes=28)
     with_five_left = checkout(client, day=90)
     clock.advance(seconds=1)
     with_less_left = checkout(client, day=90)

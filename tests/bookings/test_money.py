@@ -56,3 +56,102 @@ def test_package_line_is_the_total_less_the_add_on_lines():
 )
 def test_stripe_amount_limits(amount, currency, problem):
     assert money.stripe_amount_problem(amount_cents=amount, currency=currency) == problem
+
+
+# --- payment plans (issue 13): property tests over random amounts ------------
+
+import datetime as dt  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tenants.validators import STRIPE_MAX_AMOUNT  # noqa: E402
+
+plans = st.one_of(
+    st.builds(
+        lambda p: {"kind": "deposit", "deposit_percent": p, "balance_days_before": 30},
+        st.integers(1, 99),
+    ),
+    st.builds(
+        lambda c: {"kind": "deposit", "deposit_cents": c, "balance_days_before": 30},
+        st.integers(1, STRIPE_MAX_AMOUNT),
+    ),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    amount=st.integers(50, STRIPE_MAX_AMOUNT),
+    bps=st.integers(0, 5000),
+    plan=plans,
+    refunded=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+)
+def test_split_commission_adds_up_exactly_and_refunds_reverse_it_per_payment(
+    amount, bps, plan, refunded
+):
+    today = dt.date(2026, 1, 1)
+    split = money.plan_split(
+        amount_cents=amount, currency="usd", plan=plan, event_date=dt.date(2026, 6, 1), today=today
+    )
+    commission = money.commission_for(amount_cents=amount, bps=bps)
+    deposit_fee, balance_fee = money.payment_fees(
+        commission_cents=commission, amount_cents=amount, deposit_cents=split.due_now_cents
+    )
+
+    assert split.due_now_cents + split.balance_cents == amount
+    assert deposit_fee + balance_fee == commission
+    assert 0 <= deposit_fee <= split.due_now_cents
+    assert 0 <= balance_fee <= split.balance_cents or (balance_fee == 0 and split.pays_in_full)
+    if not split.pays_in_full:
+        assert split.due_now_cents >= 50 and split.balance_cents >= 50
+    # Full refunds give the whole commission back; partial ones in proportion
+    # per payment, never more than the payment's fee.
+    payments = [(split.due_now_cents, deposit_fee), (split.balance_cents, balance_fee)]
+    full = money.ledger_totals([(a, f, a) for a, f in payments if a])
+    assert (full.refunded_cents, full.commission_refunded_cents) == (amount, commission)
+    partial = money.ledger_totals(
+        [(a, f, int(a * share)) for (a, f), share in zip(payments, refunded, strict=True) if a]
+    )
+    assert 0 <= partial.commission_refunded_cents <= commission
+    assert partial.paid_cents == amount
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.integers(0, 10**7),
+    holdings=st.lists(st.integers(0, 10**6), min_size=1, max_size=4),
+)
+def test_refund_allocation_takes_most_recent_first_never_above_a_payment(amount, holdings):
+    ids = list(range(len(holdings)))
+    wanted = min(amount, sum(holdings))
+    out = money.refund_allocation(
+        amount_cents=wanted, holdings=list(zip(ids, holdings, strict=True))
+    )
+
+    assert sum(cents for _, cents in out) == wanted
+    taken = dict(out)
+    assert all(0 < taken[i] <= holdings[i] for i in taken)
+    # A payment gives only once the ones before it (more recent) are exhausted.
+    for i in taken:
+        assert all(taken.get(j, 0) == holdings[j] for j in range(i))
+
+
+def test_a_booking_after_the_balance_would_be_due_pays_in_full():
+    plan = {"kind": "deposit", "deposit_percent": 30, "balance_days_before": 30}
+    wedding = dt.date(2026, 6, 30)
+    on_time = money.plan_split(
+        amount_cents=10_000,
+        currency="usd",
+        plan=plan,
+        event_date=wedding,
+        today=dt.date(2026, 5, 30),
+    )
+    late = money.plan_split(
+        amount_cents=10_000,
+        currency="usd",
+        plan=plan,
+        event_date=wedding,
+        today=dt.date(2026, 5, 31),
+    )
+    assert (on_time.due_now_cents, on_time.balance_due_on) == (3000, dt.date(2026, 5, 31))
+    assert (late.due_now_cents, late.balance_cents, late.balance_due_on) == (10_000, 0, None)

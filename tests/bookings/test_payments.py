@@ -430,3 +430,30 @@ def test_hold_failure_before_stripe_leaves_no_rows(tenant, catalog, unscoped):
         )
 
     assert (Booking.objects.count(), BookingAddOn.objects.count()) == (0, 0)
+
+
+def test_refund_made_at_stripe_behind_a_500_is_found_not_made_twice(
+    tenant, checkout, stripe_standin
+):
+    """The refund exists at Stripe but the answer was a 500 (Stripe stores it
+    under the key): the next run finds it by its metadata and records it;
+    no second refund, no new key."""
+    from django_tasks_db.models import DBTaskResult
+
+    booking = checkout()
+    pay_on_standin(stripe_standin, tenant, booking)
+    stripe_standin.fail_next("POST", "/v1/refunds", status=500, after_create=True)
+
+    booking_cancel(tenant=tenant, booking_id=booking.pk, refund_cents=50_000)
+    run_outbox()
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    run_outbox()
+
+    booking.refresh_from_db()
+    (refund,) = BookingRefund.objects.all()
+    assert (refund.status, refund.attempt, refund.amount_cents) == ("succeeded", 1, 50_000)
+    assert booking.refunded_cents == 50_000
+    assert len(refunds_requested(stripe_standin)) == 1
+    assert [r["id"] for r in stripe_standin.refunds_of(booking.stripe_payment_intent_id)] == [
+        refund.stripe_refund_id
+    ]

@@ -83,7 +83,7 @@ def test_a_photo_goes_to_the_bucket_and_its_api_url_serves_the_bytes(
     assert (
         cold.json()["photos"]
         == warm.json()["photos"]
-        == [{"url": url, "alt": "The oak", "width": 64, "height": 48}]
+        == [{"url": url, "alt": "The oak", "width": 64, "height": 48, "thumbnails": []}]
     )
     assert fetch(url) == (200, content, "image/png")
 

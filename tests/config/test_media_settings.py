@@ -19,6 +19,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": REAL_SECRET,
     "ALLOWED_HOSTS": "bookings.altar.example",
     "STRIPE_SECRET_KEY": "sk_live_" + "51AltarDeployCheck" + "0" * 20,
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.com:587",
 }
 
 SAVE_AND_DESCRIBE = """

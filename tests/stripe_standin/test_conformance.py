@@ -172,3 +172,60 @@ def test_events_are_json_as_delivered(standin, client):
     event = standin.pay(session.id).event
     assert json.loads(json.dumps(event)) == event
     assert stripe_conformance.check_event(event) == []
+
+
+@pytest.mark.parametrize(
+    "card,outcome",
+    [
+        ("4242424242424242", "succeeded"),
+        ("4000000000000341", "card_declined"),
+        ("4000002760003184", "authentication_required"),
+    ],
+)
+def test_saved_cards_charged_off_session_conform_and_behave_like_the_test_cards(
+    standin, client, card, outcome
+):
+    # A card saved by a Checkout payment (setup_future_usage) on a Customer.
+    customer = client.v1.customers.create(params={"email": "a@example.com"})
+    session = client.v1.checkout.sessions.create(
+        params=session_params(
+            customer=customer.id, payment_intent_data={"setup_future_usage": "off_session"}
+        )
+    )
+    deposit = standin.pay(session.id, card=card).event["data"]["object"]["payment_intent"]
+    saved = client.v1.payment_intents.retrieve(deposit, params={"expand": ["payment_method"]})
+    assert saved.payment_method.customer == customer.id
+    assert saved.payment_method.card.last4 == card[-4:]
+
+    params = {
+        "amount": 126_000,
+        "currency": "usd",
+        "customer": customer.id,
+        "payment_method": saved.payment_method.id,
+        "off_session": True,
+        "confirm": True,
+        "metadata": {"altar_payment": "7"},
+    }
+    options = {"idempotency_key": "altar-balance-7-attempt-1"}
+    if outcome == "succeeded":
+        intent = client.v1.payment_intents.create(params, options)
+        assert intent.status == "succeeded"
+    else:
+        with pytest.raises(stripe.CardError) as raised:
+            client.v1.payment_intents.create(params, options)
+        assert raised.value.code == outcome
+        intent = raised.value.error.payment_intent
+        assert intent.status == "requires_payment_method"
+        assert intent.last_payment_error.code == outcome
+        # The 402 is kept under the key: a retry replays it, charging nothing new.
+        with pytest.raises(stripe.CardError):
+            client.v1.payment_intents.create(params, options)
+    listed = client.v1.payment_intents.list(params={"customer": customer.id, "limit": 10})
+    off_session = [pi for pi in listed.data if pi.metadata.get("altar_payment") == "7"]
+    assert [pi.id for pi in off_session] == [intent.id]
+    kinds = [event["type"] for event in standin.events if event["type"].startswith("payment_int")]
+    expected = (
+        "payment_intent.succeeded" if outcome == "succeeded" else "payment_intent.payment_failed"
+    )
+    assert kinds == [expected]
+    assert stripe_conformance.audit(standin) == []

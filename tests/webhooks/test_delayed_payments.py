@@ -79,7 +79,7 @@ def test_unpaid_completion_keeps_the_date_while_the_debit_settles(
         "payment_processing"
     )
     page = Client().get(f"/bookings/{booking.pk}/").content.decode()
-    assert "your bank is still processing it" in page
+    assert "Your bank is processing the payment" in page
     assert mail.outbox == []
 
 

@@ -72,7 +72,12 @@ class CheckoutSessions:
     """Part of :class:`StripeStandin` (state and lock live there)."""
 
     def pay(
-        self, session_id: str, *, async_payment: bool = False, email: str | None = None
+        self,
+        session_id: str,
+        *,
+        async_payment: bool = False,
+        email: str | None = None,
+        card: str = "4242424242424242",
     ) -> Delivery:
         """What the hosted page's Pay button does; returns the delivery made.
 
@@ -85,6 +90,12 @@ class CheckoutSessions:
         ``async_payment=True`` models a delayed method (bank debit): the session
         completes with ``payment_status: "unpaid"`` and the outcome follows
         with :meth:`async_succeed` / :meth:`async_fail`.
+
+        ``card``: the test card number paid with (payment_intents.CARD_OUTCOMES
+        says how it behaves when charged again off-session). With
+        ``payment_intent_data[setup_future_usage]`` the card is saved as a
+        PaymentMethod attached to the session's Customer
+        (https://docs.stripe.com/payments/save-during-payment).
         """
         with self._lock:
             session = self._open_session(session_id)
@@ -96,21 +107,68 @@ class CheckoutSessions:
             buyer_email = email or session.get("customer_email") or "buyer@example.com"
 
             customer_id = session.get("customer")
-            if customer_id is None and session.get("customer_creation") == "always":
+            # Saving the card for later needs a Customer: Checkout makes one
+            # if none was given (customer_creation "if_required").
+            if customer_id is None and (
+                session.get("customer_creation") == "always" or pi_data.get("setup_future_usage")
+            ):
                 customer_id = self._store(
                     _customer_object(self._new_id("cus"), email=buyer_email), owner
                 )["id"]
 
-            pi_id, _charge_id = self._new_payment(
-                amount,
-                currency,
-                pi_data,
-                owner,
-                buyer_email,
-                customer_id=customer_id,
-                async_payment=async_payment,
-                created=now,
+            transfer_data = pi_data.get("transfer_data")
+            fee = pi_data.get("application_fee_amount")
+            future_usage = pi_data.get("setup_future_usage")
+            pm = self._new_payment_method(card, customer_id if future_usage else None, owner)
+            pi_id = self._new_id("pi")
+            charge_id = self._new_id("ch")
+            status = "processing" if async_payment else "succeeded"
+            pi = {
+                "id": pi_id,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_capturable": 0,
+                "amount_details": {"tip": {}},
+                "amount_received": 0 if async_payment else amount,
+                "application": None,
+                "application_fee_amount": fee,
+                "automatic_payment_methods": None,
+                "canceled_at": None,
+                "cancellation_reason": None,
+                "capture_method": pi_data.get("capture_method") or "automatic_async",
+                "client_secret": f"{pi_id}_secret_{_rand(25)}",
+                "confirmation_method": "automatic",
+                "created": now,
+                "currency": currency,
+                "customer": customer_id,
+                "description": pi_data.get("description"),
+                "last_payment_error": None,
+                "latest_charge": charge_id,
+                "livemode": False,
+                "metadata": dict(pi_data.get("metadata", {})),
+                "next_action": None,
+                "on_behalf_of": pi_data.get("on_behalf_of"),
+                "payment_method": pm["id"],
+                "payment_method_options": {},
+                "payment_method_types": ["us_bank_account" if async_payment else "card"],
+                "processing": None,
+                "receipt_email": pi_data.get("receipt_email"),
+                "review": None,
+                "setup_future_usage": future_usage,
+                "shipping": None,
+                "source": None,
+                "statement_descriptor": pi_data.get("statement_descriptor"),
+                "statement_descriptor_suffix": pi_data.get("statement_descriptor_suffix"),
+                "status": status,
+                "transfer_data": transfer_data,
+                "transfer_group": pi_data.get("transfer_group")
+                or (f"group_{pi_id}" if transfer_data else None),
+            }
+            self._store(pi, owner)
+            charge = self._new_charge(
+                charge_id, pi, owner, buyer_email, succeeded=not async_payment
             )
+            self._store(charge, owner)
 
             session.update(
                 {
@@ -583,6 +641,15 @@ class CheckoutSessions:
                 param="payment_intent_data[capture_method]",
             )
         out["capture_method"] = capture
+        future_usage = raw.get("setup_future_usage") or None
+        if future_usage not in (None, "off_session", "on_session"):
+            raise StripeAPIError(
+                400,
+                f"Invalid setup_future_usage: {future_usage}",
+                code="parameter_invalid",
+                param="payment_intent_data[setup_future_usage]",
+            )
+        out["setup_future_usage"] = future_usage
         transfer_raw = _as_dict(raw.get("transfer_data"), "payment_intent_data[transfer_data]")
         _check_known(
             transfer_raw, frozenset({"amount", "destination"}), "payment_intent_data[transfer_data]"

@@ -37,7 +37,7 @@ from .disputes import Disputes
 from .events import Events
 from .hosted_pages import HostedPages
 from .idempotency import IdempotentRequests, _IdempotentResult
-from .payment_intents import PaymentIntents
+from .payment_intents import OffSessionPayments, PaymentIntents
 from .refunds import Refunds
 from .server import _Handler, _Server
 
@@ -51,6 +51,7 @@ class StripeStandin(
     Customers,
     PaymentIntents,
     ApplicationFees,
+    OffSessionPayments,
     CheckoutSessions,
     Refunds,
     Disputes,
@@ -352,8 +353,10 @@ class StripeStandin(
             ("POST", r(r"/v1/refunds"), self._api_create_refund),
             ("GET", r(r"/v1/refunds"), self._api_list_refunds),
             ("GET", r(r"/v1/refunds/([^/]+)"), self._api_get("refund")),
+            ("POST", r(r"/v1/payment_intents"), self._api_create_payment_intent),
             ("GET", r(r"/v1/payment_intents"), self._api_list_payment_intents),
             ("GET", r(r"/v1/payment_intents/([^/]+)"), self._api_get("payment_intent")),
+            ("GET", r(r"/v1/payment_methods/([^/]+)"), self._api_get("payment_method")),
             ("GET", r(r"/v1/charges"), self._api_list_charges),
             ("GET", r(r"/v1/charges/([^/]+)"), self._api_get("charge")),
             ("GET", r(r"/v1/application_fees"), self._api_list_application_fees),

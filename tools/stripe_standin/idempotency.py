@@ -179,8 +179,12 @@ class IdempotentRequests:
                 try:
                     status, body = self._dispatch(ctx)
                 except StripeAPIError as exc:
-                    # Validation failures: the endpoint did not run, nothing is saved.
-                    return exc.status, {"error": exc.body}, extra
+                    if not getattr(exc, "ran", False):
+                        # Validation failures: the endpoint did not run, nothing is saved.
+                        return exc.status, {"error": exc.body}, extra
+                    # A card declined: the PaymentIntent exists, its events are
+                    # sent and the 402 is kept under the key.
+                    status, body = exc.status, {"error": exc.body}
                 for event in ctx.events:
                     self._queue_event(event)
                 if fault is not None:  # the work is done, but the client sees an error

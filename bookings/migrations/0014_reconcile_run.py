@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0008_booking_language'),
+        ('bookings', '0013_date_changes'),
         ('tenants', '0009_tenant_default_language'),
     ]
 
