@@ -36,7 +36,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bookings import payments, refunds
-from bookings.models import Booking, BookingDispute, BookingRefund, PaymentReview, ReconcileRun
+from bookings.models import (
+    Booking,
+    BookingDispute,
+    BookingPayment,
+    BookingRefund,
+    PaymentReview,
+    ReconcileRun,
+)
 from bookings.notifications import format_money
 from bookings.services import ReportedDispute, booking_dispute_record
 from tenants.audit import audit_record
@@ -115,6 +122,9 @@ class AltarBooks:
     disputes_by_stripe_id: dict[str, BookingDispute]
     disputes_of: dict[str, list[BookingDispute]]
     reviewed_payment_intents: set[str]
+    # A booking's payments that went through Stripe (deposit, balance), by
+    # PaymentIntent: a booking paid in parts has one charge per part.
+    payments_by_intent: dict[str, BookingPayment] = field(default_factory=dict)
 
     def slug(self, booking: Booking) -> str:
         return self.tenants[booking.tenant_id].slug
@@ -203,6 +213,20 @@ def payments_rule(books: Books) -> Iterator[Difference]:
         if not books.in_scope(slug):
             continue
         books.charged[pi] = charge
+        part = altar.payments_by_intent.get(pi)
+        if part is not None:
+            if charge["amount"] != part.amount_cents or part.status != "succeeded":
+                books.noted.add(str(booking.pk))
+                yield Difference(
+                    "amount_mismatch",
+                    f"Stripe charged {amount} for {_booking_ref(booking)} ({charge['id']}); "
+                    f"Altar has its {part.kind} payment #{part.pk} as {part.status}, "
+                    f"{_money(part.amount_cents, booking.currency)}.",
+                    slug,
+                    str(booking.pk),
+                    charge["id"],
+                )
+            continue
         if charge["amount"] != booking.paid_cents or charge["currency"] != booking.currency:
             books.noted.add(str(booking.pk))
             yield Difference(
@@ -253,6 +277,7 @@ def _refund_fix(books: Books, booking: Booking, refund: dict, altar_refund_id: i
                 amount_cents=refund["amount"],
                 status=refund.get("status") or "pending",
                 failure_reason=refund.get("failure_reason") or "",
+                payment_intent_id=refund.get("payment_intent") or "",
             ),
             altar_refund_id=altar_refund_id,
         )
@@ -467,17 +492,26 @@ def application_fees_rule(books: Books) -> Iterator[Difference]:
                 charge["id"],
             )
             continue
-        if fee["amount"] != booking.commission_cents:
+        part = books.altar.payments_by_intent.get(pi)
+        expected_fee = part.application_fee_cents if part is not None else booking.commission_cents
+        parts_charged = sum(
+            1 for other in books.charged if books.altar.by_payment_intent[other].pk == booking.pk
+        )
+        if fee["amount"] != expected_fee:
             yield Difference(
                 "application_fee_mismatch",
                 f"Stripe's application fee {fee['id']} on {ref} is "
-                f"{_money(fee['amount'], fee['currency'])}; Altar's commission is "
-                f"{_money(booking.commission_cents, booking.currency)}.",
+                f"{_money(fee['amount'], fee['currency'])}; Altar's commission on it is "
+                f"{_money(expected_fee, booking.currency)}.",
                 slug,
                 key,
                 fee["id"],
             )
-        elif key not in books.noted and fee["amount_refunded"] != booking.commission_refunded_cents:
+        elif (
+            parts_charged == 1
+            and key not in books.noted
+            and fee["amount_refunded"] != booking.commission_refunded_cents
+        ):
             yield Difference(
                 "commission_refund_mismatch",
                 f"Stripe gave back {_money(fee['amount_refunded'], fee['currency'])} of "
@@ -543,6 +577,18 @@ def altar_books(
         bookings = bookings.filter(tenant=tenant)
         tenants = tenants.filter(pk=tenant.pk)
     by_id = {str(b.pk): b for b in bookings.only(*BOOKING_FIELDS)}
+    parts = BookingPayment.objects.filter(
+        Q(booking_id__in=list(by_id)) | Q(stripe_payment_intent_id__in=payment_intents),
+        stripe_payment_intent_id__isnull=False,
+    )
+    if tenant is not None:
+        parts = parts.filter(tenant=tenant)
+    payments_by_intent = {p.stripe_payment_intent_id: p for p in parts}
+    missing = {p.booking_id for p in payments_by_intent.values()} - {b.pk for b in by_id.values()}
+    if missing:
+        by_id.update(
+            {str(b.pk): b for b in Booking.objects.filter(pk__in=missing).only(*BOOKING_FIELDS)}
+        )
     ids = list(by_id)
     rows = list(BookingRefund.objects.filter(booking_id__in=ids).order_by("pk"))
     disputes = list(BookingDispute.objects.filter(booking_id__in=ids))
@@ -559,8 +605,10 @@ def altar_books(
         tenants={t.pk: t for t in tenants},
         bookings=by_id,
         by_payment_intent={
-            b.stripe_payment_intent_id: b for b in by_id.values() if b.stripe_payment_intent_id
+            **{b.stripe_payment_intent_id: b for b in by_id.values() if b.stripe_payment_intent_id},
+            **{pi: by_id[str(p.booking_id)] for pi, p in payments_by_intent.items()},
         },
+        payments_by_intent=payments_by_intent,
         refunds_by_stripe_id={r.stripe_refund_id: r for r in rows if r.stripe_refund_id},
         refunds_by_pk={r.pk: r for r in rows},
         refunds_of=refunds_of,
