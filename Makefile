@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test browser bench lint clean
+.PHONY: run test browser bench lint clean soak
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ $(CHROMIUM):
 
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest -n auto $(ARGS)
+
+# The money state machine with the long profile (many more and longer
+# random histories than `make test` runs): for the benchmark machine.
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest -n 0 -p no:randomly tests/model $(ARGS)
 
 # The browser tests alone (they also run in `make test`).
 browser: $(STAMP) $(CHROMIUM)

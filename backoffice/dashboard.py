@@ -16,7 +16,7 @@ from backoffice.selectors import Dashboard, dashboard_get
 from bookings.admin_views import admin_tenant
 from bookings.agreements import cancellation_requests_open
 from bookings.notifications import format_money
-from bookings.selectors import dashboard_balances
+from bookings.selectors import dashboard_balances, reconcile_last_run
 from tenants.admin_base import STAFF_ROLES, role_allowed
 
 
@@ -75,6 +75,9 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any] | None:
         "cancellation_requests": cancellation_requests_open(tenant=chosen.tenant),
         "cancellation_requests_url": reverse("admin:bookings_cancellationrequest_changelist")
         + "?resolved_at__isempty=1",
+        # Platform ops only: a run may span every tenant.
+        "reconcile": reconcile_last_run() if request.user.is_superuser else None,
+        "reconcile_never": request.user.is_superuser,
     }
 
 

@@ -732,3 +732,39 @@ class BookingDateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_date} → {self.to_date}"
+
+
+class ReconcileRun(models.Model):
+    """One run of `reconcile_stripe`: what it compared, what differed, what
+    it recorded (--fix), for ops (the dashboard shows the newest to
+    superusers). An ops record, not tenant data: a run may span every
+    tenant (`tenant` NULL), so it has a plain manager and only superusers
+    see it. The report holds Stripe ids, amounts and booking ids only
+    (never a couple's name or e-mail)."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    since = models.DateTimeField(null=True, blank=True)
+    fix = models.BooleanField(default=False)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    # How many Stripe objects were listed (charges, refunds, disputes, fees).
+    stripe_objects = models.PositiveIntegerField(default=0)
+    fixed = models.PositiveIntegerField(default=0)
+    # Differences left after the run (0: the books match).
+    remaining = models.PositiveIntegerField(default=0)
+    # [{"kind", "message", "tenant", "booking", "stripe_id", "fixed"}], the
+    # first REPORT_LIMIT of them.
+    report = models.JSONField(default=list)
+
+    REPORT_LIMIT = 200
+
+    objects = models.Manager()
+
+    class Meta:
+        verbose_name = "Stripe reconcile run"
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"reconcile {self.started_at:%Y-%m-%d %H:%M} ({self.remaining} left)"

@@ -550,3 +550,29 @@ def balance_session_create(
         url=session.url,
         expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
     )
+
+
+# What `stripe_list` pages through: Stripe's list endpoints Altar reconciles.
+LISTABLE = ("charges", "refunds", "disputes", "application_fees")
+
+
+def stripe_list(kind: str, *, created_gte: int | None = None) -> list[stripe.StripeObject]:
+    """Every object of one kind on the platform account created at or after
+    `created_gte` (Unix time), newest first: Stripe's list endpoint, 100 a
+    page, paged with `starting_after`
+    (https://docs.stripe.com/api/pagination). Raises PaymentProviderError."""
+    client = stripe_client()
+    service = getattr(client.v1, kind)
+    params: dict = {"limit": 100}
+    if created_gte is not None:
+        params["created"] = {"gte": created_gte}
+    found: list[stripe.StripeObject] = []
+    while True:
+        try:
+            page = service.list(params)
+        except stripe.StripeError as exc:
+            raise _provider_error(f"{kind}.list", None, exc) from exc
+        found.extend(page.data)
+        if not page.has_more or not page.data:
+            return found
+        params["starting_after"] = page.data[-1].id

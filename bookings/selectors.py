@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from bookings import money
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking, BookingPayment
+from bookings.models import BlackoutDate, Booking, BookingPayment, ReconcileRun
 from bookings.refunds import refundable_now, reserved_cents
 from tenants.models import Tenant
 
@@ -190,6 +190,11 @@ def blackout_date_list(
 
 # --- the admin calendar -----------------------------------------------------------
 #
+def reconcile_last_run() -> ReconcileRun | None:
+    """The newest `reconcile_stripe` run (ops: superusers only). One query."""
+    return ReconcileRun.objects.select_related("tenant").order_by("-started_at", "-id").first()
+
+
 @dataclass(frozen=True)
 class CalendarDay:
     date: dt.date

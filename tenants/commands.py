@@ -14,7 +14,7 @@ from config.errors import DomainError
 from tenants.audit import actor_context
 from tenants.errors import TenantNotFound
 from tenants.models import Tenant
-from tenants.scoping import tenant_scope
+from tenants.scoping import scopes_disabled, tenant_scope
 from tenants.selectors import tenant_get
 
 
@@ -79,4 +79,31 @@ class TenantCommand(AltarCommand):
             return self.handle_tenant(tenant, *args, **options)
 
     def handle_tenant(self, tenant: Tenant, *args: Any, **options: Any) -> Any:
+        raise NotImplementedError
+
+
+class OptionalTenantCommand(AltarCommand):
+    """Ops commands over every tenant, or one with `--tenant SLUG` (run in
+    its scope; without it, scopes are disabled: an ops sweep)."""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument(
+            "--tenant", metavar="SLUG", help="Only this tenant (default: every tenant)."
+        )
+        return parser
+
+    def handle(self, *args: Any, **options: Any) -> Any:
+        slug = options.pop("tenant")
+        if slug is None:
+            with scopes_disabled():
+                return self.handle_tenant(None, *args, **options)
+        try:
+            tenant = tenant_get(slug=slug)
+        except TenantNotFound as exc:
+            raise CommandError(f"No tenant with slug {slug!r}.") from exc
+        with tenant_scope(tenant):
+            return self.handle_tenant(tenant, *args, **options)
+
+    def handle_tenant(self, tenant: Tenant | None, *args: Any, **options: Any) -> Any:
         raise NotImplementedError

@@ -116,7 +116,20 @@ class _Namespace(dict):
 
 
 def _resolve(tp: Any, owner: Any) -> Any:
-    """Turn a ForwardRef / string annotation into a real type (or Any)."""
+    """Turn a ForwardRef / string annotation into a real type (or Any),
+    remembered: a big listing checks the same annotations thousands of times."""
+    try:
+        return _resolve_cached(tp, owner)
+    except TypeError:  # an unhashable annotation
+        return _resolve_now(tp, owner)
+
+
+@functools.cache
+def _resolve_cached(tp: Any, owner: Any) -> Any:
+    return _resolve_now(tp, owner)
+
+
+def _resolve_now(tp: Any, owner: Any) -> Any:
     if isinstance(tp, str):
         tp = ForwardRef(tp)
     if isinstance(tp, ForwardRef):
@@ -150,6 +163,7 @@ def _typeddict_fields(cls: type) -> dict[str, Any]:
     return {k: v for k, v in cls.__annotations__.items() if k not in _REQUEST_OPTION_KEYS}
 
 
+@functools.cache
 def _class_fields(cls: type) -> dict[str, Any]:
     """Declared fields of a StripeObject subclass (wire names, own + inherited)."""
     fields: dict[str, Any] = {}

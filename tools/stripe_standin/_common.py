@@ -273,6 +273,29 @@ def _as_str(value: Any, param: str, *, max_len: int = 5000, required: bool = Fal
     return value
 
 
+def _created_bounds(value: Any) -> list:
+    """Tests for a list endpoint's ``created`` filter: an exact Unix time, or
+    a hash of ``gt``/``gte``/``lt``/``lte`` (Stripe's range filter)."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, dict):
+        exact = _as_int(value, "created")
+        return [lambda created: created == exact]
+    _check_known(value, frozenset({"gt", "gte", "lt", "lte"}), "created")
+    compare = {
+        "gt": lambda a, b: a > b,
+        "gte": lambda a, b: a >= b,
+        "lt": lambda a, b: a < b,
+        "lte": lambda a, b: a <= b,
+    }
+    tests = []
+    for op, raw in value.items():
+        bound = _as_int(raw, f"created[{op}]")
+        if bound is not None:
+            tests.append(lambda created, op=op, bound=bound: compare[op](created, bound))
+    return tests
+
+
 def _as_metadata(value: Any, param: str = "metadata") -> dict[str, str]:
     data = _as_dict(value, param)
     out: dict[str, str] = {}

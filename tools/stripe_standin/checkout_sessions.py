@@ -232,6 +232,8 @@ class CheckoutSessions:
                 )
                 if pi["transfer_data"]:
                     charge["transfer"] = self._make_transfer(pi, charge["id"])
+                if pi["application_fee_amount"] is not None:
+                    charge["application_fee"] = self._make_application_fee(pi, charge["id"], _now())
                 session["payment_status"] = "paid"
                 kind = "checkout.session.async_payment_succeeded"
             else:

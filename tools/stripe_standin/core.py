@@ -22,6 +22,7 @@ from ._common import (
     StripeAPIError,
     _as_int,
     _as_str,
+    _created_bounds,
     _Ctx,
     _Fault,
     _no_such,
@@ -29,6 +30,7 @@ from ._common import (
     _rand,
 )
 from .accounts import Accounts
+from .application_fees import ApplicationFees
 from .checkout_sessions import CheckoutSessions
 from .customers import Customers
 from .disputes import Disputes
@@ -48,6 +50,7 @@ class StripeStandin(
     Accounts,
     Customers,
     PaymentIntents,
+    ApplicationFees,
     OffSessionPayments,
     CheckoutSessions,
     Refunds,
@@ -112,6 +115,10 @@ class StripeStandin(
     def _reset_state(self) -> None:
         self._objects: dict[str, dict] = {}
         self._owners: dict[str, str | None] = {}
+        # Creation order of every object: ties within one second in lists.
+        self._seq: dict[str, int] = {}
+        # Ids by `object` kind, so a list endpoint reads only its own kind.
+        self._kinds: dict[str, list[str]] = {}
         self._line_items: dict[str, list[dict]] = {}
         self._account_links: dict[str, dict] = {}
         self._idempotency: dict[tuple[str | None, str], _IdempotentResult] = {}
@@ -257,9 +264,35 @@ class StripeStandin(
                 return new
 
     def _store(self, obj: dict, owner: str | None) -> dict:
+        if obj["id"] not in self._seq:
+            self._seq[obj["id"]] = len(self._seq)
+            self._kinds.setdefault(obj.get("object", ""), []).append(obj["id"])
         self._objects[obj["id"]] = obj
         self._owners[obj["id"]] = owner
         return obj
+
+    def _listed(self, object_name: str, owner: str | None, p: dict, **filters: str) -> list[dict]:
+        """The caller's account's objects of one kind, for a list endpoint:
+        ``filters`` are the request's own id filters (param name -> field, e.g.
+        ``payment_intent="payment_intent"``) and ``created`` is Stripe's
+        range filter (an exact timestamp, or ``created[gt|gte|lt|lte]``:
+        https://docs.stripe.com/api/charges/list#list_charges-created)."""
+        wanted = {
+            field: value
+            for param, field in filters.items()
+            if (value := _as_str(p.get(param), param)) is not None
+        }
+        bounds = _created_bounds(p.get("created"))
+        found = (self._objects.get(oid) for oid in self._kinds.get(object_name, ()))
+        return [
+            obj
+            for obj in found
+            if obj is not None
+            and obj.get("object") == object_name
+            and self._owners[obj["id"]] == owner
+            and all(obj.get(field) == value for field, value in wanted.items())
+            and all(test(obj["created"]) for test in bounds)
+        ]
 
     def _lookup(
         self,
@@ -283,7 +316,7 @@ class StripeStandin(
 
     def _list_page(self, items: list[dict], url: str, p: dict) -> dict:
         # Newest first; ids break ties within one second in creation order.
-        order = {oid: i for i, oid in enumerate(self._objects)}
+        order = self._seq
         items = sorted(items, key=lambda o: (o["created"], order[o["id"]]), reverse=True)
         limit = _as_int(p.get("limit"), "limit", minimum=1)
         limit = 10 if limit is None else limit
@@ -324,9 +357,13 @@ class StripeStandin(
             ("GET", r(r"/v1/payment_intents"), self._api_list_payment_intents),
             ("GET", r(r"/v1/payment_intents/([^/]+)"), self._api_get("payment_intent")),
             ("GET", r(r"/v1/payment_methods/([^/]+)"), self._api_get("payment_method")),
+            ("GET", r(r"/v1/charges"), self._api_list_charges),
             ("GET", r(r"/v1/charges/([^/]+)"), self._api_get("charge")),
+            ("GET", r(r"/v1/application_fees"), self._api_list_application_fees),
+            ("GET", r(r"/v1/application_fees/([^/]+)"), self._api_get("application_fee")),
             ("GET", r(r"/v1/balance_transactions/([^/]+)"), self._api_get("balance_transaction")),
             ("GET", r(r"/v1/transfers/([^/]+)"), self._api_get("transfer")),
+            ("GET", r(r"/v1/disputes"), self._api_list_disputes),
             ("GET", r(r"/v1/disputes/([^/]+)"), self._api_get("dispute")),
             ("GET", r(r"/v1/events/([^/]+)"), self._api_get("event")),
             ("POST", r(r"/v1/customers"), self._api_create_customer),

@@ -4,8 +4,9 @@ bank, closed won or lost."""
 from __future__ import annotations
 
 import copy
+import re
 
-from ._common import Delivery, StandinError, _now
+from ._common import Delivery, StandinError, _check_known, _Ctx, _now
 
 # https://docs.stripe.com/api/disputes/object#dispute_object-evidence
 _DISPUTE_EVIDENCE_FIELDS = """access_activity_log billing_address cancellation_policy
@@ -119,3 +120,17 @@ class Disputes:
             ):
                 return obj
         return None
+
+    def _api_list_disputes(self, ctx: _Ctx, match: re.Match) -> dict:
+        """``GET /v1/disputes`` filtered by ``charge`` / ``payment_intent``,
+        newest first, paginated (https://docs.stripe.com/api/disputes/list)."""
+        _check_known(
+            ctx.params,
+            frozenset(
+                "charge created ending_before expand limit payment_intent starting_after".split()
+            ),
+        )
+        items = self._listed(
+            "dispute", ctx.owner, ctx.params, charge="charge", payment_intent="payment_intent"
+        )
+        return self._list_page(items, "/v1/disputes", ctx.params)

@@ -4,13 +4,134 @@ https://docs.stripe.com/api/charges)."""
 
 from __future__ import annotations
 
+import re
 import time
 
-from ._common import _now, _rand
+from ._common import _check_known, _Ctx, _now, _rand
+
+_LIST_PARAMS = frozenset("created ending_before expand limit starting_after".split())
 
 
 class PaymentIntents:
     """Part of :class:`StripeStandin` (state and lock live there)."""
+
+    def _new_payment(
+        self,
+        amount: int,
+        currency: str,
+        pi_data: dict,
+        owner: str | None,
+        buyer_email: str,
+        *,
+        customer_id: str | None,
+        async_payment: bool,
+        created: int,
+    ) -> tuple[str, str]:
+        """A paid (or, async, processing) PaymentIntent and its Charge, as a
+        completed Checkout Session leaves them. Returns their ids."""
+        transfer_data = pi_data.get("transfer_data")
+        fee = pi_data.get("application_fee_amount")
+        pi_id = self._new_id("pi")
+        charge_id = self._new_id("ch")
+        status = "processing" if async_payment else "succeeded"
+        pi = {
+            "id": pi_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_details": {"tip": {}},
+            "amount_received": 0 if async_payment else amount,
+            "application": None,
+            "application_fee_amount": fee,
+            "automatic_payment_methods": None,
+            "canceled_at": None,
+            "cancellation_reason": None,
+            "capture_method": pi_data.get("capture_method") or "automatic_async",
+            "client_secret": f"{pi_id}_secret_{_rand(25)}",
+            "confirmation_method": "automatic",
+            "created": created,
+            "currency": currency,
+            "customer": customer_id,
+            "description": pi_data.get("description"),
+            "last_payment_error": None,
+            "latest_charge": charge_id,
+            "livemode": False,
+            "metadata": dict(pi_data.get("metadata", {})),
+            "next_action": None,
+            "on_behalf_of": pi_data.get("on_behalf_of"),
+            "payment_method": None,
+            "payment_method_options": {},
+            "payment_method_types": ["us_bank_account" if async_payment else "card"],
+            "processing": None,
+            "receipt_email": pi_data.get("receipt_email"),
+            "review": None,
+            "setup_future_usage": None,
+            "shipping": None,
+            "source": None,
+            "statement_descriptor": pi_data.get("statement_descriptor"),
+            "statement_descriptor_suffix": pi_data.get("statement_descriptor_suffix"),
+            "status": status,
+            "transfer_data": transfer_data,
+            "transfer_group": pi_data.get("transfer_group")
+            or (f"group_{pi_id}" if transfer_data else None),
+        }
+        self._store(pi, owner)
+        charge = self._new_charge(charge_id, pi, owner, buyer_email, succeeded=not async_payment)
+        self._store(charge, owner)
+        return pi_id, charge_id
+
+    def seed_payment(
+        self,
+        amount: int,
+        currency: str = "usd",
+        *,
+        metadata: dict | None = None,
+        created: int | None = None,
+        application_fee_amount: int | None = None,
+        destination: str | None = None,
+    ) -> tuple[str, str]:
+        """Put a succeeded card payment straight into the store, as a paid
+        Checkout Session would have left it (no event is sent): for tests
+        that need many payments fast (reconcile at scale). Returns the
+        (PaymentIntent, Charge) ids."""
+        pi_data = {
+            "metadata": dict(metadata or {}),
+            "application_fee_amount": application_fee_amount,
+            "transfer_data": {"destination": destination} if destination else None,
+        }
+        with self._lock:
+            return self._new_payment(
+                amount,
+                currency,
+                pi_data,
+                None,
+                "buyer@example.com",
+                customer_id=None,
+                async_payment=False,
+                created=_now() if created is None else created,
+            )
+
+    def _api_list_payment_intents(self, ctx: _Ctx, match: re.Match) -> dict:
+        """``GET /v1/payment_intents``, newest first, paginated
+        (https://docs.stripe.com/api/payment_intents/list)."""
+        _check_known(ctx.params, _LIST_PARAMS | {"customer"})
+        items = self._listed("payment_intent", ctx.owner, ctx.params, customer="customer")
+        return self._list_page(items, "/v1/payment_intents", ctx.params)
+
+    def _api_list_charges(self, ctx: _Ctx, match: re.Match) -> dict:
+        """``GET /v1/charges`` filtered by ``payment_intent`` / ``customer`` /
+        ``transfer_group``, newest first, paginated
+        (https://docs.stripe.com/api/charges/list)."""
+        _check_known(ctx.params, _LIST_PARAMS | {"customer", "payment_intent", "transfer_group"})
+        items = self._listed(
+            "charge",
+            ctx.owner,
+            ctx.params,
+            customer="customer",
+            payment_intent="payment_intent",
+            transfer_group="transfer_group",
+        )
+        return self._list_page(items, "/v1/charges", ctx.params)
 
     def _new_charge(
         self, charge_id: str, pi: dict, owner: str | None, email: str, *, succeeded: bool
@@ -24,6 +145,9 @@ class PaymentIntents:
         transfer_id = None
         if succeeded and pi["transfer_data"]:
             transfer_id = self._make_transfer(pi, charge_id)
+        fee_id = None
+        if succeeded and pi["application_fee_amount"] is not None:
+            fee_id = self._make_application_fee(pi, charge_id, pi["created"])
         if pi["payment_method_types"] == ["card"]:
             details = {
                 "type": "card",
@@ -55,13 +179,13 @@ class PaymentIntents:
             "amount_captured": amount if succeeded else 0,
             "amount_refunded": 0,
             "application": None,
-            "application_fee": None,
+            "application_fee": fee_id,
             "application_fee_amount": pi["application_fee_amount"],
             "balance_transaction": txn_id,
             "billing_details": {"address": None, "email": email, "name": None, "phone": None},
             "calculated_statement_descriptor": "ALTAR",
             "captured": succeeded,
-            "created": _now(),
+            "created": pi["created"],
             "currency": currency,
             "customer": pi["customer"],
             "description": pi["description"],
@@ -430,26 +554,6 @@ class OffSessionPayments:
         exc.ran = True  # the endpoint ran: saved under the key, events sent
         exc.events = list(ctx.events)
         raise exc
-
-    def _api_list_payment_intents(self, ctx, match) -> dict:
-        """``GET /v1/payment_intents?customer=`` newest first
-        (https://docs.stripe.com/api/payment_intents/list)."""
-        from ._common import _as_str, _check_known
-
-        p = ctx.params
-        _check_known(
-            p, frozenset("created customer ending_before expand limit starting_after".split())
-        )
-        customer_id = _as_str(p.get("customer"), "customer")
-        items = [
-            obj
-            for oid, obj in self._objects.items()
-            if obj.get("object") == "payment_intent"
-            and self._owners[oid] == ctx.owner
-            and (customer_id is None or obj["customer"] == customer_id)
-        ]
-        items.sort(key=lambda o: o["created"], reverse=True)
-        return self._list_page(items, "/v1/payment_intents", p)
 
     def payment_methods_of(self, customer_id: str) -> list[dict]:
         with self._lock:

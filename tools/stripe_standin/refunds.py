@@ -31,7 +31,12 @@ class Refunds:
     """Part of :class:`StripeStandin` (state and lock live there)."""
 
     def refund_in_dashboard(
-        self, payment_intent_id: str, amount: int | None = None, reason: str | None = None
+        self,
+        payment_intent_id: str,
+        amount: int | None = None,
+        reason: str | None = None,
+        *,
+        refund_application_fee: bool = False,
     ) -> Delivery:
         """A staff member refunds in Stripe's dashboard.
 
@@ -47,6 +52,8 @@ class Refunds:
                 params["amount"] = str(amount)
             if reason is not None:
                 params["reason"] = reason
+            if refund_application_fee:
+                params["refund_application_fee"] = "true"
             ctx = _Ctx("POST", "/v1/refunds", params, owner, "", None)
             try:
                 self._api_create_refund(ctx, None)
@@ -55,6 +62,48 @@ class Refunds:
             created, refunded = ctx.events
         self._deliver_once(created)
         return self._deliver_once(refunded)
+
+    def seed_refund(
+        self,
+        payment_intent_id: str,
+        amount: int,
+        *,
+        status: str = "succeeded",
+        metadata: dict | None = None,
+        created: int | None = None,
+    ) -> str:
+        """Put a refund of a payment straight into the store (no event), as
+        the API would have made it: for tests that need many refunds fast.
+        ``status``: "succeeded", "pending" or "failed". Returns its id."""
+        with self._lock:
+            pi = self._objects[payment_intent_id]
+            charge = self._objects[pi["latest_charge"]]
+            ctx = _Ctx("POST", "/v1/refunds", {}, self._owners[payment_intent_id], "", None)
+            before = self._next_refund_status
+            self._next_refund_status = "pending" if status != "succeeded" else "succeeded"
+            try:
+                refund = self._refund(
+                    ctx,
+                    charge,
+                    amount,
+                    metadata=dict(metadata or {}),
+                    reason=None,
+                    reverse_transfer=False,
+                )
+            finally:
+                self._next_refund_status = before
+            if created is not None:
+                refund["created"] = created
+            if status == "failed":
+                refund["status"] = "failed"
+                refund.pop("pending_reason", None)
+                refund["failure_reason"] = "declined"
+                charge["amount_refunded"] -= amount
+                charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+            for event in ctx.events:  # seeded state: nothing was announced
+                self._event_ids.remove(event["id"])
+                del self._objects[event["id"]]
+            return refund["id"]
 
     def refunds_of(self, payment_intent_id: str) -> list[dict]:
         """Copies of the refunds of a payment, newest first (for assertions)."""
@@ -75,6 +124,7 @@ class Refunds:
         metadata: dict,
         reason: str | None,
         reverse_transfer: bool,
+        refund_application_fee: bool = False,
     ) -> dict:
         if charge["status"] != "succeeded":
             raise StripeAPIError(
@@ -160,6 +210,8 @@ class Refunds:
         }
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+        if refund_application_fee:
+            self._refund_application_fee(charge, amount)
         if previous["refunded"] == charge["refunded"]:
             del previous["refunded"]  # previous_attributes lists changed fields only
         # Creating a refund emits refund.created ("Occurs whenever a refund is
@@ -243,16 +295,9 @@ class Refunds:
                 "charge created ending_before expand limit payment_intent starting_after".split()
             ),
         )
-        charge_id = _as_str(p.get("charge"), "charge")
-        pi_id = _as_str(p.get("payment_intent"), "payment_intent")
-        refunds = [
-            obj
-            for oid, obj in self._objects.items()
-            if obj.get("object") == "refund"
-            and self._owners[oid] == ctx.owner
-            and (charge_id is None or obj["charge"] == charge_id)
-            and (pi_id is None or obj["payment_intent"] == pi_id)
-        ]
+        refunds = self._listed(
+            "refund", ctx.owner, p, charge="charge", payment_intent="payment_intent"
+        )
         return self._list_page(refunds, "/v1/refunds", p)
 
     def _api_create_refund(self, ctx: _Ctx, match: re.Match | None) -> dict:
@@ -304,4 +349,7 @@ class Refunds:
             metadata=_as_metadata(p.get("metadata")),
             reason=reason,
             reverse_transfer=bool(_as_bool(p.get("reverse_transfer"), "reverse_transfer")),
+            refund_application_fee=bool(
+                _as_bool(p.get("refund_application_fee"), "refund_application_fee")
+            ),
         )
