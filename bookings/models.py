@@ -293,7 +293,9 @@ class BookingPayment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount_cents} ({self.status})"
+        # No amount here: this is what the admin shows for the row, and staff
+        # read money in units next to it (the ledger columns), never in cents.
+        return f"{self.get_kind_display()} ({self.get_status_display().lower()})"
 
     @property
     def idempotency_key(self) -> str:
