@@ -149,17 +149,31 @@ def checkout_session_create(
         params["payment_intent_data"]["setup_future_usage"] = "off_session"
     else:
         params["customer_email"] = booking.email
+    deposit_fee, _ = money.payment_fees(
+        commission_cents=booking.commission_cents,
+        amount_cents=booking.amount_cents,
+        deposit_cents=booking.due_at_checkout_cents,
+    )
+    return _session_open(
+        params,
+        booking=booking,
+        application_fee_cents=deposit_fee,
+        idempotency_key=f"altar-checkout-{booking.pk}",
+    )
+
+
+def _session_open(
+    params: dict, *, booking: Booking, application_fee_cents: int, idempotency_key: str
+) -> CheckoutSession:
+    """Create a Checkout Session from `params`: a destination charge with
+    its application fee when the booking's money goes to a Connect account
+    (https://docs.stripe.com/connect/destination-charges)."""
     if booking.stripe_account_id:
-        deposit_fee, _ = money.payment_fees(
-            commission_cents=booking.commission_cents,
-            amount_cents=booking.amount_cents,
-            deposit_cents=booking.due_at_checkout_cents,
-        )
-        params["payment_intent_data"]["application_fee_amount"] = deposit_fee
+        params["payment_intent_data"]["application_fee_amount"] = application_fee_cents
         params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
     try:
         session = stripe_client().v1.checkout.sessions.create(
-            params, {"idempotency_key": f"altar-checkout-{booking.pk}"}
+            params, {"idempotency_key": idempotency_key}
         )
     except stripe.StripeError as exc:
         raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
@@ -205,16 +219,7 @@ def date_change_session_create(
     }
     params: dict = {
         "mode": "payment",
-        "line_items": [
-            {
-                "price_data": {
-                    "currency": booking.currency,
-                    "unit_amount": amount_cents,
-                    "product_data": {"name": title},
-                },
-                "quantity": 1,
-            }
-        ],
+        "line_items": _line_items(booking.currency, [(title, amount_cents)]),
         "customer_email": booking.email,
         "client_reference_id": str(booking.pk),
         "metadata": metadata,
@@ -223,19 +228,11 @@ def date_change_session_create(
         "cancel_url": return_url,
         "payment_intent_data": {"metadata": metadata},
     }
-    if booking.stripe_account_id:
-        params["payment_intent_data"]["application_fee_amount"] = commission_cents
-        params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
-    try:
-        session = stripe_client().v1.checkout.sessions.create(
-            params, {"idempotency_key": f"altar-date-change-{change_id}"}
-        )
-    except stripe.StripeError as exc:
-        raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
-    return CheckoutSession(
-        id=session.id,
-        url=session.url,
-        expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
+    return _session_open(
+        params,
+        booking=booking,
+        application_fee_cents=commission_cents,
+        idempotency_key=f"altar-date-change-{change_id}",
     )
 
 
@@ -536,19 +533,11 @@ def balance_session_create(
         params["customer"] = booking.stripe_customer_id
     else:
         params["customer_email"] = booking.email
-    if booking.stripe_account_id:
-        params["payment_intent_data"]["application_fee_amount"] = application_fee_cents
-        params["payment_intent_data"]["transfer_data"] = {"destination": booking.stripe_account_id}
-    try:
-        session = stripe_client().v1.checkout.sessions.create(
-            params, {"idempotency_key": f"altar-balance-link-{altar_payment_id}"}
-        )
-    except stripe.StripeError as exc:
-        raise _provider_error("checkout.sessions.create", booking.pk, exc) from exc
-    return CheckoutSession(
-        id=session.id,
-        url=session.url,
-        expires_at=dt.datetime.fromtimestamp(session.expires_at, tz=dt.UTC),
+    return _session_open(
+        params,
+        booking=booking,
+        application_fee_cents=application_fee_cents,
+        idempotency_key=f"altar-balance-link-{altar_payment_id}",
     )
 
 
