@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -56,7 +57,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from bookings import balances, money, reconcile
+from bookings import balances, money, reconcile, refunds
 from bookings import services as bookings
 from bookings.errors import (
     BookingChangedMeanwhile,
@@ -88,7 +89,7 @@ from tools.stripe_standin import StandinError, sign_payload
 
 settings.register_profile(
     "default",
-    max_examples=25,
+    max_examples=150,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -120,6 +121,8 @@ PLANS = ("full", "deposit", "deposit_kept")  # deposit_kept: the deposit is non-
 PRICES = (120_000, 150_000, 180_000)  # the package's price, staff may change it
 CHANGE_FEE = 5_000
 LIVE = ("requested", "pending", "succeeded")  # refunds that take (or will take) money back
+# What a second request does while staff cancel (see MoneyMachine.staff_cancel).
+MEANWHILE = ("nothing", "stripe_delivers", "couple_pays", "dashboard_refund")
 
 
 @dataclass
@@ -495,13 +498,28 @@ def make_machine(standin, path):
         # --- staff -------------------------------------------------------------
 
         @precondition(lambda self: self.booking_ids)
-        @rule(i=st.integers(0, 50), choice=st.sampled_from(["full", "partial", "none"]))
-        def staff_cancel(self, i, choice):
+        @rule(
+            i=st.integers(0, 50),
+            choice=st.sampled_from(["full", "partial", "none"]),
+            meanwhile=st.sampled_from(MEANWHILE),
+        )
+        def staff_cancel(self, i, choice, meanwhile):
+            """Staff cancel booking i with a full, partial or no refund.
+            `meanwhile`: a second request runs at the same moment and
+            commits after the cancel started, before it takes the booking's
+            row lock (Stripe's pending deliveries land; the couple pays and
+            its webhook lands; a dashboard refund and its webhooks land).
+            Whatever the cancel decides must come from the booking as it is
+            under the lock."""
             booking = self.booking(i)
             seen = booking.paid_cents  # what the form showed
             refund = {"full": None, "partial": seen // 3, "none": 0}[choice]
             try:
-                with tenant_scope(self.tenant), self.as_staff():
+                with (
+                    self.before_the_lock(meanwhile),
+                    tenant_scope(self.tenant),
+                    self.as_staff(),
+                ):
                     bookings.booking_cancel(
                         tenant=self.tenant,
                         booking_id=booking.pk,
@@ -509,7 +527,74 @@ def make_machine(standin, path):
                         seen_paid_cents=seen,
                     )
             except (BookingNotCancelable, RefundTooLarge, BookingChangedMeanwhile):
-                pass
+                return
+            if choice == "full":
+                self.full_refund_took_all_it_could(booking)
+
+        def full_refund_took_all_it_could(self, before: Booking) -> None:
+            """A cancel with a full refund leaves nothing refundable (but a
+            non-refundable deposit, kept by default)."""
+            with tenant_scope(self.tenant):
+                after = Booking.objects.get(pk=before.pk)
+                if after.cancel_reason != "staff":
+                    return  # a hold is released, not refunded
+                kept = 0
+                if after.payment_plan.get("deposit_refundable") is False:
+                    kept = min(after.deposit_cents, after.paid_cents)
+                left = refunds.refundable_now(after)
+                assert left <= kept, f"booking {after.pk}: {left} left to refund, {kept} kept"
+
+        @contextmanager
+        def before_the_lock(self, meanwhile: str):
+            """The next row lock taken on a booking first lets another
+            request through (as if it committed just before): an
+            interleaving of two requests, run in one thread."""
+            if meanwhile == "nothing":
+                yield
+                return
+            original = refunds.locked_booking
+            delivered = []
+
+            def locked_booking(*, tenant, booking_id):
+                if not delivered:
+                    delivered.append(None)
+                    self.concurrent_request(meanwhile, booking_id)
+                    standin.flush_events()
+                    while self.pool.pending:
+                        item = self.pool.pending.pop(0)
+                        self.deliver(item[1])
+                        self.pool.sent.append(item)
+                        delivered.append(item)
+                return original(tenant=tenant, booking_id=booking_id)
+
+            refunds.locked_booking = bookings._locked_booking = locked_booking
+            try:
+                yield
+            except Exception:
+                # Here the deliveries ran inside the request's transaction,
+                # which rolled back; in production they committed on their
+                # own. Deliver them again: the state they committed.
+                refunds.locked_booking = bookings._locked_booking = original
+                for item in delivered[1:]:
+                    self.deliver(item[1])
+                raise
+            finally:
+                refunds.locked_booking = bookings._locked_booking = original
+
+        def concurrent_request(self, meanwhile: str, booking_id) -> None:
+            booking = Booking.objects.get(pk=booking_id)
+            try:
+                if meanwhile == "couple_pays":
+                    standin.pay(booking.stripe_checkout_session_id)
+                elif meanwhile == "dashboard_refund" and booking.stripe_payment_intent_id:
+                    pi = standin.get(booking.stripe_payment_intent_id)
+                    standin.refund_in_dashboard(
+                        pi["id"],
+                        pi["amount"] // 5,
+                        refund_application_fee=bool(self.tenant.stripe_account_id),
+                    )
+            except StandinError:
+                pass  # nothing to pay, or nothing left to refund
 
         @precondition(lambda self: self.booking_ids)
         @rule(i=st.integers(0, 50))
@@ -557,7 +642,11 @@ def make_machine(standin, path):
         )
         def refund_in_stripe_dashboard(self, i, payment, part, pending, webhooks_now):
             """Someone refunds one of the booking's charges (`part` fifths
-            of it; None: all that is left) in Stripe's dashboard."""
+            of it; None: all that is left) in Stripe's dashboard. On a
+            destination charge they also give back the application fee in
+            proportion, as Altar's ledger assumes of every refund (a
+            dashboard refund keeping the fee is a known gap: Altar would
+            count its commission reversed; docs/model-test.md)."""
             booking = self.booking(i)
             intents = [p.stripe_payment_intent_id for p in self.stripe_payments(booking)]
             if booking.stripe_payment_intent_id and booking.stripe_payment_intent_id not in intents:
@@ -569,7 +658,9 @@ def make_machine(standin, path):
             before = standin._next_refund_status
             standin.refunds_pending(pending)
             try:
-                standin.refund_in_dashboard(pi["id"], amount)
+                standin.refund_in_dashboard(
+                    pi["id"], amount, refund_application_fee=bool(self.tenant.stripe_account_id)
+                )
             except (StandinError, KeyError):
                 return
             finally:
@@ -875,7 +966,7 @@ def make_machine(standin, path):
                     booking = Booking.objects.get(tenant=self.tenant, email=email)
 
                     def count(prefix):
-                        return sum(s.startswith(prefix) for s in subjects)  # noqa: B023
+                        return sum(s.startswith(prefix) for s in subjects)
 
                     reminders = set(
                         BookingReminder.objects.filter(booking=booking).values_list(
@@ -920,7 +1011,7 @@ def test_a_full_refund_decided_while_a_dashboard_refund_is_pending_counts_it(
         machine.business_opens_and_couples_check_out(plan="full", connect=False, days=[0])
         machine.pay(i=0, card="ok", delayed=False, webhook_now=True)
         machine.refund_in_stripe_dashboard(i=0, payment=0, part=1, pending=True, webhooks_now=True)
-        machine.staff_cancel(i=0, choice="full")
+        machine.staff_cancel(i=0, choice="full", meanwhile="nothing")
         machine.money_adds_up()
         machine.everything_settles()
         booking = machine.booking(0)
