@@ -346,3 +346,92 @@ def test_the_balance_due_date_follows_a_date_change(
     # Moved closer than 30 days: the balance is due today (the next sweep).
     assert booking.balance_due_on == days_ahead(0)
     assert booking.balance_state == "scheduled"
+
+
+# --- found by the money state machine (tests/model, docs/model-test.md) ---------------
+
+
+def test_a_lower_price_on_a_deposit_booking_shrinks_the_balance_instead_of_refunding(
+    deposit_plan, checkout, webhooks, stripe_standin, catalog
+):
+    from bookings.services import booking_date_change
+    from catalog.models import Package
+
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    Package.objects.filter(pk=catalog.package.pk).update(price_cents=120_000)
+
+    change = booking_date_change(
+        tenant=deposit_plan, booking_id=booking.pk, new_date=days_ahead(100), by="staff"
+    )
+    booking.refresh_from_db()
+    charge_due(booking)
+
+    booking.refresh_from_db()
+    assert (change.refund_cents, change.due_cents) == (0, 0)
+    assert not BookingRefund.objects.filter(booking=booking).exists()
+    # 120,000 + 12,345: the deposit and the (smaller) balance pay exactly that.
+    assert (booking.amount_cents, booking.paid_cents, booking.balance_state) == (
+        132_345,
+        132_345,
+        "paid",
+    )
+    assert list(booking.payments.order_by("id").values_list("kind", "amount_cents")) == [
+        ("deposit", 48_704),
+        ("balance", 132_345 - 48_704),
+    ]
+
+
+def test_a_date_change_paid_through_its_link_joins_the_ledger_and_the_balance_is_unchanged(
+    deposit_plan, checkout, webhooks, stripe_standin, catalog
+):
+    from bookings.models import BookingDateChange, BookingPolicy
+    from bookings.services import booking_date_change
+    from catalog.models import Package
+
+    BookingPolicy.objects.create(
+        tenant=deposit_plan, date_change_allowed=True, date_change_fee_cents=5_000
+    )
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    Package.objects.filter(pk=catalog.package.pk).update(price_cents=160_000)
+    booking_date_change(
+        tenant=deposit_plan, booking_id=booking.pk, new_date=days_ahead(100), by="couple"
+    )
+    run_outbox()  # opens the pay link
+    change = BookingDateChange.objects.get(booking=booking)
+    stripe_standin.pay(change.stripe_checkout_session_id)  # webhook: recorded
+
+    booking.refresh_from_db()
+    paid = booking.payments.get(kind="change")
+    session = stripe_standin.get(change.stripe_checkout_session_id)
+    assert (paid.status, paid.amount_cents, paid.stripe_payment_intent_id) == (
+        "succeeded",
+        15_000,
+        session["payment_intent"],
+    )
+    assert paid.application_fee_cents == 1_851  # round-half-up(15,000 * 12.34 %)
+    # The price and the fee are owed in all; the balance is what it was.
+    assert (booking.amount_cents, booking.paid_cents) == (TOTAL + 15_000, 48_704 + 15_000)
+    assert balances.balance_due_cents(booking) == TOTAL - 48_704
+    charge_due(booking)  # 30 days before the new date
+    booking.refresh_from_db()
+    assert booking.paid_cents == booking.amount_cents
+    # The payments' application fees add up to the commission exactly.
+    fees = booking.payments.filter(status="succeeded").values_list(
+        "application_fee_cents", flat=True
+    )
+    assert sum(fees) == booking.commission_cents == 20_033 + 1_851
+
+
+def test_a_dispute_on_the_balance_charge_is_recorded_on_the_booking(
+    deposit_plan, checkout, webhooks, stripe_standin
+):
+    from bookings.models import BookingDispute
+
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    charge_due(booking)
+    balance = booking.payments.get(kind="balance")
+
+    stripe_standin.open_dispute(balance.stripe_payment_intent_id)
+
+    dispute = BookingDispute.objects.get()
+    assert (dispute.booking_id, dispute.amount_cents) == (booking.pk, TOTAL - 48_704)
