@@ -945,8 +945,6 @@ def booking_cancel(
     - the refund is reserved here and sent to Stripe by the outbox after
       commit (bookings.refunds), exactly once.
     A held booking is not canceled but released (booking_hold_release)."""
-    # PLANTED DEFECT (docs/model-test.md): the refundable amount read before the lock.
-    refundable = refunds.refundable_now(Booking.objects.get(tenant=tenant, pk=booking_id))
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     if booking.status == Booking.Status.HELD:
         if seen_paid_cents:
@@ -957,6 +955,7 @@ def booking_cancel(
     if seen_paid_cents is not None and seen_paid_cents != booking.paid_cents:
         if refund_cents is not None:
             raise BookingChangedMeanwhile()
+    refundable = refunds.refundable_now(booking)
     if (
         refund_cents is not None
         and not follow_policy
