@@ -80,7 +80,7 @@ from tenants.admin_base import (
     refused,
     request_tenant,
 )
-from tenants.models import Tenant
+from tenants.models import AuditEntry, Tenant
 from tenants.validators import minor_per_major
 
 
@@ -313,6 +313,10 @@ class MoveForm(forms.Form):
     event_date = forms.DateField(
         label="New date", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+# How many recent changes the booking's summary card lists (the rest: History).
+SUMMARY_HISTORY_ENTRIES = 5
 
 
 @admin.register(Booking)
@@ -680,6 +684,15 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     "summary_paid": format_money(booking.paid_cents, booking.currency),
                     "summary_refunded": booking.refunded_cents
                     and format_money(booking.refunded_cents, booking.currency),
+                    # The card's history: the latest entries, read as
+                    # sentences by the template (backoffice_audit).
+                    "summary_history": list(
+                        AuditEntry.objects.filter(
+                            tenant=booking.tenant,
+                            object_type="bookings.booking",
+                            object_id=str(booking.pk),
+                        ).select_related("tenant", "actor_user")[:SUMMARY_HISTORY_ENTRIES]
+                    ),
                 }
                 if booking is not None
                 else {}

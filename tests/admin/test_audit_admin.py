@@ -94,7 +94,10 @@ def test_history_page_shows_the_objects_entries(staff_client, changes):
     html = response.content.decode()
     assert "package.updated" in html
     assert "command:import_catalog" in html
-    assert "Garden → Garden Ceremony" in html
+    assert (
+        '<p class="audit-sentence">An Altar command (import_catalog) changed the package '
+        "“Garden Ceremony”: title from “Garden” to “Garden Ceremony”</p>"
+    ) in html
     assert "Castle" not in html
 
 
