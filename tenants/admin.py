@@ -92,9 +92,40 @@ class ApiKeyRotateForm(forms.Form):
     )
 
 
+class CommissionPercentField(forms.DecimalField):
+    """The platform commission as people say it ("12.5" %), stored in basis
+    points (1250): only superusers see it, and never in basis points."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.pop("max_value", None)
+        kwargs.pop("min_value", None)
+        super().__init__(
+            min_value=0,
+            max_value=50,
+            decimal_places=2,
+            label="Platform commission (%)",
+            help_text="The platform's share of each payment, e.g. 12.5 (at most 50).",
+            **{k: v for k, v in kwargs.items() if k not in {"label", "help_text"}},
+        )
+
+    def prepare_value(self, value):
+        if isinstance(value, int):
+            return f"{value / 100:g}"
+        return value
+
+    def clean(self, value):
+        percent = super().clean(value)
+        return None if percent is None else int(percent * 100)
+
+
+def commission_percent(bps: int) -> str:
+    """1250 -> "12.5 %"."""
+    return f"{bps / 100:g} %"
+
+
 @admin.register(Tenant)
 class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
-    list_display = ("name", "slug", "active", "currency", "timezone", "commission_bps")
+    list_display = ("name", "slug", "active", "currency", "timezone", "commission")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -159,6 +190,36 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
             },
         ),
     )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "commission_bps":
+            return db_field.formfield(form_class=CommissionPercentField, **kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="Platform commission")
+    def commission(self, tenant: Tenant) -> str:
+        return commission_percent(tenant.commission_bps)
+
+    def get_list_display(self, request: HttpRequest):
+        shown = super().get_list_display(request)
+        if request.user.is_superuser:
+            return shown
+        return [name for name in shown if name != "commission"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+        """The platform's commission is the platform's business: tenant staff
+        neither see nor edit it (it stays read-only for them, should a form
+        ever carry it)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (
+                "Payments account (Stripe)" if title == "Platform" else title,
+                {**options, "fields": [f for f in options["fields"] if f != "commission_bps"]},
+            )
+            for title, options in fieldsets
+        ]
 
     # --- who sees what: superusers every tenant, members their active one ---
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
