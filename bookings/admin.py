@@ -261,12 +261,12 @@ class CancelForm(forms.Form):
     )
     # What the person deciding saw paid: the service refuses a partial or
     # no-refund decision if a payment landed since (review it again).
-    seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+    # (In minor units; the form's names leave the unit out: staff pages
+    # never say "cents", not even in a hidden field's name.)
+    seen_paid = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
     # And what was left to refund: a refund made meanwhile (Stripe's
     # dashboard) changes what a partial choice leaves the business.
-    seen_refundable_cents = forms.IntegerField(
-        widget=forms.HiddenInput, min_value=0, required=False
-    )
+    seen_refundable = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
     def __init__(
         self,
@@ -804,7 +804,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         policy_cents = policy_refund_now(booking=booking)
         form = CancelForm(
             request.POST or None,
-            initial={"seen_paid_cents": booking.paid_cents, "seen_refundable_cents": refundable},
+            initial={"seen_paid": booking.paid_cents, "seen_refundable": refundable},
             refundable_cents=refundable,
             currency=booking.currency,
             policy_cents=policy_cents,
@@ -820,8 +820,8 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         tenant=booking.tenant,
                         booking_id=booking.pk,
                         refund_cents=refund_cents,
-                        seen_paid_cents=form.cleaned_data["seen_paid_cents"],
-                        seen_refundable_cents=form.cleaned_data["seen_refundable_cents"],
+                        seen_paid_cents=form.cleaned_data["seen_paid"],
+                        seen_refundable_cents=form.cleaned_data["seen_refundable"],
                         follow_policy=form.cleaned_data["follow_policy"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
