@@ -97,7 +97,8 @@ class ReadOnlyInline(TenantScopedInline):
 
 class BookingAddOnInline(ReadOnlyInline):
     model = BookingAddOn
-    fields = readonly_fields = ("title", "slug", "price")
+    verbose_name_plural = "add-ons booked"
+    fields = readonly_fields = ("title", "price")
 
     @admin.display(description="Price")
     def price(self, obj: BookingAddOn) -> str:
@@ -430,6 +431,19 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # bookings are kept; cancel instead
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None):
+        """The inlines are read-only records: one with no rows for this
+        booking (no add-ons, no refund, no dispute) is only noise, so it
+        is left out (the same on GET and POST: the forms stay in step)."""
+        inlines = super().get_inline_instances(request, obj)
+        if obj is None:
+            return inlines
+        return [
+            inline
+            for inline in inlines
+            if inline.get_queryset(request).filter(booking=obj).exists()
+        ]
 
     def save_model(self, request: HttpRequest, obj: Booking, form: Any, change: bool) -> None:
         changes = {

@@ -61,6 +61,8 @@ admin.site.login_form = AdminEmailAuthenticationForm
 # The name staff know the platform by, on every admin and accounts page.
 admin.site.site_header = "Altar"
 admin.site.site_title = "Altar"
+# The dashboard's heading (Django says "Site administration").
+admin.site.index_title = "Dashboard"
 
 OWNER_ONLY = OWNER_ROLES
 # Set by the platform, never by the tenant's own staff.
