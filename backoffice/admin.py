@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import formats, timezone
 from django.utils.html import format_html
 
 from backoffice.audit_sentences import entry_changes_json, entry_sentence
@@ -25,8 +26,9 @@ class AuditEntryAdmin(TenantScopedAdmin):
     Each entry reads as a sentence; the recorded before/after is on the
     entry's page, folded under "Recorded change"."""
 
-    list_display = ("created_at", "sentence", "actor_kind")
-    list_display_links = ("created_at", "sentence")
+    # Who did it is in the sentence; the kind of actor stays a filter.
+    list_display = ("when", "sentence")
+    list_display_links = ("when", "sentence")
     list_filter = ("action", "actor_kind", "object_type", "created_at")
     search_fields = ("object_id", "actor_label")
     search_help_text = "Search by the changed object's id or who made the change"
@@ -64,6 +66,10 @@ class AuditEntryAdmin(TenantScopedAdmin):
         "recorded_changes",
     )
     list_select_related = ("tenant", "actor_user")
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, entry: AuditEntry) -> str:
+        return formats.date_format(timezone.localtime(entry.created_at), "DATETIME_FORMAT")
 
     @admin.display(description="What happened")
     def sentence(self, entry: AuditEntry) -> str:
