@@ -15,7 +15,7 @@ from bookings.models import Booking
 from bookings.services import HOLD_GRACE
 from tenants.models import Tenant
 from tests.admin import error_codes, page_form_data
-from tests.bookings.conftest import checkout_body, days_ahead, make_catalog
+from tests.factories import checkout_body, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db
 

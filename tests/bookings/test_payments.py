@@ -23,9 +23,8 @@ from bookings.services import (
     booking_hold_release,
     booking_mark_paid,
 )
-from tests.bookings.conftest import checkout_body, days_ahead, pay_on_standin
-from tests.conftest import run_outbox
-from tests.factories import MembershipFactory
+from tests.conftest import pay_on_standin, run_outbox
+from tests.factories import MembershipFactory, checkout_body, days_ahead
 
 pytestmark = pytest.mark.django_db
 

@@ -16,10 +16,10 @@ from bookings.manage_links import manage_path
 from bookings.models import Booking, BookingPolicy, BookingQuestion, BookingRefund
 from bookings.services import booking_checkout
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import days_ahead, make_catalog, pay_on_standin
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_storefront import DESKTOP, PHONE, serious_violations, show_month
-from tests.conftest import run_outbox
+from tests.conftest import pay_on_standin, run_outbox
+from tests.factories import days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
