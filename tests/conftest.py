@@ -400,9 +400,10 @@ def checkout(tenant_api, catalog, stripe_standin, unscoped):
     return start
 
 
-def checkout_through_service(tenant, *, days: int) -> Booking:
+def checkout_through_service(tenant, *, days: int, **fields) -> Booking:
     """A held booking with a Checkout Session at the stand-in (for race
-    tests, which run outside the API client's thread)."""
+    tests, which run outside the API client's thread); `fields` go on to
+    booking_checkout (accepted terms, answers)."""
     from bookings.services import booking_checkout
 
     return booking_checkout(
@@ -412,6 +413,7 @@ def checkout_through_service(tenant, *, days: int) -> Booking:
         event_date=days_ahead(days),
         couple_name="Ada & Grace",
         email="ada@example.com",
+        **fields,
     ).booking
 
 
