@@ -13,9 +13,8 @@ from playwright.sync_api import Page, expect
 from bookings.services import booking_contact_update
 from tenants.audit import actor_context
 from tenants.models import TenantMembership
-from tests.bookings.conftest import make_catalog
 from tests.browser.conftest import log_in, screenshot
-from tests.factories import BookingFactory, MembershipFactory
+from tests.factories import BookingFactory, MembershipFactory, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
