@@ -30,12 +30,12 @@ from bookings.services import blackout_date_set, booking_cancel
 from catalog.services import package_update
 from tenants.audit import actor_context
 from tenants.models import Tenant
-from tests.bookings.conftest import make_catalog
 from tests.factories import (
     BlackoutDateFactory,
     BookingAddOnFactory,
     BookingFactory,
     MembershipFactory,
+    make_catalog,
 )
 
 pytestmark = pytest.mark.django_db
