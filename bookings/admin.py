@@ -9,6 +9,7 @@ booking form is read-only and every change goes through a service.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django import forms
@@ -26,9 +27,11 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
-from bookings.admin_views import bookings_csv_response, calendar_context, format_answers
+from bookings.admin_views import bookings_csv_response, format_answers
 from bookings.agreements import policy_refund_now
 from bookings.balances import balance_link_send, offline_payment_record
 from bookings.errors import (
@@ -560,7 +563,6 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         extra = [
-            path("calendar/", view(self.calendar_view), name="bookings_booking_calendar"),
             path("export.csv", view(self.export_view), name="bookings_booking_export"),
             path(
                 "<uuid:booking_id>/cancel/",
@@ -603,17 +605,6 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         if booking is None or not self.has_change_permission(request, booking):
             raise Http404("Not found.")
         return booking
-
-    def calendar_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Booking calendar",
-            **calendar_context(request),
-        }
-        return TemplateResponse(request, "admin/bookings/booking/calendar.html", context)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The changelist's rows as CSV: the same ChangeList, so the same
@@ -921,6 +912,10 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         }
 
 
+# The calendar month a blackout form was opened from (`?calendar=2027-03`).
+CALENDAR_MONTH = re.compile(r"\d{4}-\d{2}")
+
+
 class BlackoutRangeForm(forms.Form):
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -997,6 +992,25 @@ class BlackoutDateAdmin(TenantScopedAdmin):
             blackout_date_delete(tenant=tenant, date=form.initial["date"])
         saved = blackout_date_set(tenant=tenant, date=obj.date, reason=obj.reason)
         obj.pk, obj.tenant = saved.pk, tenant
+
+    def response_add(
+        self, request: HttpRequest, obj: BlackoutDate, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # Added from a day of the calendar (its link carries `calendar=YYYY-MM`):
+        # back to that month, where the day now reads "Blackout".
+        month = request.GET.get("calendar", "")
+        chose_another_page = "_addanother" in request.POST or "_continue" in request.POST
+        if not CALENDAR_MONTH.fullmatch(month) or chose_another_page:
+            return super().response_add(request, obj, post_url_continue)
+        query = {"month": month}
+        if request.user.is_superuser:
+            query["tenant"] = obj.tenant.slug
+        self.message_user(
+            request, f"{date_format(obj.date, 'DATE_FORMAT')} is blacked out.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(
+            f"{reverse('admin:bookings_booking_calendar')}?{urlencode(query)}"
+        )
 
     def delete_model(self, request: HttpRequest, obj: BlackoutDate) -> None:
         blackout_date_delete(tenant=obj.tenant, date=obj.date)

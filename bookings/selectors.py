@@ -203,22 +203,28 @@ class CalendarDay:
     today: bool
     booking: Booking | None  # confirmed, or a hold that has not lapsed
     blackout: BlackoutDate | None
+    # window_refusal's answer: "past", "too_soon", "too_far" or None (open).
+    window: str | None = None
 
     @property
     def state(self) -> str:
-        """One word for what the day is, most important first."""
+        """One word for what the day is, most important first (REASONS'
+        precedence: a booking or blackout outranks the booking window)."""
         if self.booking is not None:
             return "booked" if self.booking.status == Booking.Status.CONFIRMED else "held"
         if self.blackout is not None:
             return "blackout"
-        return "past" if self.past else "free"
+        if self.past:
+            return "past"
+        return self.window or "free"
 
 
 def booking_calendar_month(
     *, tenant: Tenant, month: dt.date, now: dt.datetime | None = None
 ) -> list[list[CalendarDay]]:
     """The month's weeks (Monday first, padded with the neighbouring months'
-    days) with each day's occupying booking and blackout. Two queries."""
+    days) with each day's occupying booking, blackout and place in the
+    tenant's booking window (too soon, too far). Two queries."""
     now = now or timezone.now()
     today = tenant_today(tenant=tenant, now=now)
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
@@ -242,6 +248,7 @@ def booking_calendar_month(
                 today=day == today,
                 booking=bookings.get(day),
                 blackout=blackouts.get(day),
+                window=window_refusal(tenant=tenant, day=day, today=today),
             )
             for day in week
         ]

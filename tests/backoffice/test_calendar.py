@@ -109,7 +109,7 @@ def test_calendar_month_shows_each_day_state(staff_client, month_data, unscoped)
     assert f'href="/admin/bookings/booking/{booked.pk}/change/"' in html
     assert f'href="/admin/bookings/booking/{month_data["held"].pk}/change/"' in html
     assert f'href="/admin/bookings/blackoutdate/{month_data["blackout"].pk}/change/"' in html
-    assert f'href="/admin/bookings/blackoutdate/add/?date={day(5)}"' in html
+    assert f'href="/admin/bookings/blackoutdate/add/?date={day(5)}&amp;calendar={month:%Y-%m}"' in html
     assert "Their Couple" not in html and "Their holiday" not in html
     assert "Lapsed" not in html and "Canceled" not in html
 
@@ -130,8 +130,8 @@ def test_calendar_accessible_markup_and_navigation(staff_client, tenant, unscope
     assert f'href="?month={next_month:%Y-%m}"' in html
     # The phone layout and focus styles live in the calendar's stylesheet
     # (no inline <style> under the CSP).
-    assert "bookings/admin/calendar.css" in html
-    css = (settings.BASE_DIR / "bookings/static/bookings/admin/calendar.css").read_text()
+    assert "backoffice/calendar.css" in html
+    css = (settings.BASE_DIR / "backoffice/static/backoffice/calendar.css").read_text()
     assert "@media (max-width: 600px)" in css
     assert ":focus-visible" in css
     assert len(cells(html)) % 7 == 0
@@ -221,7 +221,8 @@ def test_superuser_picks_a_tenant_for_the_calendar(superuser_client, month_data,
     assert "Their Couple" in html and "Ada &amp; Grace" not in html
     other_id = month_data["theirs"].tenant_id
     assert (
-        f"/admin/bookings/blackoutdate/add/?date={month.replace(day=3)}&amp;tenant={other_id}"
+        f"/admin/bookings/blackoutdate/add/?date={month.replace(day=3)}"
+        f"&amp;calendar={month:%Y-%m}&amp;tenant={other_id}"
         in (html)
     )
 
