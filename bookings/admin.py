@@ -53,7 +53,6 @@ from bookings.models import (
     BookingRefund,
     PaymentReview,
 )
-from bookings.money import commission_for
 from bookings.notifications import currency_digits, format_money, policy_lines
 from bookings.refunds import refundable_now
 from bookings.selectors import (
@@ -316,6 +315,9 @@ class MoveForm(forms.Form):
     event_date = forms.DateField(
         label="New date", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
+    # The refund the confirm page showed: the move is refused for review if
+    # it would refund another amount by the time it is decided.
+    seen_refund_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
 
 @admin.register(Booking)
@@ -767,12 +769,14 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         return TemplateResponse(request, "admin/bookings/booking/release.html", context)
 
     def cancel_view(self, request: HttpRequest, booking_id) -> HttpResponse:
-        """Choose full, partial or no refund; "Review" shows what the choice
-        does to the money (refund and commission reversed) before the
-        cancel, which is one more POST. Posting without review cancels at
-        once. The amounts are decided again under the booking's lock: a
-        payment that landed after this page was shown is refunded in full, or
-        a partial/no-refund choice is refused for review."""
+        """Choose the refund (policy, full, partial, none), then confirm on a
+        page that says what it does to the money: the refund, Altar's
+        commission returned with it, what the business keeps after
+        commission (bookings.money.refund_preview, from the ledger as it is).
+        Only that page's confirm button cancels. The amounts are decided
+        again under the booking's lock: a payment or refund that landed
+        after the figures were shown refuses a partial, policy or no-refund
+        decision for review (a full refund refunds what is there then)."""
         booking = self._booking_or_404(request, booking_id)
         if booking.status == Booking.Status.HELD:
             return HttpResponseRedirect(
@@ -780,18 +784,26 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             )
         refundable = refundable_now(booking)
         policy_cents = policy_refund_now(booking=booking)
+        seen = {"seen_paid_cents": booking.paid_cents, "seen_refundable_cents": refundable}
         form = CancelForm(
             request.POST or None,
-            initial={"seen_paid_cents": booking.paid_cents, "seen_refundable_cents": refundable},
+            initial=seen,
             refundable_cents=refundable,
             currency=booking.currency,
             policy_cents=policy_cents,
         )
-        preview = None
+        preview, error = None, None
         if request.method == "POST" and form.is_valid():
             refund_cents = form.cleaned_data["refund_cents"]
-            if "_review" in request.POST:
-                preview = self._money(booking, refund_cents)
+            figures = self._money(booking, refund_cents)
+            if figures["short"]:
+                form.add_error(
+                    None,
+                    f"{figures['short']} of that was paid outside Stripe and cannot be refunded "
+                    "from here: choose a smaller refund and return the rest yourself.",
+                )
+            elif "_confirm" not in request.POST:
+                preview = figures
             else:
                 try:
                     booking_cancel(
@@ -803,7 +815,15 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         follow_policy=form.cleaned_data["follow_policy"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
-                    form.add_error(None, exc.message)
+                    # The same choice again, on the figures as they are now
+                    # (this request read the booking after the change).
+                    error = exc.message
+                    form = CancelForm(
+                        initial={**seen, **{k: form.cleaned_data[k] for k in ("refund", "amount")}},
+                        refundable_cents=refundable,
+                        currency=booking.currency,
+                        policy_cents=policy_cents,
+                    )
                 else:
                     self.message_user(
                         request,
@@ -816,10 +836,11 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Cancel booking",
+            "title": "Confirm the cancel" if preview else "Cancel booking",
             "booking": booking,
             "form": form,
             "preview": preview,
+            "error": error,
             "options": [
                 *(
                     [{"label": "Policy refund", **self._money(booking, policy_cents)}]
@@ -842,17 +863,20 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     def move_view(self, request: HttpRequest, booking_id) -> HttpResponse:
         """Move a confirmed booking to another free date: pick the date,
-        review what it does to the money (price on the new date, refund or
-        amount due, commission), confirm. Decided again under the lock."""
+        confirm on a page that says what it does to the money (a lower price
+        refunded, with Altar's commission returned and what the business
+        keeps; or the amount due), confirm. Decided again under the lock: a
+        refund other than the one confirmed is refused for review."""
         booking = self._booking_or_404(request, booking_id)
         change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
         form = MoveForm(request.POST or None)
         quote = date_change_quote(booking=booking, by=BookingDateChange.By.STAFF)
+        refund = self._money(booking, quote.refund_cents)
         error = None
         review = None
         if request.method == "POST" and form.is_valid():
             new_date = form.cleaned_data["event_date"]
-            if "_review" in request.POST:
+            if "_confirm" not in request.POST or form.cleaned_data["seen_refund_cents"] is None:
                 review = new_date
             else:
                 try:
@@ -861,8 +885,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         booking_id=booking.pk,
                         new_date=new_date,
                         by=BookingDateChange.By.STAFF,
+                        expected_refund_cents=form.cleaned_data["seen_refund_cents"],
                     )
-                except (DateUnavailable, PolicyForbidsChange) as exc:
+                except (DateUnavailable, PolicyForbidsChange, BookingChangedMeanwhile) as exc:
                     error = exc.message
                 except ValidationError as exc:
                     error = " ".join(exc.messages)
@@ -874,7 +899,6 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(change_url)
-        currency = booking.currency
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -884,14 +908,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             "error": error,
             "review": review,
             "refusal": quote.refusal,
-            "refund": format_money(quote.refund_cents, currency),
-            "due": format_money(quote.due_cents, currency),
-            "refund_cents": quote.refund_cents,
+            "refund": refund,
+            "due": format_money(quote.due_cents, booking.currency),
             "due_cents": quote.due_cents,
-            "commission_reversed": format_money(
-                commission_for(amount_cents=quote.refund_cents, bps=booking.commission_bps),
-                currency,
-            ),
             "change_url": change_url,
             "changes": list(booking.date_changes.all()),
         }
@@ -899,16 +918,15 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     @staticmethod
     def _money(booking: Booking, refund_cents: int | None) -> dict[str, Any]:
+        """A refund's figures for a person (bookings.money.refund_preview)."""
         preview = booking_refund_preview(booking=booking, refund_cents=refund_cents)
         currency = booking.currency
-        kept = booking.paid_cents - preview.refunded_after_cents
-        commission_kept = booking.commission_cents - preview.commission_refunded_after_cents
         return {
             "refund_cents": preview.refund_cents,
             "refund": format_money(preview.refund_cents, currency),
-            "commission_reversed": format_money(preview.commission_reversed_cents, currency),
-            "kept": format_money(kept, currency),
-            "commission_kept": format_money(commission_kept, currency),
+            "commission_returned": format_money(preview.commission_returned_cents, currency),
+            "kept": format_money(preview.kept_cents, currency),
+            "short": preview.short_cents and format_money(preview.short_cents, currency),
         }
 
 
