@@ -269,6 +269,9 @@ class CancelForm(forms.Form):
     seen_refundable_cents = forms.IntegerField(
         widget=forms.HiddenInput, min_value=0, required=False
     )
+    # The refund the confirm page showed: confirming refunds exactly that or,
+    # if the figures moved since, nothing (the choice is shown again).
+    seen_refund_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
     def __init__(
         self,
@@ -804,6 +807,8 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 )
             elif "_confirm" not in request.POST:
                 preview = figures
+            elif form.cleaned_data["seen_refund_cents"] not in (None, figures["refund_cents"]):
+                error = BookingChangedMeanwhile.message
             else:
                 try:
                     booking_cancel(
@@ -815,15 +820,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         follow_policy=form.cleaned_data["follow_policy"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
-                    # The same choice again, on the figures as they are now
-                    # (this request read the booking after the change).
                     error = exc.message
-                    form = CancelForm(
-                        initial={**seen, **{k: form.cleaned_data[k] for k in ("refund", "amount")}},
-                        refundable_cents=refundable,
-                        currency=booking.currency,
-                        policy_cents=policy_cents,
-                    )
                 else:
                     self.message_user(
                         request,
@@ -833,6 +830,15 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     return HttpResponseRedirect(
                         reverse("admin:bookings_booking_change", args=[booking.pk])
                     )
+        if error:
+            # The same choice again, on the figures as they are now (this
+            # request read the booking after whatever changed it).
+            form = CancelForm(
+                initial={**seen, **{k: form.cleaned_data[k] for k in ("refund", "amount")}},
+                refundable_cents=refundable,
+                currency=booking.currency,
+                policy_cents=policy_cents,
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,

@@ -119,6 +119,7 @@ def test_confirmed_cancel_does_what_the_confirm_page_showed(staff_client, paid_b
         "amount": "500.25",
         "seen_paid_cents": "162345",
         "seen_refundable_cents": "162345",
+        "seen_refund_cents": "50025",
     }
     # 16235 * 50025 / 162345 = 5002.77... -> 5003; kept: 162345 - 50025 - (16235 - 5003)
     assert (preview.refund_cents, preview.commission_returned_cents, preview.kept_cents) == (
