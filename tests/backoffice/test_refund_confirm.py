@@ -169,7 +169,7 @@ def test_move_that_refunds_shows_the_three_figures_before_confirming(
         "Refund 300.00 USD to the couple (the new date's lower price). Altar's commission "
         "returned: 30.00 USD. You keep: 1,080.00 USD after commission."
     )
-    assert 'value="Confirm: move and refund 300.00 USD"' in html
+    assert ">Confirm: move and refund 300.00 USD</button>" in html
     assert hidden_fields(html) == {"event_date": new.isoformat(), "seen_refund_cents": "30000"}
     assert date_after_review != new
     assert done.status_code == 302

@@ -86,12 +86,10 @@ def test_cancel_confirm_page_shows_partial_amounts_and_changes_nothing(
             "Altar's commission returned: <strong>50.03 USD</strong>. "
             "You keep: <strong>660.88 USD</strong> after commission.</p>"
         ) in html
-        assert '<td id="review-refund">500.25 USD</td>' in html
-        assert '<td id="review-commission">50.03 USD</td>' in html
-        assert '<td id="review-kept">660.88 USD</td>' in html
-        assert 'name="_confirm" class="default" value="Confirm: cancel and refund 500.25 USD"' in (
-            html
-        )
+        assert 'id="review-refund">500.25 USD<' in html
+        assert 'id="review-commission">50.03 USD<' in html
+        assert 'id="review-kept">660.88 USD<' in html
+        assert ">Confirm: cancel and refund 500.25 USD</button>" in html
         assert '<input type="hidden" name="amount" value="500.25">' in html
     paid.refresh_from_db()
     assert (paid.status, paid.refunded_cents) == ("confirmed", 0)
@@ -127,8 +125,8 @@ def test_confirmed_cancel_does_what_the_confirm_page_showed(staff_client, paid_b
         5_003,
         101_088,
     )
-    assert '<td id="review-commission">50.03 USD</td>' in review
-    assert '<td id="review-kept">1,010.88 USD</td>' in review
+    assert 'id="review-commission">50.03 USD<' in review
+    assert 'id="review-kept">1,010.88 USD<' in review
     assert confirm.status_code == 302
     run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
@@ -157,9 +155,9 @@ def test_full_refund_confirm_page_then_confirm(staff_client, paid_booking, unsco
         f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full", "amount": "", "_confirm": "1"}
     )
 
-    assert '<td id="review-refund">1,623.45 USD</td>' in review
-    assert '<td id="review-commission">162.35 USD</td>' in review
-    assert '<td id="review-kept">0.00 USD</td>' in review
+    assert 'id="review-refund">1,623.45 USD<' in review
+    assert 'id="review-commission">162.35 USD<' in review
+    assert 'id="review-kept">0.00 USD<' in review
     assert confirm.status_code == 302
     run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
@@ -176,7 +174,7 @@ def test_no_refund_confirm_page_says_so(staff_client, paid, unscoped):
         '<p id="review-sentence">No refund to the couple. '
         "You keep: <strong>1,111.10 USD</strong> after commission.</p>"
     ) in review
-    assert 'value="Confirm: cancel with no refund"' in review
+    assert ">Confirm: cancel with no refund</button>" in review
     paid.refresh_from_db()
     assert paid.status == "confirmed"
 
