@@ -83,7 +83,7 @@ from tenants.admin_base import (
     request_tenant,
 )
 from tenants.models import Tenant
-from tenants.validators import minor_per_major
+from tenants.money_fields import MoneyField, money_input_text
 
 
 class ReadOnlyInline(TenantScopedInline):
@@ -254,13 +254,8 @@ class WeddingDateFilter(admin.SimpleListFilter):
 class CancelForm(forms.Form):
     REFUND_CHOICES = [("full", "Full refund"), ("partial", "Partial refund"), ("none", "No refund")]
     refund = forms.ChoiceField(choices=REFUND_CHOICES, initial="full", widget=forms.RadioSelect)
-    amount = forms.DecimalField(
-        required=False,
-        min_value=0,
-        decimal_places=2,
-        label="Partial refund amount",
-        help_text="In the booking's currency, e.g. 250.00",
-    )
+    # In the currency's units ("250.00"; whole yen for JPY), cleaned to minor units.
+    amount = MoneyField(required=False, label="Partial refund amount")
     # What the person deciding saw paid: the service refuses a partial or
     # no-refund decision if a payment landed since (review it again).
     seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
@@ -283,7 +278,8 @@ class CancelForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.refundable_cents = refundable_cents
-        self.minor_per_major = minor_per_major(currency)
+        self.fields["amount"].set_currency(currency)
+        self.fields["amount"].help_text = f"e.g. {money_input_text(25_000, currency)}"
         self.policy_cents = policy_cents
         if policy_cents is not None:
             # The booking's own policy is what staff are offered first.
@@ -299,10 +295,9 @@ class CancelForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         if data.get("refund") == "partial":
-            amount = data.get("amount")
-            if amount is None:
+            cents = data.get("amount")
+            if cents is None:
                 raise ValidationError({"amount": "Enter the amount to refund."})
-            cents = int(amount * self.minor_per_major)
             if cents > self.refundable_cents:
                 raise ValidationError({"amount": "More than what is left of the payment."})
             data["refund_cents"] = cents

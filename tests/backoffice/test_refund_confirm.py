@@ -200,3 +200,18 @@ def test_move_refund_other_than_the_confirmed_one_is_refused(
     booking.refresh_from_db()
     assert booking.event_date == before
     assert BookingRefund.objects.count() == 0
+
+
+def test_yen_refund_with_decimals_is_refused_not_rounded(yen_client, unscoped):
+    client, tenant = yen_client
+    booking = BookingFactory(tenant=tenant, amount_cents=123_457, stripe_payment_intent_id="pi_y")
+
+    page = client.get(f"{BOOKINGS}{booking.pk}/cancel/").content.decode()
+    response = client.post(
+        f"{BOOKINGS}{booking.pk}/cancel/", {"refund": "partial", "amount": "100.50"}
+    )
+
+    assert "Partial refund amount (JPY)" in page and "e.g. 25,000" in page
+    html = response.content.decode()
+    assert "JPY amounts have no decimals." in html
+    assert 'id="review-sentence"' not in html
