@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import BlackoutDate, Booking
-from tests.bookings.conftest import days_ahead
 from tests.conftest import run_outbox
-from tests.factories import BlackoutDateFactory, BookingFactory
+from tests.factories import BlackoutDateFactory, BookingFactory, days_ahead
 
 pytestmark = pytest.mark.django_db
 

@@ -23,15 +23,16 @@ from bookings.services import (
 from catalog.models import Package
 from tenants.models import AuditEntry
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import (
+from tests.concurrency import run_together
+from tests.conftest import pay_on_standin, run_outbox
+from tests.factories import (
+    BlackoutDateFactory,
+    BookingFactory,
+    TenantFactory,
     checkout_body,
     days_ahead,
     make_catalog,
-    pay_on_standin,
 )
-from tests.concurrency import run_together
-from tests.conftest import run_outbox
-from tests.factories import BlackoutDateFactory, BookingFactory, TenantFactory
 
 
 def paid(tenant, tenant_api, standin, *, days: int) -> Booking:

@@ -20,10 +20,15 @@ from rest_framework.test import APIClient
 from bookings.models import Booking
 from catalog.models import Package, PackagePhoto
 from tenants.models import ApiKey, AuditEntry, TenantMembership
-from tests.bookings.conftest import checkout_body, make_catalog, pay_on_standin
 from tests.browser.conftest import log_in, screenshot
-from tests.conftest import publishable_key_for
-from tests.factories import BookingFactory, MembershipFactory, PackageFactory
+from tests.conftest import pay_on_standin, publishable_key_for
+from tests.factories import (
+    BookingFactory,
+    MembershipFactory,
+    PackageFactory,
+    checkout_body,
+    make_catalog,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,9 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from tenants.models import TenantMembership
-from tests.bookings.conftest import make_catalog
 from tests.browser.conftest import log_in, screenshot
-from tests.factories import BookingFactory, MembershipFactory
+from tests.factories import BookingFactory, MembershipFactory, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,10 +22,8 @@ from tenants.audit import actor_context, audit_record, diff
 from tenants.models import ApiKey, AuditEntry, TenantMembership
 from tenants.services import api_key_issue, staff_link
 from tests.admin import page_form_data
-from tests.bookings.conftest import checkout_body, days_ahead, make_catalog
 from tests.conftest import run_outbox
-from tests.factories import BookingFactory, PackageFactory
-from tests.webhooks.conftest import webhooks  # noqa: F401 - the fixture, used by name
+from tests.factories import BookingFactory, PackageFactory, checkout_body, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.core import mail
 
 from bookings.models import Booking, PaymentReview
 from tenants.models import AuditEntry
-from tests.bookings.conftest import days_ahead
 from tests.conftest import run_outbox
+from tests.factories import days_ahead
 from webhooks.models import StripeEvent
 
 pytestmark = pytest.mark.django_db
