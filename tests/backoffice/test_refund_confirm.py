@@ -10,8 +10,7 @@ import re
 import pytest
 
 from bookings.models import Booking, BookingRefund
-from tests.bookings.conftest import days_ahead
-from tests.factories import BookingFactory, MembershipFactory, TenantFactory
+from tests.factories import BookingFactory, MembershipFactory, TenantFactory, days_ahead
 
 pytestmark = pytest.mark.django_db
 

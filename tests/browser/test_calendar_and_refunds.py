@@ -17,10 +17,9 @@ from rest_framework.test import APIClient
 
 from bookings.models import BlackoutDate, Booking, BookingRefund
 from tenants.models import TenantMembership
-from tests.bookings.conftest import checkout_body, make_catalog, pay_on_standin
 from tests.browser.conftest import log_in, screenshot
-from tests.conftest import publishable_key_for, run_outbox
-from tests.factories import BookingFactory, MembershipFactory
+from tests.conftest import pay_on_standin, publishable_key_for, run_outbox
+from tests.factories import BookingFactory, MembershipFactory, checkout_body, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
