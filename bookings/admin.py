@@ -53,7 +53,7 @@ from bookings.models import (
     BookingRefund,
     PaymentReview,
 )
-from bookings.notifications import currency_digits, format_money, policy_lines
+from bookings.notifications import format_money, policy_lines
 from bookings.refunds import refundable_now
 from bookings.selectors import (
     booking_balance_due_cents,
@@ -149,12 +149,17 @@ class BookingPaymentInline(ReadOnlyInline):
 
 
 class OfflinePaymentForm(forms.Form):
-    amount = forms.DecimalField(
-        min_value=0, decimal_places=2, help_text="In the booking's currency, e.g. 1136.41"
-    )
+    # In the currency's units, cleaned to minor units ("100.50" is refused for
+    # JPY rather than cut to 100).
+    amount = MoneyField(label="Amount received")
     note = forms.CharField(
         max_length=200, required=False, help_text="How it was paid (no personal data)."
     )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].set_currency(currency)
+        self.fields["amount"].help_text = f"e.g. {money_input_text(113_641, currency)}"
 
 
 class PaymentReviewInline(ReadOnlyInline):
@@ -684,15 +689,14 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         """Record money received outside Stripe (bank transfer, cash); audited."""
         booking = self._booking_or_404(request, booking_id)
         change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
-        form = OfflinePaymentForm(request.POST or None)
+        form = OfflinePaymentForm(request.POST or None, currency=booking.currency)
         due = booking_balance_due_cents(booking)
         if request.method == "POST" and form.is_valid():
-            cents = int(form.cleaned_data["amount"] * 10 ** currency_digits(booking.currency))
             try:
                 offline_payment_record(
                     tenant=booking.tenant,
                     booking_id=booking.pk,
-                    amount_cents=cents,
+                    amount_cents=form.cleaned_data["amount"],
                     note=form.cleaned_data["note"],
                 )
             except ValidationError as exc:
