@@ -958,13 +958,21 @@ def booking_cancel(
         raise BookingChangedMeanwhile()
     policy_amount = agreements.policy_refund_now(booking=booking)
     if follow_policy and policy_amount is not None:
+        if refund_cents is not None and refund_cents != policy_amount:
+            # The policy gives another amount than staff confirmed (the day
+            # turned, a refund landed): they review the new one.
+            raise BookingChangedMeanwhile()
         amount = policy_amount
+    elif refund_cents is None:
+        # A non-refundable deposit stays: by default only what was paid
+        # beyond it goes back (staff may still choose an amount).
+        amount = money.staff_full_refund_cents(
+            refundable_cents=refundable,
+            deposit_cents=booking.deposit_cents,
+            deposit_refundable=booking.payment_plan.get("deposit_refundable") is not False,
+        )
     else:
-        amount = refundable if refund_cents is None else refund_cents
-        if refund_cents is None and booking.payment_plan.get("deposit_refundable") is False:
-            # The plan's deposit is non-refundable: by default only what was
-            # paid beyond it goes back (staff may still choose an amount).
-            amount = max(0, refundable - booking.deposit_cents)
+        amount = refund_cents
     if amount < 0 or amount > refundable:
         raise RefundTooLarge()
     previous = booking.status
@@ -1134,6 +1142,7 @@ def booking_date_change(
     new_date: dt.date,
     by: str,
     now: dt.datetime | None = None,
+    expected_refund_cents: int | None = None,
 ) -> BookingDateChange:
     """Move a confirmed booking to another free date, in one transaction:
     the new date is taken and the old one freed by one UPDATE of the
@@ -1150,7 +1159,9 @@ def booking_date_change(
 
     `by`: "staff" or "couple" (the couple is held to the policy: allowed,
     up to N days before, at most K times; PolicyForbidsChange). Raises
-    DateUnavailable for a taken, blacked-out or out-of-window date."""
+    DateUnavailable for a taken, blacked-out or out-of-window date, and
+    BookingChangedMeanwhile when `expected_refund_cents` (what the person
+    confirming was shown) is not the refund the move makes now."""
     now = now or timezone.now()
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     policy = agreements.policy_for(tenant=tenant)
@@ -1178,6 +1189,8 @@ def booking_date_change(
         fee_cents=fee,
         refundable_cents=refunds.refundable_now(booking),
     )
+    if expected_refund_cents is not None and refund != expected_refund_cents:
+        raise BookingChangedMeanwhile()
     booking.event_date = new_date
     booking.ics_sequence += 1
     if by == BookingDateChange.By.COUPLE:

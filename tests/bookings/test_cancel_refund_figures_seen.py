@@ -27,7 +27,7 @@ def test_partial_refund_chosen_before_a_dashboard_refund_is_refused_for_review(
     page = staff_client.get(f"{BOOKINGS}{booking.pk}/cancel/").content.decode()
     # What the browser posts back: the page's hidden fields, as shown.
     hidden = dict(re.findall(r'<input type="hidden" name="(seen_\w+)" value="(\d*)"', page))
-    assert "seen_paid" in hidden
+    assert "seen_paid_cents" in hidden
 
     # Meanwhile the owner refunds half in Stripe's dashboard (recorded by its webhook).
     stripe_standin.refund_in_dashboard(booking.stripe_payment_intent_id, amount=half)
@@ -36,7 +36,7 @@ def test_partial_refund_chosen_before_a_dashboard_refund_is_refused_for_review(
 
     response = staff_client.post(
         f"{BOOKINGS}{booking.pk}/cancel/",
-        {"refund": "partial", "amount": f"{half / 100:.2f}", **hidden},
+        {"refund": "partial", "amount": f"{half / 100:.2f}", "_confirm": "1", **hidden},
     )
 
     # Observed: 302, canceled, a second refund of half reserved: all of it refunded.

@@ -378,8 +378,12 @@ def test_staff_cancel_proposes_the_policy_refund_and_records_an_override(
     review = staff_client.post(
         f"/admin/bookings/booking/{follows.pk}/cancel/", {"refund": "policy", "_review": "1"}
     ).content.decode()
-    staff_client.post(f"/admin/bookings/booking/{follows.pk}/cancel/", {"refund": "policy"})
-    staff_client.post(f"/admin/bookings/booking/{overrides.pk}/cancel/", {"refund": "full"})
+    staff_client.post(
+        f"/admin/bookings/booking/{follows.pk}/cancel/", {"refund": "policy", "_confirm": "1"}
+    )
+    staff_client.post(
+        f"/admin/bookings/booking/{overrides.pk}/cancel/", {"refund": "full", "_confirm": "1"}
+    )
 
     assert "Refund under the booking&#x27;s policy (750.00 USD)" in page
     assert 'value="policy"' in page and "checked" in page.split('value="policy"')[1][:40]

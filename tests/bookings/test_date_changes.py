@@ -394,7 +394,9 @@ def test_staff_move_from_the_admin_with_a_review_step(
     review = staff_client.post(url, {"event_date": new.isoformat(), "_review": "1"})
     booking.refresh_from_db()
     assert booking.event_date == days_ahead(100)  # reviewing changes nothing
-    done = staff_client.post(url, {"event_date": new.isoformat()})
+    done = staff_client.post(
+        url, {"event_date": new.isoformat(), "seen_refund_cents": "0", "_confirm": "1"}
+    )
 
     assert url in detail
     assert 'id="move-confirm"' in review.content.decode()

@@ -112,7 +112,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
     page.locator("#booking-summary").get_by_role("link", name="Cancel booking").click()
     page.check("input[name='refund'][value='partial']")
     page.fill("#id_amount", "100.00")
-    page.click("input[name='_review']")
+    page.get_by_role("button", name="Review the refund").click()
     expect(page.locator("#review-refund")).to_have_text("100.00 USD")
     page.get_by_role("button", name=re.compile(r"^Confirm: cancel and refund 100\.00 USD")).click()
     page.wait_for_url(re.compile(rf"/admin/bookings/booking/{confirmed.pk}/change/$"))

@@ -111,7 +111,7 @@ def test_staff_cancel_in_the_admin_names_the_staff_member(
     booking = BookingFactory(tenant=tenant, status=Booking.Status.CONFIRMED)
 
     response = staff_client.post(
-        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "none"}
+        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "none", "_confirm": "1"}
     )
 
     assert response.status_code == 302
@@ -137,7 +137,8 @@ def test_staff_cancel_with_partial_refund_records_the_refund_then_the_cancel(
     stripe_standin.pay(booking.stripe_checkout_session_id)
 
     response = staff_client.post(
-        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
+        f"/admin/bookings/booking/{booking.pk}/cancel/",
+        {"refund": "partial", "amount": "500.25", "_confirm": "1"},
     )
 
     assert response.status_code == 302
@@ -329,7 +330,9 @@ def test_no_entry_carries_the_couples_name_email_phone_or_notes(
 ):
     booking = checkout()
     stripe_standin.pay(booking.stripe_checkout_session_id)
-    staff_client.post(f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "full"})
+    staff_client.post(
+        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "full", "_confirm": "1"}
+    )
     run_outbox()
 
     recorded = list(AuditEntry.objects.values())
