@@ -82,7 +82,7 @@ from tenants.admin_base import (
     refused,
     request_tenant,
 )
-from tenants.models import Tenant
+from tenants.models import AuditEntry, Tenant
 from tenants.money_fields import MoneyField, money_input_text
 
 
@@ -99,7 +99,8 @@ class ReadOnlyInline(TenantScopedInline):
 
 class BookingAddOnInline(ReadOnlyInline):
     model = BookingAddOn
-    fields = readonly_fields = ("title", "slug", "price")
+    verbose_name_plural = "add-ons booked"
+    fields = readonly_fields = ("title", "price")
 
     @admin.display(description="Price")
     def price(self, obj: BookingAddOn) -> str:
@@ -323,6 +324,10 @@ class MoveForm(forms.Form):
     seen_refund_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
 
+# How many recent changes the booking's summary card lists (the rest: History).
+SUMMARY_HISTORY_ENTRIES = 5
+
+
 @admin.register(Booking)
 class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     list_display = (
@@ -434,6 +439,19 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # bookings are kept; cancel instead
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None):
+        """The inlines are read-only records: one with no rows for this
+        booking (no add-ons, no refund, no dispute) is only noise, so it
+        is left out (the same on GET and POST: the forms stay in step)."""
+        inlines = super().get_inline_instances(request, obj)
+        if obj is None:
+            return inlines
+        return [
+            inline
+            for inline in inlines
+            if inline.get_queryset(request).filter(booking=obj).exists()
+        ]
 
     def save_model(self, request: HttpRequest, obj: Booking, form: Any, change: bool) -> None:
         changes = {
@@ -676,6 +694,15 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     "summary_paid": format_money(booking.paid_cents, booking.currency),
                     "summary_refunded": booking.refunded_cents
                     and format_money(booking.refunded_cents, booking.currency),
+                    # The card's history: the latest entries, read as
+                    # sentences by the template (backoffice_audit).
+                    "summary_history": list(
+                        AuditEntry.objects.filter(
+                            tenant=booking.tenant,
+                            object_type="bookings.booking",
+                            object_id=str(booking.pk),
+                        ).select_related("tenant", "actor_user")[:SUMMARY_HISTORY_ENTRIES]
+                    ),
                 }
                 if booking is not None
                 else {}

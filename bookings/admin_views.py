@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
+from django.utils import timezone
 
 from bookings.models import Booking
 from bookings.selectors import booking_balance_due_cents
+from tenants.validators import minor_per_major
 
 # --- CSV export ---------------------------------------------------------------
 
@@ -18,6 +22,11 @@ from bookings.selectors import booking_balance_due_cents
 # "CSV injection"); a leading apostrophe makes it plain text.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+# Money twice: in the currency's units for people ("1800.00", JPY "180000":
+# a plain number a spreadsheet sums, the code in `currency`) and, beside
+# it, the `*_cents` column in minor units for machines. Times are in the
+# business's time zone (`time_zone`), as "2030-05-04 14:30", which
+# spreadsheets read as a date-time.
 CSV_COLUMNS = (
     "id",
     "tenant",
@@ -29,14 +38,22 @@ CSV_COLUMNS = (
     "package",
     "add_ons",
     "currency",
+    "total",
     "amount_cents",
+    "paid",
     "paid_cents",
+    "refunded",
     "refunded_cents",
+    "commission",
     "commission_cents",
+    "commission_refunded",
     "commission_refunded_cents",
+    "balance_due",
     "balance_due_cents",
     "balance_due_on",
     "payments",
+    "payments_cents",
+    "time_zone",
     "hold_expires_at",
     "created_at",
     "confirmed_at",
@@ -55,34 +72,57 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def _iso(value: dt.datetime | dt.date | None) -> str:
+def units(cents: int, currency: str) -> Decimal:
+    """Minor units as a number in the currency's units: 162345 USD ->
+    1623.45, 180000 JPY -> 180000."""
+    per_major = minor_per_major(currency)
+    places = len(str(per_major)) - 1
+    return (Decimal(cents) / per_major).quantize(Decimal(1).scaleb(-places))
+
+
+def _day(value: dt.date | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
+def _local(value: dt.datetime | None, zone: ZoneInfo) -> str:
+    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
 def booking_csv_row(booking: Booking) -> list[Any]:
+    currency = booking.currency
+    zone = ZoneInfo(booking.tenant.timezone)
+    balance_due = booking_balance_due_cents(booking)
     row = [
         str(booking.pk),
         booking.tenant.slug,
-        _iso(booking.event_date),
+        _day(booking.event_date),
         booking.status,
         booking.couple_name,
         booking.email,
         booking.phone,
         booking.package.title,
         ", ".join(line.title for line in booking.add_on_lines.all()),
-        booking.currency,
+        currency,
+        units(booking.amount_cents, currency),
         booking.amount_cents,
+        units(booking.paid_cents, currency),
         booking.paid_cents,
+        units(booking.refunded_cents, currency),
         booking.refunded_cents,
+        units(booking.commission_cents, currency),
         booking.commission_cents,
+        units(booking.commission_refunded_cents, currency),
         booking.commission_refunded_cents,
-        booking_balance_due_cents(booking),
-        _iso(booking.balance_due_on),
-        _ledger_cell(booking),
-        _iso(booking.hold_expires_at),
-        _iso(booking.created_at),
-        _iso(booking.confirmed_at),
-        _iso(booking.canceled_at),
+        units(balance_due, currency),
+        balance_due,
+        _day(booking.balance_due_on),
+        _ledger_cell(booking, in_units=True),
+        _ledger_cell(booking, in_units=False),
+        booking.tenant.timezone,
+        _local(booking.hold_expires_at, zone),
+        _local(booking.created_at, zone),
+        _local(booking.confirmed_at, zone),
+        _local(booking.canceled_at, zone),
         booking.cancel_reason,
         booking.notes,
         format_answers(booking),
@@ -90,25 +130,30 @@ def booking_csv_row(booking: Booking) -> list[Any]:
     return [csv_safe(value) for value in row]
 
 
-def _ledger_cell(booking: Booking) -> str:
-    """The payments ledger in one cell: `kind:status:amount:fee[:stripe id]`
-    per payment (each refund as `refund:status:amount`), `; `-separated."""
+def _ledger_cell(booking: Booking, *, in_units: bool) -> str:
+    """The payments ledger in one cell: `kind:status:amount:commission[:stripe id]`
+    per payment (each refund as `refund:status:amount`), `; `-separated;
+    amounts in units (`payments`) or minor units (`payments_cents`)."""
+
+    def amount(cents: int) -> str:
+        return str(units(cents, booking.currency)) if in_units else str(cents)
+
     parts = []
     for payment in booking.payments.all():
         parts.append(
             ":".join(
-                str(v)
-                for v in (
+                (
                     payment.kind,
                     payment.status,
-                    payment.amount_cents,
-                    payment.application_fee_cents,
+                    amount(payment.amount_cents),
+                    amount(payment.application_fee_cents),
                     payment.stripe_payment_intent_id or "",
                 )
             ).rstrip(":")
         )
         parts += [
-            f"refund:{refund.status}:{refund.amount_cents}" for refund in payment.refunds.all()
+            f"refund:{refund.status}:{amount(refund.amount_cents)}"
+            for refund in payment.refunds.all()
         ]
     return "; ".join(parts)
 

@@ -17,6 +17,7 @@ from bookings.admin_views import CSV_COLUMNS
 from bookings.models import Booking
 from bookings.selectors import booking_refund_preview
 from bookings.services import booking_confirmation_resend
+from tenants.models import Tenant
 from tests.conftest import run_outbox
 from tests.factories import BookingAddOnFactory, BookingFactory
 
@@ -317,6 +318,7 @@ def test_another_tenants_booking_in_action_urls_is_404(staff_client, other_tenan
 
 
 def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(timezone="America/Denver")
     booking = BookingFactory(
         tenant=tenant,
         event_date=dt.date(2030, 5, 4),
@@ -327,6 +329,11 @@ def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
         amount_cents=162_345,
         paid_cents=162_345,
         commission_cents=16_235,
+    )
+    # 18:30 UTC is 12:30 in Denver (MDT, UTC-6).
+    Booking.objects.filter(pk=booking.pk).update(
+        created_at=dt.datetime(2030, 5, 1, 18, 30, tzinfo=dt.UTC),
+        confirmed_at=dt.datetime(2030, 5, 1, 19, 5, tzinfo=dt.UTC),
     )
     BookingAddOnFactory(booking=booking, title="Flowers")
     BookingFactory(tenant=other_tenant, couple_name="Their Couple")
@@ -347,23 +354,64 @@ def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
         "package": booking.package.title,
         "add_ons": "Flowers",
         "currency": "usd",
+        # Each amount in units for people, in minor units beside it for machines.
+        "total": "1623.45",
         "amount_cents": "162345",
+        "paid": "1623.45",
         "paid_cents": "162345",
+        "refunded": "0.00",
         "refunded_cents": "0",
+        "commission": "162.35",
         "commission_cents": "16235",
+        "commission_refunded": "0.00",
         "commission_refunded_cents": "0",
+        "balance_due": "0.00",
         "balance_due_cents": "0",
         "balance_due_on": "",
         # The ledger: kind:status:amount:commission share[:Stripe id].
-        "payments": "deposit:succeeded:162345:16235",
+        "payments": "deposit:succeeded:1623.45:162.35",
+        "payments_cents": "deposit:succeeded:162345:16235",
+        "time_zone": "America/Denver",
         "hold_expires_at": "",
-        "created_at": booking.created_at.isoformat(),
-        "confirmed_at": booking.confirmed_at.isoformat(),
+        "created_at": "2030-05-01 12:30",
+        "confirmed_at": "2030-05-01 13:05",
         "canceled_at": "",
         "cancel_reason": "",
         "notes": "Line one\nline two, with comma",
         "answers": "",
     }
+
+
+def test_csv_export_writes_zero_decimal_currencies_without_decimals(staff_client, tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(currency="jpy", timezone="Asia/Tokyo")
+    tenant.refresh_from_db()
+    booking = BookingFactory(tenant=tenant, amount_cents=180_000, commission_cents=18_000)
+    Booking.objects.filter(pk=booking.pk).update(
+        created_at=dt.datetime(2030, 5, 1, 18, 30, tzinfo=dt.UTC)
+    )
+
+    (row,) = read_csv(staff_client.get(f"{BOOKINGS}export.csv"))
+
+    assert {name: row[name] for name in CSV_COLUMNS[9:25]} == {
+        "currency": "jpy",
+        "total": "180000",
+        "amount_cents": "180000",
+        "paid": "180000",
+        "paid_cents": "180000",
+        "refunded": "0",
+        "refunded_cents": "0",
+        "commission": "18000",
+        "commission_cents": "18000",
+        "commission_refunded": "0",
+        "commission_refunded_cents": "0",
+        "balance_due": "0",
+        "balance_due_cents": "0",
+        "balance_due_on": "",
+        "payments": "deposit:succeeded:180000:18000",
+        "payments_cents": "deposit:succeeded:180000:18000",
+    }
+    # 18:30 UTC is 03:30 the next day in Tokyo.
+    assert (row["time_zone"], row["created_at"]) == ("Asia/Tokyo", "2030-05-02 03:30")
 
 
 @pytest.mark.parametrize(

@@ -120,9 +120,15 @@ def test_staff_day_package_calendar_cancel_and_audit(
 
     # ...and see the cancel, by them, in the booking's audit history.
     page.goto(f"/admin/bookings/booking/{confirmed.pk}/history/")
-    row = page.locator("#audit-history tr.audit-entry", has_text="booking.canceled")
-    expect(row).to_contain_text(staff.get_username())
-    expect(row).to_contain_text("confirmed → canceled")
+    row = page.locator("#audit-history li.audit-entry", has_text="canceled the booking for")
+    expect(row.locator(".audit-sentence")).to_have_text(
+        f"{staff.get_username()} canceled the booking for "
+        f"{confirmed_date.day} {confirmed_date:%b %Y} and refunded 100.00 USD"
+    )
+    # The recorded before/after, one click away.
+    expect(row.locator("pre")).to_be_hidden()
+    row.locator("summary").click()
+    expect(row.locator("pre")).to_contain_text('"confirmed",\n    "canceled"')
 
     # Then: the rows say the same as the pages.
     package = Package.objects.get(tenant=tenant, slug="barn-elopement")
