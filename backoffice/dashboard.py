@@ -12,8 +12,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from backoffice.admin_tenant import admin_tenant
 from backoffice.selectors import Dashboard, dashboard_get
-from bookings.admin_views import admin_tenant
 from bookings.agreements import cancellation_requests_open
 from bookings.notifications import format_money
 from bookings.selectors import dashboard_balances, reconcile_last_run

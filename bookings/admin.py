@@ -9,6 +9,7 @@ booking form is read-only and every change goes through a service.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django import forms
@@ -26,9 +27,11 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
-from bookings.admin_views import bookings_csv_response, calendar_context, format_answers
+from bookings.admin_views import bookings_csv_response, format_answers
 from bookings.agreements import policy_refund_now
 from bookings.balances import balance_link_send, offline_payment_record
 from bookings.errors import (
@@ -50,8 +53,7 @@ from bookings.models import (
     BookingRefund,
     PaymentReview,
 )
-from bookings.money import commission_for
-from bookings.notifications import currency_digits, format_money, policy_lines
+from bookings.notifications import format_money, policy_lines
 from bookings.refunds import refundable_now
 from bookings.selectors import (
     booking_balance_due_cents,
@@ -80,8 +82,8 @@ from tenants.admin_base import (
     refused,
     request_tenant,
 )
-from tenants.models import Tenant
-from tenants.validators import minor_per_major
+from tenants.models import AuditEntry, Tenant
+from tenants.money_fields import MoneyField, money_input_text
 
 
 class ReadOnlyInline(TenantScopedInline):
@@ -97,7 +99,8 @@ class ReadOnlyInline(TenantScopedInline):
 
 class BookingAddOnInline(ReadOnlyInline):
     model = BookingAddOn
-    fields = readonly_fields = ("title", "slug", "price")
+    verbose_name_plural = "add-ons booked"
+    fields = readonly_fields = ("title", "price")
 
     @admin.display(description="Price")
     def price(self, obj: BookingAddOn) -> str:
@@ -147,12 +150,17 @@ class BookingPaymentInline(ReadOnlyInline):
 
 
 class OfflinePaymentForm(forms.Form):
-    amount = forms.DecimalField(
-        min_value=0, decimal_places=2, help_text="In the booking's currency, e.g. 1136.41"
-    )
+    # In the currency's units, cleaned to minor units ("100.50" is refused for
+    # JPY rather than cut to 100).
+    amount = MoneyField(label="Amount received")
     note = forms.CharField(
         max_length=200, required=False, help_text="How it was paid (no personal data)."
     )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].set_currency(currency)
+        self.fields["amount"].help_text = f"e.g. {money_input_text(113_641, currency)}"
 
 
 class PaymentReviewInline(ReadOnlyInline):
@@ -252,13 +260,8 @@ class WeddingDateFilter(admin.SimpleListFilter):
 class CancelForm(forms.Form):
     REFUND_CHOICES = [("full", "Full refund"), ("partial", "Partial refund"), ("none", "No refund")]
     refund = forms.ChoiceField(choices=REFUND_CHOICES, initial="full", widget=forms.RadioSelect)
-    amount = forms.DecimalField(
-        required=False,
-        min_value=0,
-        decimal_places=2,
-        label="Partial refund amount",
-        help_text="In the booking's currency, e.g. 250.00",
-    )
+    # In the currency's units ("250.00"; whole yen for JPY), cleaned to minor units.
+    amount = MoneyField(required=False, label="Partial refund amount")
     # What the person deciding saw paid: the service refuses a partial or
     # no-refund decision if a payment landed since (review it again).
     seen_paid_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
@@ -267,6 +270,9 @@ class CancelForm(forms.Form):
     seen_refundable_cents = forms.IntegerField(
         widget=forms.HiddenInput, min_value=0, required=False
     )
+    # The refund the confirm page showed: confirming refunds exactly that or,
+    # if the figures moved since, nothing (the choice is shown again).
+    seen_refund_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
 
     def __init__(
         self,
@@ -278,7 +284,8 @@ class CancelForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.refundable_cents = refundable_cents
-        self.minor_per_major = minor_per_major(currency)
+        self.fields["amount"].set_currency(currency)
+        self.fields["amount"].help_text = f"e.g. {money_input_text(25_000, currency)}"
         self.policy_cents = policy_cents
         if policy_cents is not None:
             # The booking's own policy is what staff are offered first.
@@ -294,10 +301,9 @@ class CancelForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean()
         if data.get("refund") == "partial":
-            amount = data.get("amount")
-            if amount is None:
+            cents = data.get("amount")
+            if cents is None:
                 raise ValidationError({"amount": "Enter the amount to refund."})
-            cents = int(amount * self.minor_per_major)
             if cents > self.refundable_cents:
                 raise ValidationError({"amount": "More than what is left of the payment."})
             data["refund_cents"] = cents
@@ -313,6 +319,13 @@ class MoveForm(forms.Form):
     event_date = forms.DateField(
         label="New date", input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
+    # The refund the confirm page showed: the move is refused for review if
+    # it would refund another amount by the time it is decided.
+    seen_refund_cents = forms.IntegerField(widget=forms.HiddenInput, min_value=0, required=False)
+
+
+# How many recent changes the booking's summary card lists (the rest: History).
+SUMMARY_HISTORY_ENTRIES = 5
 
 
 @admin.register(Booking)
@@ -426,6 +439,19 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # bookings are kept; cancel instead
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None):
+        """The inlines are read-only records: one with no rows for this
+        booking (no add-ons, no refund, no dispute) is only noise, so it
+        is left out (the same on GET and POST: the forms stay in step)."""
+        inlines = super().get_inline_instances(request, obj)
+        if obj is None:
+            return inlines
+        return [
+            inline
+            for inline in inlines
+            if inline.get_queryset(request).filter(booking=obj).exists()
+        ]
 
     def save_model(self, request: HttpRequest, obj: Booking, form: Any, change: bool) -> None:
         changes = {
@@ -560,7 +586,6 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         extra = [
-            path("calendar/", view(self.calendar_view), name="bookings_booking_calendar"),
             path("export.csv", view(self.export_view), name="bookings_booking_export"),
             path(
                 "<uuid:booking_id>/cancel/",
@@ -603,17 +628,6 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         if booking is None or not self.has_change_permission(request, booking):
             raise Http404("Not found.")
         return booking
-
-    def calendar_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Booking calendar",
-            **calendar_context(request),
-        }
-        return TemplateResponse(request, "admin/bookings/booking/calendar.html", context)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The changelist's rows as CSV: the same ChangeList, so the same
@@ -680,6 +694,15 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     "summary_paid": format_money(booking.paid_cents, booking.currency),
                     "summary_refunded": booking.refunded_cents
                     and format_money(booking.refunded_cents, booking.currency),
+                    # The card's history: the latest entries, read as
+                    # sentences by the template (backoffice_audit).
+                    "summary_history": list(
+                        AuditEntry.objects.filter(
+                            tenant=booking.tenant,
+                            object_type="bookings.booking",
+                            object_id=str(booking.pk),
+                        ).select_related("tenant", "actor_user")[:SUMMARY_HISTORY_ENTRIES]
+                    ),
                 }
                 if booking is not None
                 else {}
@@ -693,15 +716,14 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         """Record money received outside Stripe (bank transfer, cash); audited."""
         booking = self._booking_or_404(request, booking_id)
         change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
-        form = OfflinePaymentForm(request.POST or None)
+        form = OfflinePaymentForm(request.POST or None, currency=booking.currency)
         due = booking_balance_due_cents(booking)
         if request.method == "POST" and form.is_valid():
-            cents = int(form.cleaned_data["amount"] * 10 ** currency_digits(booking.currency))
             try:
                 offline_payment_record(
                     tenant=booking.tenant,
                     booking_id=booking.pk,
-                    amount_cents=cents,
+                    amount_cents=form.cleaned_data["amount"],
                     note=form.cleaned_data["note"],
                 )
             except ValidationError as exc:
@@ -776,12 +798,14 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         return TemplateResponse(request, "admin/bookings/booking/release.html", context)
 
     def cancel_view(self, request: HttpRequest, booking_id) -> HttpResponse:
-        """Choose full, partial or no refund; "Review" shows what the choice
-        does to the money (refund and commission reversed) before the
-        cancel, which is one more POST. Posting without review cancels at
-        once. The amounts are decided again under the booking's lock: a
-        payment that landed after this page was shown is refunded in full, or
-        a partial/no-refund choice is refused for review."""
+        """Choose the refund (policy, full, partial, none), then confirm on a
+        page that says what it does to the money: the refund, Altar's
+        commission returned with it, what the business keeps after
+        commission (bookings.money.refund_preview, from the ledger as it is).
+        Only that page's confirm button cancels. The amounts are decided
+        again under the booking's lock: a payment or refund that landed
+        after the figures were shown refuses a partial, policy or no-refund
+        decision for review (a full refund refunds what is there then)."""
         booking = self._booking_or_404(request, booking_id)
         if booking.status == Booking.Status.HELD:
             return HttpResponseRedirect(
@@ -789,18 +813,28 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             )
         refundable = refundable_now(booking)
         policy_cents = policy_refund_now(booking=booking)
+        seen = {"seen_paid_cents": booking.paid_cents, "seen_refundable_cents": refundable}
         form = CancelForm(
             request.POST or None,
-            initial={"seen_paid_cents": booking.paid_cents, "seen_refundable_cents": refundable},
+            initial=seen,
             refundable_cents=refundable,
             currency=booking.currency,
             policy_cents=policy_cents,
         )
-        preview = None
+        preview, error = None, None
         if request.method == "POST" and form.is_valid():
             refund_cents = form.cleaned_data["refund_cents"]
-            if "_review" in request.POST:
-                preview = self._money(booking, refund_cents)
+            figures = self._money(booking, refund_cents)
+            if figures["short"]:
+                form.add_error(
+                    None,
+                    f"{figures['short']} of that was paid outside Stripe and cannot be refunded "
+                    "from here: choose a smaller refund and return the rest yourself.",
+                )
+            elif "_confirm" not in request.POST:
+                preview = figures
+            elif form.cleaned_data["seen_refund_cents"] not in (None, figures["refund_cents"]):
+                error = BookingChangedMeanwhile.message
             else:
                 try:
                     booking_cancel(
@@ -812,7 +846,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         follow_policy=form.cleaned_data["follow_policy"],
                     )
                 except (BookingNotCancelable, BookingChangedMeanwhile, RefundTooLarge) as exc:
-                    form.add_error(None, exc.message)
+                    error = exc.message
                 else:
                     self.message_user(
                         request,
@@ -822,13 +856,23 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     return HttpResponseRedirect(
                         reverse("admin:bookings_booking_change", args=[booking.pk])
                     )
+        if error:
+            # The same choice again, on the figures as they are now (this
+            # request read the booking after whatever changed it).
+            form = CancelForm(
+                initial={**seen, **{k: form.cleaned_data[k] for k in ("refund", "amount")}},
+                refundable_cents=refundable,
+                currency=booking.currency,
+                policy_cents=policy_cents,
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Cancel booking",
+            "title": "Confirm the cancel" if preview else "Cancel booking",
             "booking": booking,
             "form": form,
             "preview": preview,
+            "error": error,
             "options": [
                 *(
                     [{"label": "Policy refund", **self._money(booking, policy_cents)}]
@@ -851,17 +895,20 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     def move_view(self, request: HttpRequest, booking_id) -> HttpResponse:
         """Move a confirmed booking to another free date: pick the date,
-        review what it does to the money (price on the new date, refund or
-        amount due, commission), confirm. Decided again under the lock."""
+        confirm on a page that says what it does to the money (a lower price
+        refunded, with Altar's commission returned and what the business
+        keeps; or the amount due), confirm. Decided again under the lock: a
+        refund other than the one confirmed is refused for review."""
         booking = self._booking_or_404(request, booking_id)
         change_url = reverse("admin:bookings_booking_change", args=[booking.pk])
         form = MoveForm(request.POST or None)
         quote = date_change_quote(booking=booking, by=BookingDateChange.By.STAFF)
+        refund = self._money(booking, quote.refund_cents)
         error = None
         review = None
         if request.method == "POST" and form.is_valid():
             new_date = form.cleaned_data["event_date"]
-            if "_review" in request.POST:
+            if "_confirm" not in request.POST or form.cleaned_data["seen_refund_cents"] is None:
                 review = new_date
             else:
                 try:
@@ -870,8 +917,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         booking_id=booking.pk,
                         new_date=new_date,
                         by=BookingDateChange.By.STAFF,
+                        expected_refund_cents=form.cleaned_data["seen_refund_cents"],
                     )
-                except (DateUnavailable, PolicyForbidsChange) as exc:
+                except (DateUnavailable, PolicyForbidsChange, BookingChangedMeanwhile) as exc:
                     error = exc.message
                 except ValidationError as exc:
                     error = " ".join(exc.messages)
@@ -883,7 +931,6 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                         messages.SUCCESS,
                     )
                     return HttpResponseRedirect(change_url)
-        currency = booking.currency
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -893,14 +940,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             "error": error,
             "review": review,
             "refusal": quote.refusal,
-            "refund": format_money(quote.refund_cents, currency),
-            "due": format_money(quote.due_cents, currency),
-            "refund_cents": quote.refund_cents,
+            "refund": refund,
+            "due": format_money(quote.due_cents, booking.currency),
             "due_cents": quote.due_cents,
-            "commission_reversed": format_money(
-                commission_for(amount_cents=quote.refund_cents, bps=booking.commission_bps),
-                currency,
-            ),
             "change_url": change_url,
             "changes": list(booking.date_changes.all()),
         }
@@ -908,17 +950,20 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
 
     @staticmethod
     def _money(booking: Booking, refund_cents: int | None) -> dict[str, Any]:
+        """A refund's figures for a person (bookings.money.refund_preview)."""
         preview = booking_refund_preview(booking=booking, refund_cents=refund_cents)
         currency = booking.currency
-        kept = booking.paid_cents - preview.refunded_after_cents
-        commission_kept = booking.commission_cents - preview.commission_refunded_after_cents
         return {
             "refund_cents": preview.refund_cents,
             "refund": format_money(preview.refund_cents, currency),
-            "commission_reversed": format_money(preview.commission_reversed_cents, currency),
-            "kept": format_money(kept, currency),
-            "commission_kept": format_money(commission_kept, currency),
+            "commission_returned": format_money(preview.commission_returned_cents, currency),
+            "kept": format_money(preview.kept_cents, currency),
+            "short": preview.short_cents and format_money(preview.short_cents, currency),
         }
+
+
+# The calendar month a blackout form was opened from (`?calendar=2027-03`).
+CALENDAR_MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 class BlackoutRangeForm(forms.Form):
@@ -997,6 +1042,25 @@ class BlackoutDateAdmin(TenantScopedAdmin):
             blackout_date_delete(tenant=tenant, date=form.initial["date"])
         saved = blackout_date_set(tenant=tenant, date=obj.date, reason=obj.reason)
         obj.pk, obj.tenant = saved.pk, tenant
+
+    def response_add(
+        self, request: HttpRequest, obj: BlackoutDate, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # Added from a day of the calendar (its link carries `calendar=YYYY-MM`):
+        # back to that month, where the day now reads "Blackout".
+        month = request.GET.get("calendar", "")
+        chose_another_page = "_addanother" in request.POST or "_continue" in request.POST
+        if not CALENDAR_MONTH.fullmatch(month) or chose_another_page:
+            return super().response_add(request, obj, post_url_continue)
+        query = {"month": month}
+        if request.user.is_superuser:
+            query["tenant"] = obj.tenant.slug
+        self.message_user(
+            request, f"{date_format(obj.date, 'DATE_FORMAT')} is blacked out.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(
+            f"{reverse('admin:bookings_booking_calendar')}?{urlencode(query)}"
+        )
 
     def delete_model(self, request: HttpRequest, obj: BlackoutDate) -> None:
         blackout_date_delete(tenant=obj.tenant, date=obj.date)

@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 
 from bookings.agreements import (
@@ -27,7 +27,14 @@ from bookings.agreements import (
 from bookings.models import BookingPolicy, BookingQuestion, CancellationRequest, TermsVersion
 from bookings.notifications import policy_lines
 from config.errors import DomainError
-from tenants.admin_base import ServiceFormAdminMixin, TenantScopedAdmin, copy_saved, refused
+from tenants.admin_base import (
+    ServiceFormAdminMixin,
+    TenantScopedAdmin,
+    copy_saved,
+    refused,
+    request_tenant,
+)
+from tenants.money_fields import MoneyFieldsAdminMixin
 
 
 @admin.register(TermsVersion)
@@ -126,13 +133,18 @@ class PolicyForm(forms.ModelForm):
 
 
 @admin.register(BookingPolicy)
-class BookingPolicyAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
+class BookingPolicyAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, TenantScopedAdmin):
     """One policy per tenant: the cancellation tiers (copied onto each new
     booking at checkout) and what couples may do from manage my booking."""
 
     form = PolicyForm
     list_display = ("__str__", "self_cancel_allowed", "date_change_allowed", "updated_at")
     readonly_fields = ("preview",)
+    money_fields = {"date_change_fee_cents": "Date change fee"}
+
+    def money_currency(self, request: HttpRequest, obj: Any) -> str:
+        tenant = obj.tenant if obj is not None else request_tenant(request)
+        return tenant.currency if tenant is not None else "usd"
 
     def get_fields(self, request: HttpRequest, obj: Any = None):
         fields = ["tiers", "preview", *PolicyForm.Meta.fields]
@@ -157,7 +169,7 @@ class BookingPolicyAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         lines = policy_lines(tiers=obj.cancellation_tiers, event_date=example)
         return format_html(
             "For a wedding on {}:<ul>{}</ul>",
-            example.strftime("%-d %B %Y"),
+            formats.date_format(example, "DATE_FORMAT"),
             format_html_join("", "<li>{}</li>", ((line,) for line in lines)),
         )
 

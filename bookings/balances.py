@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bookings import money, payments, refunds, tasks
+from bookings import money, outbox, payments, refunds
 from bookings.errors import BookingChangedMeanwhile, PaymentProviderError
 from bookings.models import Booking, BookingPayment, BookingRefund, BookingReminder
 from bookings.selectors import tenant_today
@@ -153,7 +153,7 @@ def _claim(booking: Booking) -> None:
         obj=booking,
         changes={"balance_payment": [None, payment.pk], "balance_cents": [None, amount]},
     )
-    tasks.balance_charge.enqueue(tenant_id=tenant.pk, payment_id=payment.pk)
+    outbox.enqueue("balance_charge", tenant_id=tenant.pk, payment_id=payment.pk)
 
 
 # --- charging off-session -------------------------------------------------------
@@ -270,7 +270,7 @@ def _payment_succeeded(*, tenant: Tenant, booking: Booking, payment: BookingPaym
             else min(surplus, payment.amount_cents),
             reason=BookingRefund.Reason.STAFF_CANCEL,
         ):
-            tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
+            outbox.enqueue("refund_send", tenant_id=tenant.pk, refund_id=refund.pk)
         return "paid after the booking no longer needed it; refunding"
     if booking.paid_cents >= booking.amount_cents:
         _fully_paid(tenant=tenant, booking=booking)
@@ -286,8 +286,10 @@ def _fully_paid(*, tenant: Tenant, booking: Booking) -> None:
         link.status = PStatus.CANCELED
         link.save(update_fields=["status", "updated_at"])
         if link.stripe_checkout_session_id:
-            tasks.checkout_session_expire.enqueue(
-                tenant_id=tenant.pk, session_id=link.stripe_checkout_session_id
+            outbox.enqueue(
+                "checkout_session_expire",
+                tenant_id=tenant.pk,
+                session_id=link.stripe_checkout_session_id,
             )
 
 
@@ -477,7 +479,7 @@ def reminder_queue(*, booking: Booking, kind: str) -> bool:
             )
     except IntegrityError:
         return False
-    tasks.booking_mail_reminder.enqueue(tenant_id=booking.tenant_id, reminder_id=reminder.pk)
+    outbox.enqueue("booking_mail_reminder", tenant_id=booking.tenant_id, reminder_id=reminder.pk)
     return True
 
 

@@ -1,8 +1,9 @@
+import datetime as dt
 import uuid
 
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django_scopes import ScopedManager
 
 from catalog.models import AddOn, Package
@@ -165,7 +166,12 @@ class Booking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_date} · {self.couple_name} ({self.status})"
+        # The page title staff read: "13 Dec 2026 · Ada & Grace" (the
+        # locale's one date format; the status has its own badge).
+        when = self.event_date
+        if isinstance(when, dt.date):
+            when = formats.date_format(when, "DATE_FORMAT")
+        return f"{when} · {self.couple_name}"
 
     class BalanceState(models.TextChoices):
         NONE = "", "Paid in full at booking"

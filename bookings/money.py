@@ -192,6 +192,74 @@ def refund_allocation(
     return out
 
 
+@dataclass(frozen=True)
+class LedgerPayment:
+    """One succeeded payment as a refund sees it."""
+
+    amount_cents: int
+    fee_cents: int  # its application fee: its share of the commission
+    refunded_cents: int  # its refunds that succeeded or are on their way
+    refundable: bool  # through Stripe (staff return offline payments themselves)
+
+
+@dataclass(frozen=True)
+class RefundPreview:
+    """What a refund does to the money once it (and any refund already on
+    its way) has succeeded."""
+
+    refund_cents: int  # to the couple: what the payments can give back of what was asked
+    short_cents: int  # asked for beyond that (held by offline payments): refused
+    commission_returned_cents: int  # the platform's commission given back with it
+    kept_cents: int  # what the business keeps of what was paid, after commission
+    refunded_after_cents: int
+    commission_refunded_after_cents: int
+
+
+def refund_preview(*, refund_cents: int, payments: list[LedgerPayment]) -> RefundPreview:
+    """Refunding `refund_cents` over `payments` (most recent first), as
+    refund_allocation spreads it and ledger_totals then counts it: each
+    payment gives back its commission in proportion to what is refunded of
+    it (commission_refunded_for). `refund_cents` of the answer is less than
+    asked when the Stripe payments hold less (refund_reserve refuses that)."""
+    takes = dict(
+        refund_allocation(
+            amount_cents=refund_cents,
+            holdings=[
+                (index, payment.amount_cents - payment.refunded_cents)
+                for index, payment in enumerate(payments)
+                if payment.refundable
+            ],
+        )
+    )
+    before = ledger_totals([(p.amount_cents, p.fee_cents, p.refunded_cents) for p in payments])
+    after = ledger_totals(
+        [
+            (p.amount_cents, p.fee_cents, p.refunded_cents + takes.get(index, 0))
+            for index, p in enumerate(payments)
+        ]
+    )
+    commission_after = sum(p.fee_cents for p in payments) - after.commission_refunded_cents
+    return RefundPreview(
+        refund_cents=sum(takes.values()),
+        short_cents=refund_cents - sum(takes.values()),
+        commission_returned_cents=after.commission_refunded_cents
+        - before.commission_refunded_cents,
+        kept_cents=after.paid_cents - after.refunded_cents - commission_after,
+        refunded_after_cents=after.refunded_cents,
+        commission_refunded_after_cents=after.commission_refunded_cents,
+    )
+
+
+def staff_full_refund_cents(
+    *, refundable_cents: int, deposit_cents: int, deposit_refundable: bool
+) -> int:
+    """What staff's "full refund" gives back: all that is left, less a
+    deposit the plan made non-refundable."""
+    if deposit_refundable:
+        return refundable_cents
+    return max(0, refundable_cents - deposit_cents)
+
+
 # --- cancellation policy and date changes ---------------------------------
 
 

@@ -26,6 +26,7 @@ from bookings.manage_links import manage_link_max_age, manage_url
 from bookings.models import Booking, BookingDateChange, BookingRefund
 from bookings.selectors import tenant_today
 from tenants.models import Tenant, TenantMembership
+from tenants.money_fields import money_text
 from tenants.scoping import tenant_scope
 from tenants.validators import ZERO_DECIMAL_CURRENCIES
 
@@ -196,6 +197,24 @@ def _context(booking: Booking) -> dict:
     }
 
 
+def staff_date(day: dt.date) -> str:
+    """A date as the staff pages write it: the locale's one DATE_FORMAT
+    (config/formats: "4 May 2030"), in subjects and bodies alike."""
+    return formats.date_format(day, "DATE_FORMAT")
+
+
+def _staff_context(booking: Booking) -> dict:
+    """The couple's context, with dates and money as the admin shows them
+    ("4 May 2030", "1,623.45 USD") rather than in the couple's words."""
+    return {
+        **_context(booking),
+        "event_date": staff_date(booking.event_date),
+        "total": money_text(booking.amount_cents, booking.currency),
+        "refunded": money_text(booking.refunded_cents, booking.currency),
+        "refund_total": money_text(refund_total_cents(booking), booking.currency),
+    }
+
+
 def refund_total_cents(booking: Booking) -> int:
     """Refunded plus on its way (requested or pending at Stripe)."""
     live = (
@@ -253,9 +272,9 @@ def send_booking_confirmed(*, tenant_id: int, booking_id: UUID, notify_staff: bo
         if notify_staff:
             with translation.override(settings.LANGUAGE_CODE):
                 _send(
-                    f"New confirmed booking: {booking.event_date:%Y-%m-%d}",
+                    f"New confirmed booking: {staff_date(booking.event_date)}",
                     "emails/booking_confirmed_staff.txt",
-                    _context(booking),
+                    _staff_context(booking),
                     _staff_recipients(tenant),
                 )
 
@@ -276,9 +295,9 @@ def send_booking_canceled(*, tenant_id: int, booking_id: UUID) -> None:
             )
         with translation.override(settings.LANGUAGE_CODE):
             _send(
-                f"Booking canceled: {booking.event_date:%Y-%m-%d}",
+                f"Booking canceled: {staff_date(booking.event_date)}",
                 "emails/booking_canceled_staff.txt",
-                _context(booking),
+                _staff_context(booking),
                 _staff_recipients(tenant),
                 ics=booking_ics(booking),
             )
@@ -343,6 +362,25 @@ def _change_context(change) -> dict:
     }
 
 
+def _staff_change_context(change) -> dict:
+    booking = change.booking
+
+    def money(cents: int) -> str:
+        return money_text(cents, booking.currency)
+
+    return {
+        **_staff_context(booking),
+        "change": change,
+        "from_date": staff_date(change.from_date),
+        "to_date": staff_date(change.to_date),
+        "price_before": money(change.amount_before_cents),
+        "price_after": money(change.amount_after_cents),
+        "due": money(change.due_cents),
+        "refund": money(change.refund_cents),
+        "fee": money(change.fee_cents),
+    }
+
+
 def send_date_changed(*, tenant_id: int, change_id: int) -> str:
     """To the couple and the staff: the new date and the calendar update
     (same UID, the booking's current SEQUENCE). Once per change."""
@@ -363,9 +401,9 @@ def send_date_changed(*, tenant_id: int, change_id: int) -> str:
             )
         with translation.override(settings.LANGUAGE_CODE):
             _send(
-                f"Booking moved: {change.from_date:%Y-%m-%d} → {change.to_date:%Y-%m-%d}",
+                f"Booking moved: {staff_date(change.from_date)} → {staff_date(change.to_date)}",
                 "emails/booking_date_changed_staff.txt",
-                _change_context(change),
+                _staff_change_context(change),
                 _staff_recipients(tenant),
                 ics=booking_ics(booking),
             )

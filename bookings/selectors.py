@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from bookings import money
 from bookings.errors import BookingNotFound
-from bookings.models import BlackoutDate, Booking, BookingPayment, ReconcileRun
-from bookings.refunds import refundable_now, reserved_cents
+from bookings.models import BlackoutDate, Booking, BookingPayment, BookingRefund, ReconcileRun
+from bookings.refunds import refundable_now
 from tenants.models import Tenant
 
 # When several reasons apply to one date, the first listed wins: a past date
@@ -203,22 +203,28 @@ class CalendarDay:
     today: bool
     booking: Booking | None  # confirmed, or a hold that has not lapsed
     blackout: BlackoutDate | None
+    # window_refusal's answer: "past", "too_soon", "too_far" or None (open).
+    window: str | None = None
 
     @property
     def state(self) -> str:
-        """One word for what the day is, most important first."""
+        """One word for what the day is, most important first (REASONS'
+        precedence: a booking or blackout outranks the booking window)."""
         if self.booking is not None:
             return "booked" if self.booking.status == Booking.Status.CONFIRMED else "held"
         if self.blackout is not None:
             return "blackout"
-        return "past" if self.past else "free"
+        if self.past:
+            return "past"
+        return self.window or "free"
 
 
 def booking_calendar_month(
     *, tenant: Tenant, month: dt.date, now: dt.datetime | None = None
 ) -> list[list[CalendarDay]]:
     """The month's weeks (Monday first, padded with the neighbouring months'
-    days) with each day's occupying booking and blackout. Two queries."""
+    days) with each day's occupying booking, blackout and place in the
+    tenant's booking window (too soon, too far). Two queries."""
     now = now or timezone.now()
     today = tenant_today(tenant=tenant, now=now)
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
@@ -242,6 +248,7 @@ def booking_calendar_month(
                 today=day == today,
                 booking=bookings.get(day),
                 blackout=blackouts.get(day),
+                window=window_refusal(tenant=tenant, day=day, today=today),
             )
             for day in week
         ]
@@ -249,34 +256,43 @@ def booking_calendar_month(
     ]
 
 
-@dataclass(frozen=True)
-class RefundPreview:
-    refund_cents: int
-    commission_reversed_cents: int  # by this refund
-    refunded_after_cents: int
-    commission_refunded_after_cents: int
-
-
-def booking_refund_preview(*, booking: Booking, refund_cents: int | None) -> RefundPreview:
-    """What a staff cancel refunding `refund_cents` (None: all that is
-    left) would do to the money once its refund and those already in flight
-    succeed: the commission given back follows bookings.money, as the ledger
-    derives it."""
-    refundable = refundable_now(booking)
-    amount = refundable if refund_cents is None else refund_cents
-    refunded_after = min(
-        booking.paid_cents, booking.refunded_cents + reserved_cents(booking) + amount
+def booking_refund_preview(*, booking: Booking, refund_cents: int | None) -> money.RefundPreview:
+    """What refunding `refund_cents` of the booking (None: staff's full
+    refund, money.staff_full_refund_cents) would do, from its ledger as it
+    is now (money.refund_preview). A preview: the cancel or move decides
+    again under the booking's lock. Two queries."""
+    if refund_cents is None:
+        refund_cents = money.staff_full_refund_cents(
+            refundable_cents=refundable_now(booking),
+            deposit_cents=booking.deposit_cents,
+            deposit_refundable=booking.payment_plan.get("deposit_refundable") is not False,
+        )
+    payments = list(
+        BookingPayment.objects.filter(
+            tenant=booking.tenant_id, booking=booking, status=BookingPayment.Status.SUCCEEDED
+        ).order_by("-succeeded_at", "-id")
     )
-    commission_after = money.commission_refunded_for(
-        commission_cents=booking.commission_cents,
-        refunded_cents=refunded_after,
-        paid_cents=booking.paid_cents,
+    taken = dict(
+        BookingRefund.objects.filter(
+            tenant=booking.tenant_id,
+            booking=booking,
+            status__in=[*BookingRefund.RESERVING_STATUSES, BookingRefund.Status.SUCCEEDED],
+        )
+        .values_list("payment")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("payment", "total")
     )
-    return RefundPreview(
-        refund_cents=amount,
-        commission_reversed_cents=commission_after - booking.commission_refunded_cents,
-        refunded_after_cents=refunded_after,
-        commission_refunded_after_cents=commission_after,
+    return money.refund_preview(
+        refund_cents=refund_cents,
+        payments=[
+            money.LedgerPayment(
+                amount_cents=payment.amount_cents,
+                fee_cents=payment.application_fee_cents,
+                refunded_cents=taken.get(payment.pk, 0),
+                refundable=bool(payment.stripe_payment_intent_id),
+            )
+            for payment in payments
+        ],
     )
 
 

@@ -13,7 +13,7 @@ booking per tenant and date; state transitions re-read the booking under
 deliveries of a Stripe event, in any order, has one effect. Stripe calls are
 never made while a row lock is held: checkout calls Stripe between two short
 transactions; e-mails, refunds and expiring Checkout Sessions are tasks
-queued in the deciding transaction (bookings.tasks, the outbox) and run
+queued in the deciding transaction (bookings.outbox) and run
 after commit.
 """
 
@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from bookings import agreements, hold_limits, money, payments, refunds, tasks
+from bookings import agreements, hold_limits, money, outbox, payments, refunds
 from bookings.errors import (
     AddOnNotAllowed,
     AmountNotChargeable,
@@ -356,7 +356,7 @@ def booking_checkout(
             Booking.objects.filter(tenant=tenant, pk=booking.pk).update(
                 stripe_checkout_session_id=session.id, updated_at=timezone.now()
             )
-            tasks.checkout_session_expire.enqueue(tenant_id=tenant.pk, session_id=session.id)
+            outbox.enqueue("checkout_session_expire", tenant_id=tenant.pk, session_id=session.id)
     if not still_held:
         raise HoldEnded()
     booking.stripe_customer_id = customer_id
@@ -427,7 +427,7 @@ def booking_mark_paid(
     if payment_intent_id:
         # Refunds made at Stripe before this payment reached Altar found no
         # booking when their events came: fetch them once, after commit.
-        tasks.payment_refunds_sync.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
+        outbox.enqueue("payment_refunds_sync", tenant_id=tenant.pk, booking_id=str(booking.pk))
     booking.stripe_payment_intent_id = payment_intent_id or None
     booking.stripe_checkout_session_id = booking.stripe_checkout_session_id or checkout_session_id
     fields = ["paid_cents", "stripe_payment_intent_id", "stripe_checkout_session_id", "updated_at"]
@@ -469,7 +469,7 @@ def booking_mark_paid(
             },
         )
         _queue_full_refund(tenant=tenant, booking=booking)
-        _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+        _queue_mail("booking_mail_canceled", tenant=tenant, booking=booking)
         return "paid after the hold lapsed and the date was taken; refunding"
     audit_record(
         tenant=tenant,
@@ -481,8 +481,8 @@ def booking_mark_paid(
         booking.balance_state = Booking.BalanceState.SCHEDULED
         booking.save(update_fields=["balance_state", "updated_at"])
         # The card saved at checkout is read from Stripe after commit.
-        tasks.booking_card_save.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
-    _queue_mail(tasks.booking_mail_confirmed, tenant=tenant, booking=booking)
+        outbox.enqueue("booking_card_save", tenant_id=tenant.pk, booking_id=str(booking.pk))
+    _queue_mail("booking_mail_confirmed", tenant=tenant, booking=booking)
     if previous == Booking.Status.PAYMENT_PROCESSING:
         return "confirmed: the delayed payment succeeded"
     return "confirmed" if previous == Booking.Status.HELD else "confirmed after the hold lapsed"
@@ -517,13 +517,13 @@ def _refund_queue(*, tenant: Tenant, booking: Booking, amount_cents: int, reason
     for refund in refunds.refund_reserve(
         tenant=tenant, booking=booking, amount_cents=amount_cents, reason=reason
     ):
-        tasks.refund_send.enqueue(tenant_id=tenant.pk, refund_id=refund.pk)
+        outbox.enqueue("refund_send", tenant_id=tenant.pk, refund_id=refund.pk)
 
 
-def _queue_mail(task, *, tenant: Tenant, booking: Booking) -> None:
+def _queue_mail(task_name: str, *, tenant: Tenant, booking: Booking) -> None:
     """Queue an e-mail task in this transaction (the outbox): the worker
     sends it after commit, never for a rolled-back change."""
-    task.enqueue(tenant_id=tenant.pk, booking_id=str(booking.pk))
+    outbox.enqueue(task_name, tenant_id=tenant.pk, booking_id=str(booking.pk))
 
 
 @transaction.atomic
@@ -567,8 +567,10 @@ EARLY_END_REASONS = ("couple_canceled",)
 
 def _queue_session_expiry(*, tenant: Tenant, booking: Booking) -> None:
     if booking.stripe_checkout_session_id:
-        tasks.checkout_session_expire.enqueue(
-            tenant_id=tenant.pk, session_id=booking.stripe_checkout_session_id
+        outbox.enqueue(
+            "checkout_session_expire",
+            tenant_id=tenant.pk,
+            session_id=booking.stripe_checkout_session_id,
         )
 
 
@@ -754,7 +756,7 @@ def booking_payment_processing(
                 "cancel_reason": ["", CancelReason.DATE_TAKEN],
             },
         )
-        _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+        _queue_mail("booking_mail_canceled", tenant=tenant, booking=booking)
         return "delayed payment after the hold lapsed and the date was taken; canceled"
     audit_record(
         tenant=tenant,
@@ -965,13 +967,21 @@ def booking_cancel(
         raise BookingChangedMeanwhile()
     policy_amount = agreements.policy_refund_now(booking=booking)
     if follow_policy and policy_amount is not None:
+        if refund_cents is not None and refund_cents != policy_amount:
+            # The policy gives another amount than staff confirmed (the day
+            # turned, a refund landed): they review the new one.
+            raise BookingChangedMeanwhile()
         amount = policy_amount
+    elif refund_cents is None:
+        # A non-refundable deposit stays: by default only what was paid
+        # beyond it goes back (staff may still choose an amount).
+        amount = money.staff_full_refund_cents(
+            refundable_cents=refundable,
+            deposit_cents=booking.deposit_cents,
+            deposit_refundable=booking.payment_plan.get("deposit_refundable") is not False,
+        )
     else:
-        amount = refundable if refund_cents is None else refund_cents
-        if refund_cents is None and booking.payment_plan.get("deposit_refundable") is False:
-            # The plan's deposit is non-refundable: by default only what was
-            # paid beyond it goes back (staff may still choose an amount).
-            amount = max(0, refundable - booking.deposit_cents)
+        amount = refund_cents
     if amount < 0 or amount > refundable:
         raise RefundTooLarge()
     previous = booking.status
@@ -994,7 +1004,7 @@ def booking_cancel(
             amount_cents=amount,
             reason=BookingRefund.Reason.STAFF_CANCEL,
         )
-    _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+    _queue_mail("booking_mail_canceled", tenant=tenant, booking=booking)
     return booking
 
 
@@ -1065,7 +1075,7 @@ def booking_cancel_by_couple(
             amount_cents=amount,
             reason=BookingRefund.Reason.COUPLE_CANCEL,
         )
-    _queue_mail(tasks.booking_mail_canceled, tenant=tenant, booking=booking)
+    _queue_mail("booking_mail_canceled", tenant=tenant, booking=booking)
     return booking
 
 
@@ -1155,6 +1165,7 @@ def booking_date_change(
     new_date: dt.date,
     by: str,
     now: dt.datetime | None = None,
+    expected_refund_cents: int | None = None,
 ) -> BookingDateChange:
     """Move a confirmed booking to another free date, in one transaction:
     the new date is taken and the old one freed by one UPDATE of the
@@ -1174,7 +1185,9 @@ def booking_date_change(
 
     `by`: "staff" or "couple" (the couple is held to the policy: allowed,
     up to N days before, at most K times; PolicyForbidsChange). Raises
-    DateUnavailable for a taken, blacked-out or out-of-window date."""
+    DateUnavailable for a taken, blacked-out or out-of-window date, and
+    BookingChangedMeanwhile when `expected_refund_cents` (what the person
+    confirming was shown) is not the refund the move makes now."""
     now = now or timezone.now()
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     policy = agreements.policy_for(tenant=tenant)
@@ -1207,6 +1220,8 @@ def booking_date_change(
         - refunds.returned_for_price_cents(booking)
         - fees_before,
     )
+    if expected_refund_cents is not None and refund != expected_refund_cents:
+        raise BookingChangedMeanwhile()
     booking.event_date = new_date
     booking.ics_sequence += 1
     if by == BookingDateChange.By.COUPLE:
@@ -1290,8 +1305,8 @@ def booking_date_change(
             reason=BookingRefund.Reason.DATE_CHANGE,
         )
     if due:
-        tasks.date_change_pay_link.enqueue(tenant_id=tenant.pk, change_id=change.pk)
-    tasks.booking_mail_date_changed.enqueue(tenant_id=tenant.pk, change_id=change.pk)
+        outbox.enqueue("date_change_pay_link", tenant_id=tenant.pk, change_id=change.pk)
+    outbox.enqueue("booking_mail_date_changed", tenant_id=tenant.pk, change_id=change.pk)
     return change
 
 
@@ -1332,7 +1347,7 @@ def date_change_pay_link_open(*, tenant: Tenant, change_id: int) -> str:
             tenant=tenant, pk=change.pk, stripe_checkout_session_id__isnull=True
         ).update(stripe_checkout_session_id=session.id, checkout_url=session.url)
         if opened:
-            tasks.date_change_mail_pay_link.enqueue(tenant_id=tenant.pk, change_id=change.pk)
+            outbox.enqueue("date_change_mail_pay_link", tenant_id=tenant.pk, change_id=change.pk)
     return f"pay link {session.id}"
 
 
@@ -1513,8 +1528,11 @@ def booking_confirmation_resend(*, tenant: Tenant, booking_id: uuid.UUID | str) 
     booking.confirmation_mailed_at = None
     booking.save(update_fields=["confirmation_mailed_at", "updated_at"])
     # The couple only: staff were told when the booking was confirmed.
-    tasks.booking_mail_confirmed.enqueue(
-        tenant_id=tenant.pk, booking_id=str(booking.pk), notify_staff=False
+    outbox.enqueue(
+        "booking_mail_confirmed",
+        tenant_id=tenant.pk,
+        booking_id=str(booking.pk),
+        notify_staff=False,
     )
 
 

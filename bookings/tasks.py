@@ -1,8 +1,9 @@
 """Durable side effects of booking changes: the outbox's tasks.
 
-Services enqueue these *inside* the transaction that makes the change
-(django-tasks' database backend inserts a row in that transaction): a
-rolled-back change leaves no task, a committed one cannot lose it. The
+Services enqueue these by name (bookings.outbox) *inside* the transaction
+that makes the change (django-tasks' database backend inserts a row in that
+transaction): a rolled-back change leaves no task, a committed one cannot
+lose it. The
 worker (`manage.py db_worker`) runs them after commit, outside any
 transaction and without row locks. Every task is safe to run again:
 e-mails check their "already sent" mark, refunds carry a Stripe
@@ -19,11 +20,11 @@ import uuid
 
 from django.db import transaction
 from django.utils import timezone
-from django_tasks import task
 
-from bookings import balances, notifications, payments, refunds
+from bookings import balances, notifications, payments, refunds, services
 from bookings.errors import PaymentProviderError
 from bookings.models import Booking, BookingReminder
+from bookings.outbox import task
 from tenants.audit import actor_context
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -131,8 +132,6 @@ def date_change_mail_pay_link(*, tenant_id: int, change_id: int) -> str:
 @task()
 def date_change_pay_link(*, tenant_id: int, change_id: int, attempt: int = 1) -> str:
     """Open the Checkout Session for what a date change left due."""
-    from bookings import services  # services enqueue this task: import at run time
-
     tenant = Tenant.objects.get(pk=tenant_id)
     with tenant_scope(tenant), actor_context("system", "task:date_change_pay_link"):
         try:

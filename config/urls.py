@@ -7,8 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import views
 from config.errors import error_json_response
-from tenants.views import tenant_branding_css
-from webhooks.views import StripeWebhookView
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -26,12 +24,12 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("accounts/", include("tenants.account_urls")),
-    path("branding/<slug:slug>.css", tenant_branding_css, name="tenant-branding-css"),
+    path("branding/", include("tenants.branding_urls")),
     # Staff's private calendar feeds: /calendar/<secret>.ics (backoffice/).
     path("", include("backoffice.urls")),
     # The couple-facing pages: /book/<tenant>/…, /bookings/<id>/… (storefront/).
     path("", include("storefront.urls")),
-    path("stripe/webhook/<uuid:uuid>/", StripeWebhookView.as_view(), name="stripe-webhook"),
+    path("", include("webhooks.urls")),
 ]
 
 if settings.BENCH_BARE_VIEW:

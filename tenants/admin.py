@@ -61,6 +61,8 @@ admin.site.login_form = AdminEmailAuthenticationForm
 # The name staff know the platform by, on every admin and accounts page.
 admin.site.site_header = "Altar"
 admin.site.site_title = "Altar"
+# The dashboard's heading (Django says "Site administration").
+admin.site.index_title = "Dashboard"
 
 OWNER_ONLY = OWNER_ROLES
 # Set by the platform, never by the tenant's own staff.
@@ -92,9 +94,40 @@ class ApiKeyRotateForm(forms.Form):
     )
 
 
+class CommissionPercentField(forms.DecimalField):
+    """The platform commission as people say it ("12.5" %), stored in basis
+    points (1250): only superusers see it, and never in basis points."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.pop("max_value", None)
+        kwargs.pop("min_value", None)
+        super().__init__(
+            min_value=0,
+            max_value=50,
+            decimal_places=2,
+            label="Platform commission (%)",
+            help_text="The platform's share of each payment, e.g. 12.5 (at most 50).",
+            **{k: v for k, v in kwargs.items() if k not in {"label", "help_text"}},
+        )
+
+    def prepare_value(self, value):
+        if isinstance(value, int):
+            return f"{value / 100:g}"
+        return value
+
+    def clean(self, value):
+        percent = super().clean(value)
+        return None if percent is None else int(percent * 100)
+
+
+def commission_percent(bps: int) -> str:
+    """1250 -> "12.5 %"."""
+    return f"{bps / 100:g} %"
+
+
 @admin.register(Tenant)
 class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
-    list_display = ("name", "slug", "active", "currency", "timezone", "commission_bps")
+    list_display = ("name", "slug", "active", "currency", "timezone", "commission")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -159,6 +192,36 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
             },
         ),
     )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "commission_bps":
+            return db_field.formfield(form_class=CommissionPercentField, **kwargs)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="Platform commission")
+    def commission(self, tenant: Tenant) -> str:
+        return commission_percent(tenant.commission_bps)
+
+    def get_list_display(self, request: HttpRequest):
+        shown = super().get_list_display(request)
+        if request.user.is_superuser:
+            return shown
+        return [name for name in shown if name != "commission"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None):
+        """The platform's commission is the platform's business: tenant staff
+        neither see nor edit it (it stays read-only for them, should a form
+        ever carry it)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (
+                "Payments account (Stripe)" if title == "Platform" else title,
+                {**options, "fields": [f for f in options["fields"] if f != "commission_bps"]},
+            )
+            for title, options in fieldsets
+        ]
 
     # --- who sees what: superusers every tenant, members their active one ---
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
@@ -582,51 +645,3 @@ class TenantMembershipAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             + (f" {skipped} already accepted: nothing to send." if skipped else ""),
             messages.SUCCESS if resent else messages.WARNING,
         )
-
-
-# --- the audit log (read-only) --------------------------------------------------
-
-from tenants.admin_base import TenantScopedAdmin  # noqa: E402
-from tenants.models import AuditEntry  # noqa: E402
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(TenantScopedAdmin):
-    """Append-only: nobody adds, edits or deletes entries here (the database
-    refuses UPDATE/DELETE too). Staff see their tenant's entries (scoped
-    manager); superusers every tenant's, with the tenant column and filter."""
-
-    list_display = (
-        "created_at",
-        "action",
-        "object_type",
-        "object_repr",
-        "actor_kind",
-        "actor_label",
-    )
-    list_filter = ("action", "actor_kind", "object_type", "created_at")
-    search_fields = ("object_id", "actor_label")
-    date_hierarchy = "created_at"
-    fields = (
-        "created_at",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
-        "actor_kind",
-        "actor_label",
-        "actor_user",
-        "request_id",
-        "changes",
-    )
-    readonly_fields = fields
-    list_select_related = ("tenant",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -199,7 +199,7 @@ class AuditHistoryMixin:
             raise PermissionDenied
         entries = AuditEntry.objects.filter(
             object_type=obj._meta.label_lower, object_id=str(obj.pk)
-        ).select_related("tenant")
+        ).select_related("tenant", "actor_user")
         if not request.user.is_superuser:
             entries = entries.filter(tenant=request_tenant(request))
         context = {

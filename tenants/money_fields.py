@@ -121,8 +121,33 @@ class MoneyFieldsAdminMixin:
 
     money_fields: dict[str, str] = {}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Where a money field is only shown (a member who may view but not
+        # change), the page shows "500.00 USD" under the field's label
+        # instead of the stored minor units under "Plan deposit cents".
+        for name, label in self.money_fields.items():
+            setattr(self, _shown_name(name), _money_display(self, name, label))
+
     def money_currency(self, request: Any, obj: Any) -> str:
         return "usd"
+
+    def get_fieldsets(self, request: Any, obj: Any = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [
+            (
+                title,
+                {
+                    **options,
+                    "fields": [
+                        _shown_name(f) if f in self.money_fields else f for f in options["fields"]
+                    ],
+                },
+            )
+            for title, options in fieldsets
+        ]
 
     def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any):
         if db_field.name in self.money_fields:
@@ -130,7 +155,10 @@ class MoneyFieldsAdminMixin:
                 label=self.money_fields[db_field.name],
                 required=False,
                 empty_as_zero=True,
-                help_text=db_field.help_text.replace(" in minor units", ""),
+                # The model speaks of minor units; the form takes units.
+                help_text=db_field.help_text.replace(" in minor units", "").replace(
+                    " (minor units)", ""
+                ),
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
@@ -145,3 +173,19 @@ class MoneyFieldsAdminMixin:
                 form.fields[name].set_currency(currency)
 
         return type(form_class.__name__, (form_class,), {"__init__": __init__})
+
+
+def _shown_name(field_name: str) -> str:
+    # "plan_deposit_cents" -> "plan_deposit_amount"
+    return field_name.removesuffix("_cents") + "_amount"
+
+
+def _money_display(model_admin: Any, name: str, label: str):
+    def shown(obj: Any) -> str:
+        cents = getattr(obj, name)
+        if cents is None:
+            return "—"
+        return money_text(cents, model_admin.money_currency(None, obj))
+
+    shown.short_description = label  # type: ignore[attr-defined]
+    return shown

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
+from django.utils import formats, timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tasks import task
@@ -36,6 +37,12 @@ def _send(*, subject: str, template: str, context: dict, to: str) -> None:
     ).send()
 
 
+def _in_zone(moment, zone_name: str) -> str:
+    with timezone.override(zone_name):
+        local = formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+    return f"{local} ({zone_name})"
+
+
 @task()
 def staff_invitation_mail(*, membership_id: int) -> str:
     """E-mail the invitee a fresh single-use link (any earlier one stops
@@ -52,7 +59,8 @@ def staff_invitation_mail(*, membership_id: int) -> str:
             "tenant": membership.tenant,
             "role": membership.get_role_display().lower(),
             "accept_url": f"{_base_url()}/accounts/invitations/{issued.token}/",
-            "expires_at": membership.invitation_expires_at,
+            # In the business's time zone, named, in the locale's one format.
+            "expires_at": _in_zone(membership.invitation_expires_at, membership.tenant.timezone),
             "login_url": f"{_base_url()}/admin/",
         },
         to=membership.user.email,

@@ -1,25 +1,40 @@
-"""Shared fixtures. Tests run against the real PostgreSQL; the only fakes are
-Stripe's servers (tools.stripe_standin, on loopback) and S3 (moto's server
-mode, on loopback)."""
+"""Shared fixtures, and the helpers they are made of. Tests run against the
+real PostgreSQL; the only fakes are Stripe's servers (tools.stripe_standin,
+on loopback) and S3 (moto's server mode, on loopback). Test data is
+tests.factories; threads started together, tests.concurrency."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
 from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
+from bookings.models import Booking
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.services import api_key_issue
-from tests.factories import MembershipFactory, TenantFactory, UserFactory
+from tests.factories import (
+    Catalog,
+    MembershipFactory,
+    TenantFactory,
+    UserFactory,
+    checkout_body,
+    days_ahead,
+    make_catalog,
+)
 from tools import stripe_conformance
-from tools.stripe_standin import StripeStandin
+from tools.stripe_standin import StripeStandin, sign_payload
 
 
 @pytest.fixture(autouse=True)
@@ -336,3 +351,143 @@ def owner_client(client, owner_user):
 def superuser_client(client, superuser):
     client.force_login(superuser)
     return client
+
+
+# --- bookings: a catalog to book from, a booking checked out and paid --------
+
+
+@pytest.fixture
+def catalog(tenant) -> Catalog:
+    return make_catalog(tenant)
+
+
+def pay_on_standin(standin, tenant, booking) -> str:
+    """The couple pays on the stand-in's page and Stripe's event reaches the
+    payment service (as the webhook handler would call it); returns its outcome."""
+    from bookings.services import booking_mark_paid
+
+    standin.pay(booking.stripe_checkout_session_id)
+    session = standin.get(booking.stripe_checkout_session_id)
+    return booking_mark_paid(
+        tenant=tenant,
+        booking_id=booking.pk,
+        checkout_session_id=session["id"],
+        payment_intent_id=session["payment_intent"],
+        amount_paid_cents=session["amount_total"],
+    )
+
+
+@pytest.fixture
+def paid_booking(tenant, tenant_api, catalog, stripe_standin, unscoped):
+    """A booking checked out through the API and paid on the stand-in, so
+    refunds are real calls to it."""
+    response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
+    booking = Booking.objects.get(pk=response.json()["booking"]["id"])
+    pay_on_standin(stripe_standin, tenant, booking)
+    booking.refresh_from_db()
+    return booking
+
+
+@pytest.fixture
+def checkout(tenant_api, catalog, stripe_standin, unscoped):
+    """Check out through the API; returns the held booking."""
+
+    def start(**overrides) -> Booking:
+        response = tenant_api.post("/api/v1/checkout", checkout_body(**overrides), format="json")
+        assert response.status_code == 201, response.json()
+        return Booking.objects.get(pk=response.json()["booking"]["id"])
+
+    return start
+
+
+def checkout_through_service(tenant, *, days: int, **fields) -> Booking:
+    """A held booking with a Checkout Session at the stand-in (for race
+    tests, which run outside the API client's thread); `fields` go on to
+    booking_checkout (accepted terms, answers)."""
+    from bookings.services import booking_checkout
+
+    return booking_checkout(
+        tenant=tenant,
+        package_slug="elopement",
+        add_on_slugs=[],
+        event_date=days_ahead(days),
+        couple_name="Ada & Grace",
+        email="ada@example.com",
+        **fields,
+    ).booking
+
+
+# --- Stripe's webhooks ----------------------------------------------------------
+# They arrive over the real endpoint with real signatures: the stand-in signs
+# each event as Stripe does and hands the request to Django's test client
+# (in-process HTTP), so dj-stripe's signature check and our view run exactly
+# as in production.
+
+PLATFORM_SECRET = "whsec_platformTestSecret0000000000"
+CONNECT_SECRET = "whsec_connectTestSecret00000000000"
+
+
+def record_endpoint(secret: str, *, connect: bool = False) -> str:
+    out = StringIO()
+    args = ["stripe_webhook_endpoint", "--secret", secret, "--json"]
+    if connect:
+        args.append("--connect")
+    call_command(*args, stdout=out)
+    return json.loads(out.getvalue())["path"]
+
+
+@dataclass
+class Webhooks:
+    path: str
+    connect_path: str
+
+    def post(
+        self,
+        event: dict,
+        *,
+        secret: str = PLATFORM_SECRET,
+        path: str | None = None,
+        signature: str | None = None,
+        client: Client | None = None,
+    ):
+        """One signed delivery of `event` (a fresh client per call: threads
+        must not share one)."""
+        payload = json.dumps(event).encode()
+        headers = {}
+        if signature != "":
+            headers["HTTP_STRIPE_SIGNATURE"] = signature or sign_payload(payload, secret)
+        return (client or Client()).post(
+            path or self.path, data=payload, content_type="application/json", **headers
+        )
+
+
+@pytest.fixture
+def webhooks(db, stripe_standin, unscoped) -> Webhooks:
+    """Both endpoints recorded as ops would, and the stand-in delivering to them.
+    Tests assert across tenants (`unscoped`); the endpoint enters each
+    event's tenant scope itself, which re-enables scoping inside."""
+    hooks = Webhooks(
+        path=record_endpoint(PLATFORM_SECRET),
+        connect_path=record_endpoint(CONNECT_SECRET, connect=True),
+    )
+
+    def sender(url: str, payload: bytes, headers: dict[str, str]) -> int:
+        return (
+            Client()
+            .post(
+                urlsplit(url).path,
+                data=payload,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+            )
+            .status_code
+        )
+
+    stripe_standin.configure_webhooks(
+        url="http://testserver" + hooks.path,
+        secret=PLATFORM_SECRET,
+        connect_url="http://testserver" + hooks.connect_path,
+        connect_secret=CONNECT_SECRET,
+        sender=sender,
+    )
+    return hooks

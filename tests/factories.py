@@ -1,9 +1,11 @@
-"""factory-boy factories. Children take their parent's tenant through
-SelfAttribute, so one object graph never spans two tenants."""
+"""Test data: factory-boy factories (children take their parent's tenant
+through SelfAttribute, so one object graph never spans two tenants), a small
+catalog to book from, and the body of a checkout request."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import factory
 from django.contrib.auth import get_user_model
@@ -86,8 +88,8 @@ class PackageAddOnFactory(factory.django.DjangoModelFactory):
     add_on = factory.SubFactory(AddOnFactory, tenant=factory.SelfAttribute("..tenant"))
 
 
-def _future_date(days: int) -> dt.date:
-    return timezone.now().date() + dt.timedelta(days=days)
+def days_ahead(n: int) -> dt.date:
+    return timezone.now().date() + dt.timedelta(days=n)
 
 
 class BookingFactory(factory.django.DjangoModelFactory):
@@ -97,7 +99,7 @@ class BookingFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     package = factory.SubFactory(PackageFactory, tenant=factory.SelfAttribute("..tenant"))
-    event_date = factory.Sequence(lambda n: _future_date(60 + n))
+    event_date = factory.Sequence(lambda n: days_ahead(60 + n))
     couple_name = "Ada & Grace"
     email = "couple@example.com"
     status = Booking.Status.CONFIRMED
@@ -152,5 +154,41 @@ class BlackoutDateFactory(factory.django.DjangoModelFactory):
         model = BlackoutDate
 
     tenant = factory.SubFactory(TenantFactory)
-    date = factory.Sequence(lambda n: _future_date(300 + n))
+    date = factory.Sequence(lambda n: days_ahead(300 + n))
     reason = "Closed"
+
+
+@dataclass
+class Catalog:
+    package: Package
+    flowers: AddOn
+    photos: AddOn
+    not_offered: AddOn
+
+
+def make_catalog(tenant) -> Catalog:
+    """One package offering two add-ons, plus one add-on it does not offer."""
+    package = PackageFactory(
+        tenant=tenant, slug="elopement", title="Elopement", price_cents=150_000
+    )
+    flowers = AddOnFactory(tenant=tenant, slug="flowers", title="Flowers", price_cents=12_345)
+    photos = AddOnFactory(tenant=tenant, slug="photos", title="Photos", price_cents=40_000)
+    not_offered = AddOnFactory(tenant=tenant, slug="string-quartet", price_cents=90_000)
+    PackageAddOnFactory(tenant=tenant, package=package, add_on=flowers)
+    PackageAddOnFactory(tenant=tenant, package=package, add_on=photos)
+    return Catalog(package, flowers, photos, not_offered)
+
+
+def checkout_body(**overrides) -> dict:
+    """POST /api/v1/checkout for make_catalog's package."""
+    body = {
+        "package": "elopement",
+        "add_ons": ["flowers"],
+        "event_date": days_ahead(90).isoformat(),
+        "couple_name": "Ada & Grace",
+        "email": "ada@example.com",
+        "phone": "+1 555 0100",
+        "notes": "Sunset, please.",
+    }
+    body.update(overrides)
+    return body

@@ -42,6 +42,10 @@ def test_staff_list_shows_only_their_tenants_entries(staff_client, changes):
     assert response.status_code == 200
     assert listed(response) == [changes["our_entry"]]
     assert "Castle" not in response.content.decode()
+    assert (
+        "An Altar command (import_catalog) changed the package “Garden Ceremony”: "
+        "title from “Garden” to “Garden Ceremony”"
+    ) in response.content.decode()
 
 
 def test_staff_list_filters_by_action_actor_and_object(staff_client, tenant, changes, unscoped):
@@ -94,7 +98,10 @@ def test_history_page_shows_the_objects_entries(staff_client, changes):
     html = response.content.decode()
     assert "package.updated" in html
     assert "command:import_catalog" in html
-    assert "Garden → Garden Ceremony" in html
+    assert (
+        '<p class="audit-sentence">An Altar command (import_catalog) changed the package '
+        "“Garden Ceremony”: title from “Garden” to “Garden Ceremony”</p>"
+    ) in html
     assert "Castle" not in html
 
 

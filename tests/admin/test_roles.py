@@ -138,7 +138,7 @@ def test_superuser_changes_commission_and_connect_settings(superuser_client, ten
         f"{TENANTS}{tenant.pk}/change/",
         {
             **page_form_data(page),
-            "commission_bps": "250",
+            "commission_bps": "2.5",  # per cent, as the form reads it
             "stripe_account_id": "acct_1Connect",
             "stripe_charges_enabled": "on",
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from catalog.models import Package
 from tenants.branding import FontStack
@@ -159,7 +160,7 @@ def test_superuser_sees_every_tenant_and_edits_platform_fields(
     page = superuser_client.get(f"{TENANTS}{other_tenant.pk}/change/")
 
     response = superuser_client.post(
-        f"{TENANTS}{other_tenant.pk}/change/", {**page_form_data(page), "commission_bps": "750"}
+        f"{TENANTS}{other_tenant.pk}/change/", {**page_form_data(page), "commission_bps": "7.5"}
     )
 
     assert set(changelist.context["cl"].result_list) == {tenant, other_tenant}
@@ -285,3 +286,42 @@ def test_tenant_admin_pages_render(client, tenant, role, superuser, unscoped):
         expected[f"{TENANTS}switch/"] = 404  # no memberships: nothing to switch
 
     assert {url: client.get(url).status_code for url in urls} == expected
+
+
+def test_commission_is_a_percentage_for_superusers_and_hidden_from_tenant_staff(
+    superuser, owner_client, tenant
+):
+    Tenant.objects.filter(pk=tenant.pk).update(commission_bps=1250)
+    superuser_client = Client()  # owner_client holds the test's own client
+    superuser_client.force_login(superuser)
+
+    list_page = superuser_client.get(TENANTS).content.decode()
+    edit_page = superuser_client.get(f"{TENANTS}{tenant.pk}/change/")
+    owner_page = owner_client.get(f"{TENANTS}{tenant.pk}/change/").content.decode()
+    owner_list = owner_client.get(TENANTS).content.decode()
+
+    assert "12.5 %" in list_page
+    field = edit_page.context["adminform"].form["commission_bps"]
+    assert (field.label, field.value()) == ("Platform commission (%)", "12.5")
+    assert 'value="12.5"' in str(field)
+    for html in (owner_page, owner_list):
+        assert "commission" not in html.lower()
+        assert "bps" not in html.lower() and "basis points" not in html.lower()
+
+
+def test_superuser_commission_refuses_more_than_half_or_three_decimals(superuser_client, tenant):
+    page = superuser_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    answers = [
+        superuser_client.post(
+            f"{TENANTS}{tenant.pk}/change/", {**page_form_data(page), "commission_bps": value}
+        )
+        for value in ("50.5", "12.125", "ten")
+    ]
+
+    assert [error_codes(a.context["adminform"].form, "commission_bps") for a in answers] == [
+        ["max_value"],
+        ["max_decimal_places"],
+        ["invalid"],
+    ]
+    assert row(tenant)["commission_bps"] == 1000

@@ -9,7 +9,7 @@ import pytest
 
 from bookings.models import Booking
 from tests.api.test_errors import assert_error
-from tests.bookings.conftest import checkout_body, make_catalog
+from tests.factories import checkout_body, make_catalog
 
 pytestmark = pytest.mark.django_db
 

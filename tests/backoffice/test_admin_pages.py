@@ -270,3 +270,43 @@ def test_fixed_deposits_are_shown_in_units_on_package_and_settings_pages(client,
     assert "Fixed deposit (USD)" in settings_page and 'value="250.00"' in settings_page
     assert "Fixed deposit (USD)" in package_page and 'value="123.45"' in package_page
     assert "minor units" not in settings_page + package_page
+
+
+def test_every_kind_of_admin_page_loads_altars_stylesheets(client, tenant, unscoped):
+    # The lists replace the stylesheet block of the base template (for the
+    # CSP nonce): they must still load Altar's styles (the tool links, the
+    # tenant name, the summary card).
+    owner_of(client, tenant)
+    booking = BookingFactory(tenant=tenant)
+    pages = [
+        "/admin/",
+        "/admin/bookings/booking/",
+        f"/admin/bookings/booking/{booking.pk}/change/",
+        "/admin/bookings/booking/calendar/",
+        f"/admin/tenants/tenant/{tenant.pk}/change/",
+    ]
+
+    links = [
+        client.get(url).content.decode().count('href="/static/backoffice/backoffice.css"')
+        for url in pages
+    ]
+
+    assert links == [1, 1, 1, 1, 1]
+
+
+def test_booking_page_shows_only_the_records_it_has(client, tenant, unscoped):
+    from tests.factories import BookingAddOnFactory
+
+    owner_of(client, tenant)
+    held = BookingFactory(tenant=tenant, status=Booking.Status.HELD)
+    paid = BookingFactory(tenant=tenant)
+    BookingAddOnFactory(booking=paid, title="Flowers")
+
+    held_page = client.get(f"/admin/bookings/booking/{held.pk}/change/")
+    paid_page = client.get(f"/admin/bookings/booking/{paid.pk}/change/")
+
+    def shown(page) -> list[str]:
+        return [str(i.opts.verbose_name_plural) for i in page.context["inline_admin_formsets"]]
+
+    assert shown(held_page) == []
+    assert shown(paid_page) == ["add-ons booked", "payments (ledger)"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import BlackoutDate, Booking
-from tests.bookings.conftest import days_ahead
 from tests.conftest import run_outbox
-from tests.factories import BlackoutDateFactory, BookingFactory
+from tests.factories import BlackoutDateFactory, BookingFactory, days_ahead
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +29,7 @@ def test_staff_cannot_open_or_cancel_another_tenants_booking(staff_client, other
     change = staff_client.get(f"/admin/bookings/booking/{theirs.pk}/change/")
     cancel_page = staff_client.get(f"/admin/bookings/booking/{theirs.pk}/cancel/")
     cancel_post = staff_client.post(
-        f"/admin/bookings/booking/{theirs.pk}/cancel/", {"refund": "none"}
+        f"/admin/bookings/booking/{theirs.pk}/cancel/", {"refund": "none", "_confirm": "1"}
     )
 
     assert (change.status_code, cancel_page.status_code, cancel_post.status_code) == (404, 404, 404)
@@ -45,7 +44,7 @@ def test_staff_cancel_with_partial_refund(staff_client, paid_booking, stripe_sta
 
     response = staff_client.post(
         f"/admin/bookings/booking/{paid_booking.pk}/cancel/",
-        {"refund": "partial", "amount": "500.25"},
+        {"refund": "partial", "amount": "500.25", "_confirm": "1"},
     )
 
     assert response.status_code == 302
@@ -61,7 +60,7 @@ def test_cancel_form_refuses_more_than_paid_and_changes_nothing(
 ):
     response = staff_client.post(
         f"/admin/bookings/booking/{paid_booking.pk}/cancel/",
-        {"refund": "partial", "amount": "99999.00"},
+        {"refund": "partial", "amount": "99999.00", "_confirm": "1"},
     )
 
     assert response.status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.core import mail
@@ -16,6 +17,7 @@ from bookings.admin_views import CSV_COLUMNS
 from bookings.models import Booking
 from bookings.selectors import booking_refund_preview
 from bookings.services import booking_confirmation_resend
+from tenants.models import Tenant
 from tests.conftest import run_outbox
 from tests.factories import BookingAddOnFactory, BookingFactory
 
@@ -31,7 +33,13 @@ def read_csv(response) -> list[dict[str, str]]:
     return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
 
 
-# --- cancel: the review shows the refund and commission reversal ---------------
+def hidden_fields(html: str) -> dict[str, str]:
+    found = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    found.pop("csrfmiddlewaretoken", None)
+    return found
+
+
+# --- cancel: a confirm page shows the refund, the commission returned and what is kept ----
 
 
 @pytest.fixture
@@ -53,26 +61,37 @@ def test_cancel_page_shows_full_and_no_refund_amounts(staff_client, paid):
         '<tr><th scope="row">Full refund</th><td>1,234.56 USD</td><td>123.46 USD</td>'
         "<td>0.00 USD</td></tr>" in html
     )
+    # No refund: 1,234.56 paid less 123.46 commission.
     assert (
         '<tr><th scope="row">No refund</th><td>0.00 USD</td><td>0.00 USD</td>'
-        "<td>1,234.56 USD</td></tr>" in html
+        "<td>1,111.10 USD</td></tr>" in html
     )
+    assert "Cancel booking now" not in html  # only the confirm page cancels
 
 
-def test_cancel_review_shows_partial_amounts_and_changes_nothing(
+def test_cancel_confirm_page_shows_partial_amounts_and_changes_nothing(
     staff_client, paid, stripe_standin, unscoped
 ):
-    response = staff_client.post(
-        f"{BOOKINGS}{paid.pk}/cancel/", {"refund": "partial", "amount": "500.25", "_review": "1"}
-    )
+    # Posting the choice (with or without "Review") only shows the confirm page.
+    for extra in ({"_review": "1"}, {}):
+        response = staff_client.post(
+            f"{BOOKINGS}{paid.pk}/cancel/", {"refund": "partial", "amount": "500.25", **extra}
+        )
 
-    assert response.status_code == 200
-    html = response.content.decode()
-    # 123.46 * 500.25 / 1234.56 = 50.0276... -> 50.03
-    assert '<td id="review-refund">500.25 USD</td>' in html
-    assert '<td id="review-commission">50.03 USD</td>' in html
-    assert "Confirm: cancel and refund 500.25 USD" in html
-    assert '<input type="hidden" name="amount" value="500.25">' in html
+        assert response.status_code == 200
+        html = response.content.decode()
+        # 123.46 * 500.25 / 1234.56 = 50.0276... -> 50.03; kept: 1234.56 - 500.25
+        # - (123.46 - 50.03) = 660.88
+        assert (
+            '<p id="review-sentence">Refund <strong>500.25 USD</strong> to the couple. '
+            "Altar's commission returned: <strong>50.03 USD</strong>. "
+            "You keep: <strong>660.88 USD</strong> after commission.</p>"
+        ) in html
+        assert 'id="review-refund">500.25 USD<' in html
+        assert 'id="review-commission">50.03 USD<' in html
+        assert 'id="review-kept">660.88 USD<' in html
+        assert ">Confirm: cancel and refund 500.25 USD</button>" in html
+        assert '<input type="hidden" name="amount" value="500.25">' in html
     paid.refresh_from_db()
     assert (paid.status, paid.refunded_cents) == ("confirmed", 0)
     assert [
@@ -80,22 +99,35 @@ def test_cancel_review_shows_partial_amounts_and_changes_nothing(
     ] == []
 
 
-def test_confirmed_cancel_does_what_the_review_showed(staff_client, paid_booking, unscoped):
+def test_confirmed_cancel_does_what_the_confirm_page_showed(staff_client, paid_booking, unscoped):
     # 1,623.45 USD paid (elopement + flowers), commission 162.35 USD.
     preview = booking_refund_preview(booking=paid_booking, refund_cents=50_025)
+    # What the browser posts: each page's own hidden fields with the choice.
+    page = staff_client.get(f"{BOOKINGS}{paid_booking.pk}/cancel/").content.decode()
     review = staff_client.post(
         f"{BOOKINGS}{paid_booking.pk}/cancel/",
-        {"refund": "partial", "amount": "500.25", "_review": "1"},
+        {**hidden_fields(page), "refund": "partial", "amount": "500.25"},
     ).content.decode()
+    hidden = hidden_fields(review)
 
-    confirm = staff_client.post(
-        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
-    )
+    confirm = staff_client.post(f"{BOOKINGS}{paid_booking.pk}/cancel/", {**hidden, "_confirm": "1"})
 
     assert (paid_booking.paid_cents, paid_booking.commission_cents) == (162_345, 16_235)
-    # 16235 * 50025 / 162345 = 5002.77... -> 5003
-    assert preview.commission_reversed_cents == 5_003
-    assert '<td id="review-commission">50.03 USD</td>' in review
+    assert hidden == {
+        "refund": "partial",
+        "amount": "500.25",
+        "seen_paid_cents": "162345",
+        "seen_refundable_cents": "162345",
+        "seen_refund_cents": "50025",
+    }
+    # 16235 * 50025 / 162345 = 5002.77... -> 5003; kept: 162345 - 50025 - (16235 - 5003)
+    assert (preview.refund_cents, preview.commission_returned_cents, preview.kept_cents) == (
+        50_025,
+        5_003,
+        101_088,
+    )
+    assert 'id="review-commission">50.03 USD<' in review
+    assert 'id="review-kept">1,010.88 USD<' in review
     assert confirm.status_code == 302
     run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
@@ -108,18 +140,25 @@ def test_confirmed_cancel_does_what_the_review_showed(staff_client, paid_booking
         )
         == (50_025, 5_003)
     )
+    kept = (
+        paid_booking.paid_cents
+        - paid_booking.refunded_cents
+        - (paid_booking.commission_cents - paid_booking.commission_refunded_cents)
+    )
+    assert kept == preview.kept_cents
 
 
-def test_full_refund_review_then_confirm(staff_client, paid_booking, unscoped):
+def test_full_refund_confirm_page_then_confirm(staff_client, paid_booking, unscoped):
     review = staff_client.post(
-        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full", "_review": "1"}
+        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full"}
     ).content.decode()
     confirm = staff_client.post(
-        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full", "amount": ""}
+        f"{BOOKINGS}{paid_booking.pk}/cancel/", {"refund": "full", "amount": "", "_confirm": "1"}
     )
 
-    assert '<td id="review-refund">1,623.45 USD</td>' in review
-    assert '<td id="review-commission">162.35 USD</td>' in review
+    assert 'id="review-refund">1,623.45 USD<' in review
+    assert 'id="review-commission">162.35 USD<' in review
+    assert 'id="review-kept">0.00 USD<' in review
     assert confirm.status_code == 302
     run_outbox()  # the refund reaches Stripe through the outbox
     paid_booking.refresh_from_db()
@@ -127,6 +166,38 @@ def test_full_refund_review_then_confirm(staff_client, paid_booking, unscoped):
         162_345,
         16_235,
     )
+
+
+def test_no_refund_confirm_page_says_so(staff_client, paid, unscoped):
+    review = staff_client.post(f"{BOOKINGS}{paid.pk}/cancel/", {"refund": "none"}).content.decode()
+
+    assert (
+        '<p id="review-sentence">No refund to the couple. '
+        "You keep: <strong>1,111.10 USD</strong> after commission.</p>"
+    ) in review
+    assert ">Confirm: cancel with no refund</button>" in review
+    paid.refresh_from_db()
+    assert paid.status == "confirmed"
+
+
+def test_confirm_on_figures_that_changed_is_refused_and_the_choice_shown_again(
+    staff_client, paid, unscoped
+):
+    # What the confirm page carried: the figures before a payment landed.
+    stale = {"refund": "none", "seen_paid_cents": "100000", "seen_refundable_cents": "100000"}
+
+    response = staff_client.post(f"{BOOKINGS}{paid.pk}/cancel/", {**stale, "_confirm": "1"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        '<p class="errornote" id="cancel-error">The booking was just paid or changed; '
+        "review it again before deciding.</p>"
+    ) in html
+    # The form again, now carrying the figures as they are.
+    assert '<input type="hidden" name="seen_paid_cents" value="123456"' in html
+    paid.refresh_from_db()
+    assert paid.status == "confirmed"
 
 
 # --- resend the confirmation e-mail ---------------------------------------------
@@ -247,6 +318,7 @@ def test_another_tenants_booking_in_action_urls_is_404(staff_client, other_tenan
 
 
 def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(timezone="America/Denver")
     booking = BookingFactory(
         tenant=tenant,
         event_date=dt.date(2030, 5, 4),
@@ -257,6 +329,11 @@ def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
         amount_cents=162_345,
         paid_cents=162_345,
         commission_cents=16_235,
+    )
+    # 18:30 UTC is 12:30 in Denver (MDT, UTC-6).
+    Booking.objects.filter(pk=booking.pk).update(
+        created_at=dt.datetime(2030, 5, 1, 18, 30, tzinfo=dt.UTC),
+        confirmed_at=dt.datetime(2030, 5, 1, 19, 5, tzinfo=dt.UTC),
     )
     BookingAddOnFactory(booking=booking, title="Flowers")
     BookingFactory(tenant=other_tenant, couple_name="Their Couple")
@@ -277,23 +354,64 @@ def test_csv_export_content(staff_client, tenant, other_tenant, unscoped):
         "package": booking.package.title,
         "add_ons": "Flowers",
         "currency": "usd",
+        # Each amount in units for people, in minor units beside it for machines.
+        "total": "1623.45",
         "amount_cents": "162345",
+        "paid": "1623.45",
         "paid_cents": "162345",
+        "refunded": "0.00",
         "refunded_cents": "0",
+        "commission": "162.35",
         "commission_cents": "16235",
+        "commission_refunded": "0.00",
         "commission_refunded_cents": "0",
+        "balance_due": "0.00",
         "balance_due_cents": "0",
         "balance_due_on": "",
         # The ledger: kind:status:amount:commission share[:Stripe id].
-        "payments": "deposit:succeeded:162345:16235",
+        "payments": "deposit:succeeded:1623.45:162.35",
+        "payments_cents": "deposit:succeeded:162345:16235",
+        "time_zone": "America/Denver",
         "hold_expires_at": "",
-        "created_at": booking.created_at.isoformat(),
-        "confirmed_at": booking.confirmed_at.isoformat(),
+        "created_at": "2030-05-01 12:30",
+        "confirmed_at": "2030-05-01 13:05",
         "canceled_at": "",
         "cancel_reason": "",
         "notes": "Line one\nline two, with comma",
         "answers": "",
     }
+
+
+def test_csv_export_writes_zero_decimal_currencies_without_decimals(staff_client, tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(currency="jpy", timezone="Asia/Tokyo")
+    tenant.refresh_from_db()
+    booking = BookingFactory(tenant=tenant, amount_cents=180_000, commission_cents=18_000)
+    Booking.objects.filter(pk=booking.pk).update(
+        created_at=dt.datetime(2030, 5, 1, 18, 30, tzinfo=dt.UTC)
+    )
+
+    (row,) = read_csv(staff_client.get(f"{BOOKINGS}export.csv"))
+
+    assert {name: row[name] for name in CSV_COLUMNS[9:25]} == {
+        "currency": "jpy",
+        "total": "180000",
+        "amount_cents": "180000",
+        "paid": "180000",
+        "paid_cents": "180000",
+        "refunded": "0",
+        "refunded_cents": "0",
+        "commission": "18000",
+        "commission_cents": "18000",
+        "commission_refunded": "0",
+        "commission_refunded_cents": "0",
+        "balance_due": "0",
+        "balance_due_cents": "0",
+        "balance_due_on": "",
+        "payments": "deposit:succeeded:180000:18000",
+        "payments_cents": "deposit:succeeded:180000:18000",
+    }
+    # 18:30 UTC is 03:30 the next day in Tokyo.
+    assert (row["time_zone"], row["created_at"]) == ("Asia/Tokyo", "2030-05-02 03:30")
 
 
 @pytest.mark.parametrize(

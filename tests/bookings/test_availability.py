@@ -16,8 +16,7 @@ from bookings.selectors import (
     availability_for_range,
     tenant_today,
 )
-from tests.bookings.conftest import days_ahead
-from tests.factories import BlackoutDateFactory, BookingFactory, TenantFactory
+from tests.factories import BlackoutDateFactory, BookingFactory, TenantFactory, days_ahead
 
 pytestmark = pytest.mark.django_db
 

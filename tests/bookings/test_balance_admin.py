@@ -89,6 +89,30 @@ def test_staff_record_an_offline_payment_through_the_admin(staff_client, tenant,
     assert entry.changes["paid_cents"] == [30_000, 100_000]
 
 
+def test_offline_payment_in_yen_takes_whole_yen_and_refuses_decimals(
+    staff_client, tenant, unscoped
+):
+    booking = with_balance(tenant, due_in=-2, state="failed")
+    Booking.objects.filter(pk=booking.pk).update(currency="jpy")
+
+    with_decimals = staff_client.post(
+        f"{BOOKINGS}{booking.pk}/offline-payment/", {"amount": "100.50", "note": "cash"}
+    )
+    whole = staff_client.post(
+        f"{BOOKINGS}{booking.pk}/offline-payment/", {"amount": "70,000", "note": "cash"}
+    )
+
+    # Before, "100.50" was silently recorded as 100 yen.
+    assert with_decimals.status_code == 200
+    assert "JPY amounts have no decimals" in with_decimals.content.decode()
+    assert whole.status_code == 302
+    booking.refresh_from_db()
+    assert booking.paid_cents == 100_000
+    assert list(booking.payments.filter(kind="offline").values_list("amount_cents", flat=True)) == [
+        70_000
+    ]
+
+
 def test_staff_send_the_balance_link_early_and_the_couple_can_pay_from_manage(
     staff_client, tenant, outbox, unscoped
 ):

@@ -8,8 +8,13 @@ import datetime as dt
 import pytest
 
 from bookings.models import Booking
-from tests.bookings.conftest import checkout_body, days_ahead
-from tests.factories import BookingAddOnFactory, BookingFactory, PackageFactory
+from tests.factories import (
+    BookingAddOnFactory,
+    BookingFactory,
+    PackageFactory,
+    checkout_body,
+    days_ahead,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from bookings.models import Booking, BookingAddOn
-from tests.bookings.conftest import checkout_body, days_ahead
+from tests.factories import checkout_body, days_ahead
 
 pytestmark = pytest.mark.django_db
 
@@ -304,7 +304,7 @@ def test_a_refused_request_releases_its_key(tenant_api, catalog, stripe_standin,
 def test_keys_are_per_tenant(
     tenant_api, other_tenant_api, tenant, other_tenant, catalog, stripe_standin, unscoped
 ):
-    from tests.bookings.conftest import make_catalog
+    from tests.factories import make_catalog
 
     make_catalog(other_tenant)
     body = checkout_body()

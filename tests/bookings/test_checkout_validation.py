@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import Booking, BookingAddOn
-from tests.bookings.conftest import checkout_body, days_ahead
 from tests.factories import (
     AddOnFactory,
     BlackoutDateFactory,
     BookingFactory,
     PackageAddOnFactory,
     PackageFactory,
+    checkout_body,
+    days_ahead,
 )
 
 pytestmark = pytest.mark.django_db

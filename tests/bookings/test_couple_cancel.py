@@ -19,16 +19,9 @@ from bookings.models import Booking, BookingPolicy, BookingRefund, CancellationR
 from bookings.services import booking_cancel, booking_cancel_by_couple, booking_hold
 from tenants.models import AuditEntry
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import (
-    checkout_body,
-    checkout_through_service,
-    days_ahead,
-    make_catalog,
-    pay_on_standin,
-)
 from tests.concurrency import run_together
-from tests.conftest import run_outbox
-from tests.factories import TenantFactory
+from tests.conftest import checkout_through_service, pay_on_standin, run_outbox
+from tests.factories import TenantFactory, checkout_body, days_ahead, make_catalog
 
 TIERS = [{"days_before": 180, "refund_percent": 100}, {"days_before": 60, "refund_percent": 50}]
 
@@ -385,8 +378,12 @@ def test_staff_cancel_proposes_the_policy_refund_and_records_an_override(
     review = staff_client.post(
         f"/admin/bookings/booking/{follows.pk}/cancel/", {"refund": "policy", "_review": "1"}
     ).content.decode()
-    staff_client.post(f"/admin/bookings/booking/{follows.pk}/cancel/", {"refund": "policy"})
-    staff_client.post(f"/admin/bookings/booking/{overrides.pk}/cancel/", {"refund": "full"})
+    staff_client.post(
+        f"/admin/bookings/booking/{follows.pk}/cancel/", {"refund": "policy", "_confirm": "1"}
+    )
+    staff_client.post(
+        f"/admin/bookings/booking/{overrides.pk}/cancel/", {"refund": "full", "_confirm": "1"}
+    )
 
     assert "Refund under the booking&#x27;s policy (750.00 USD)" in page
     assert 'value="policy"' in page and "checked" in page.split('value="policy"')[1][:40]

@@ -23,15 +23,16 @@ from bookings.services import (
 from catalog.models import Package
 from tenants.models import AuditEntry
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import (
+from tests.concurrency import run_together
+from tests.conftest import pay_on_standin, run_outbox
+from tests.factories import (
+    BlackoutDateFactory,
+    BookingFactory,
+    TenantFactory,
     checkout_body,
     days_ahead,
     make_catalog,
-    pay_on_standin,
 )
-from tests.concurrency import run_together
-from tests.conftest import run_outbox
-from tests.factories import BlackoutDateFactory, BookingFactory, TenantFactory
 
 
 def paid(tenant, tenant_api, standin, *, days: int) -> Booking:
@@ -393,7 +394,9 @@ def test_staff_move_from_the_admin_with_a_review_step(
     review = staff_client.post(url, {"event_date": new.isoformat(), "_review": "1"})
     booking.refresh_from_db()
     assert booking.event_date == days_ahead(100)  # reviewing changes nothing
-    done = staff_client.post(url, {"event_date": new.isoformat()})
+    done = staff_client.post(
+        url, {"event_date": new.isoformat(), "seen_refund_cents": "0", "_confirm": "1"}
+    )
 
     assert url in detail
     assert 'id="move-confirm"' in review.content.decode()

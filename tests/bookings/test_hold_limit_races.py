@@ -13,9 +13,8 @@ from bookings.models import Booking
 from bookings.services import booking_hold
 from tenants.models import Tenant
 from tenants.scoping import scopes_disabled, tenant_scope
-from tests.bookings.conftest import days_ahead, make_catalog
 from tests.concurrency import run_together
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

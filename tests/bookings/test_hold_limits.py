@@ -15,7 +15,7 @@ from bookings.models import Booking
 from bookings.services import HOLD_GRACE
 from tenants.models import Tenant
 from tests.admin import error_codes, page_form_data
-from tests.bookings.conftest import checkout_body, days_ahead, make_catalog
+from tests.factories import checkout_body, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db
 
@@ -232,7 +232,7 @@ def test_retried_checkout_reuses_the_couples_own_hold(
 
     # the same couple (same names), another device, the e-mail's case typed
     # differently (a +tag or other spelling is someone else: see
-    # tests/review/test_hold_reuse_leak.py)
+    # tests/bookings/test_hold_reuse_same_couple.py)
     again = checkout(client_at(tenant_key, "198.51.100.80"), day=90, email="ADA@Example.com")
 
     assert first.status_code == 201

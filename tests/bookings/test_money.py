@@ -155,3 +155,71 @@ def test_a_booking_after_the_balance_would_be_due_pays_in_full():
     )
     assert (on_time.due_now_cents, on_time.balance_due_on) == (3000, dt.date(2026, 5, 31))
     assert (late.due_now_cents, late.balance_cents, late.balance_due_on) == (10_000, 0, None)
+
+
+# --- refund preview: what a refund does, as the ledger will count it --------------
+
+P = money.LedgerPayment
+
+
+@pytest.mark.parametrize(
+    ("refund", "payments", "expected"),
+    [
+        # USD, one payment of 1,234.56 with 123.46 commission; refund 900.00:
+        # 123.46 * 900 / 1234.56 = 90.0048... -> 90.00 back; kept
+        # 1234.56 - 900.00 - (123.46 - 90.00) = 301.10.
+        (90_000, [P(123_456, 12_346, 0, True)], (90_000, 0, 9_000, 30_110)),
+        # Deposit 300.00 (fee 30.00) then balance 700.00 (fee 70.00), newest
+        # first: 800.00 takes all the balance and 100.00 of the deposit.
+        (
+            80_000,
+            [P(70_000, 7_000, 0, True), P(30_000, 3_000, 0, True)],
+            (80_000, 0, 8_000, 18_000),
+        ),
+        # 200.00 already on its way back: this refund returns only its own share.
+        (30_000, [P(100_000, 10_000, 20_000, True)], (30_000, 0, 3_000, 45_000)),
+        # An offline payment is not refunded through Stripe: 100.00 short.
+        (
+            60_000,
+            [P(40_000, 4_000, 0, False), P(60_000, 6_000, 10_000, True)],
+            (50_000, 10_000, 5_000, 36_000),
+        ),
+        # JPY (no minor unit): 123,457 paid, 12.5 % commission 15,432; refund
+        # 50,001: 15432 * 50001 / 123457 = 6250.07... -> 6,250; kept
+        # 123457 - 50001 - (15432 - 6250) = 64,274.
+        (50_001, [P(123_457, 15_432, 0, True)], (50_001, 0, 6_250, 64_274)),
+        # Nothing refunded: the business keeps what was paid less commission.
+        (0, [P(123_456, 12_346, 0, True)], (0, 0, 0, 111_110)),
+    ],
+)
+def test_refund_preview_follows_the_ledger_payment_by_payment(refund, payments, expected):
+    preview = money.refund_preview(refund_cents=refund, payments=payments)
+
+    assert (
+        preview.refund_cents,
+        preview.short_cents,
+        preview.commission_returned_cents,
+        preview.kept_cents,
+    ) == expected
+
+
+def test_refund_preview_commission_matches_what_ledger_totals_then_count():
+    # A refund split over two payments with uneven fees: each returns its own
+    # share, rounded per payment, exactly as ledger_totals will count it.
+    payments = [P(70_001, 7_003, 0, True), P(30_001, 2_999, 0, True)]
+
+    preview = money.refund_preview(refund_cents=85_000, payments=payments)
+
+    after = money.ledger_totals([(70_001, 7_003, 70_001), (30_001, 2_999, 14_999)])
+    assert preview.commission_refunded_after_cents == after.commission_refunded_cents == 8_502
+    assert preview.commission_returned_cents == 8_502
+
+
+@pytest.mark.parametrize(("deposit_refundable", "expected"), [(True, 100_000), (False, 70_000)])
+def test_staff_full_refund_keeps_a_non_refundable_deposit(deposit_refundable, expected):
+    assert (
+        money.staff_full_refund_cents(
+            refundable_cents=100_000, deposit_cents=30_000, deposit_refundable=deposit_refundable
+        )
+        == expected
+    )

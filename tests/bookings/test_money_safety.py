@@ -15,15 +15,16 @@ from bookings.errors import BookingNotCancelable, HoldNotReleasable
 from bookings.models import Booking, BookingRefund
 from bookings.services import HOLD_GRACE, booking_cancel, booking_hold_release, booking_mark_paid
 from tenants.scoping import scopes_disabled, tenant_scope
-from tests.bookings.conftest import (
-    checkout_body,
-    checkout_through_service,
-    make_catalog,
-    pay_on_standin,
-)
 from tests.concurrency import run_together
-from tests.conftest import run_outbox
-from tests.factories import AddOnFactory, PackageAddOnFactory, PackageFactory, TenantFactory
+from tests.conftest import checkout_through_service, pay_on_standin, run_outbox
+from tests.factories import (
+    AddOnFactory,
+    PackageAddOnFactory,
+    PackageFactory,
+    TenantFactory,
+    checkout_body,
+    make_catalog,
+)
 
 
 def session_requests(standin) -> list:

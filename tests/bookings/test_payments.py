@@ -23,23 +23,10 @@ from bookings.services import (
     booking_hold_release,
     booking_mark_paid,
 )
-from tests.bookings.conftest import checkout_body, days_ahead, pay_on_standin
-from tests.conftest import run_outbox
-from tests.factories import MembershipFactory
+from tests.conftest import pay_on_standin, run_outbox
+from tests.factories import MembershipFactory, days_ahead
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def checkout(tenant_api, catalog, stripe_standin, unscoped):
-    """Check out a date through the API; returns the booking."""
-
-    def start(**overrides) -> Booking:
-        response = tenant_api.post("/api/v1/checkout", checkout_body(**overrides), format="json")
-        assert response.status_code == 201, response.json()
-        return Booking.objects.get(pk=response.json()["booking"]["id"])
-
-    return start
 
 
 def refunds_requested(standin) -> list:

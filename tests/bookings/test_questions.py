@@ -11,8 +11,7 @@ import pytest
 
 from bookings.manage_links import manage_path, manage_token
 from bookings.models import Booking, BookingPolicy, BookingQuestion
-from tests.bookings.conftest import checkout_body, days_ahead
-from tests.factories import BookingFactory
+from tests.factories import BookingFactory, checkout_body, days_ahead
 
 pytestmark = pytest.mark.django_db
 

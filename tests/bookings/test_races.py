@@ -14,10 +14,9 @@ from bookings.errors import DateUnavailable
 from bookings.models import Booking
 from bookings.services import booking_expire, booking_hold, booking_mark_paid
 from tenants.scoping import scopes_disabled, tenant_scope
-from tests.bookings.conftest import days_ahead, make_catalog
 from tests.concurrency import run_together
 from tests.conftest import run_outbox
-from tests.factories import BookingFactory, TenantFactory
+from tests.factories import BookingFactory, TenantFactory, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

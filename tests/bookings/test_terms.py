@@ -8,8 +8,7 @@ import pytest
 from bookings.agreements import terms_publish
 from bookings.manage_links import manage_path
 from bookings.models import Booking, TermsVersion
-from tests.bookings.conftest import checkout_body, days_ahead
-from tests.factories import BookingFactory
+from tests.factories import BookingFactory, checkout_body, days_ahead
 
 pytestmark = pytest.mark.django_db
 

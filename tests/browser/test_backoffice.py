@@ -20,10 +20,15 @@ from rest_framework.test import APIClient
 from bookings.models import Booking
 from catalog.models import Package, PackagePhoto
 from tenants.models import ApiKey, AuditEntry, TenantMembership
-from tests.bookings.conftest import checkout_body, make_catalog, pay_on_standin
 from tests.browser.conftest import log_in, screenshot
-from tests.conftest import publishable_key_for
-from tests.factories import BookingFactory, MembershipFactory, PackageFactory
+from tests.conftest import pay_on_standin, publishable_key_for
+from tests.factories import (
+    BookingFactory,
+    MembershipFactory,
+    PackageFactory,
+    checkout_body,
+    make_catalog,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,7 +112,7 @@ def test_staff_day_package_calendar_cancel_and_audit(
     page.locator("#booking-summary").get_by_role("link", name="Cancel booking").click()
     page.check("input[name='refund'][value='partial']")
     page.fill("#id_amount", "100.00")
-    page.click("input[name='_review']")
+    page.get_by_role("button", name="Review the refund").click()
     expect(page.locator("#review-refund")).to_have_text("100.00 USD")
     page.get_by_role("button", name=re.compile(r"^Confirm: cancel and refund 100\.00 USD")).click()
     page.wait_for_url(re.compile(rf"/admin/bookings/booking/{confirmed.pk}/change/$"))
@@ -115,9 +120,15 @@ def test_staff_day_package_calendar_cancel_and_audit(
 
     # ...and see the cancel, by them, in the booking's audit history.
     page.goto(f"/admin/bookings/booking/{confirmed.pk}/history/")
-    row = page.locator("#audit-history tr.audit-entry", has_text="booking.canceled")
-    expect(row).to_contain_text(staff.get_username())
-    expect(row).to_contain_text("confirmed → canceled")
+    row = page.locator("#audit-history li.audit-entry", has_text="canceled the booking for")
+    expect(row.locator(".audit-sentence")).to_have_text(
+        f"{staff.get_username()} canceled the booking for "
+        f"{confirmed_date.day} {confirmed_date:%b %Y} and refunded 100.00 USD"
+    )
+    # The recorded before/after, one click away.
+    expect(row.locator("pre")).to_be_hidden()
+    row.locator("summary").click()
+    expect(row.locator("pre")).to_contain_text('"confirmed",\n    "canceled"')
 
     # Then: the rows say the same as the pages.
     package = Package.objects.get(tenant=tenant, slug="barn-elopement")

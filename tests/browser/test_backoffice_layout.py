@@ -10,10 +10,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from bookings.services import booking_contact_update
+from tenants.audit import actor_context
 from tenants.models import TenantMembership
-from tests.bookings.conftest import make_catalog
 from tests.browser.conftest import log_in, screenshot
-from tests.factories import BookingFactory, MembershipFactory
+from tests.factories import BookingFactory, MembershipFactory, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,7 +40,15 @@ def test_everyday_pages_fit_a_desk_and_a_phone(page: Page, tenant, unscoped):
         event_date=today + dt.timedelta(days=20),
         hold_expires_at=timezone.now() + dt.timedelta(minutes=25),
     )
-    owner = MembershipFactory(tenant=tenant, role=TenantMembership.Role.OWNER).user
+    owner = MembershipFactory(
+        tenant=tenant, role=TenantMembership.Role.OWNER, user__first_name="Maria"
+    ).user
+    # A history for the booking's card: changes as the services record them.
+    with actor_context("staff", owner.get_username(), user=owner):
+        booking_contact_update(tenant=tenant, booking_id=booking.pk, phone="+1 555 0100")
+        booking_contact_update(
+            tenant=tenant, booking_id=booking.pk, notes="Sunset ceremony by the lake, please."
+        )
     log_in(page, owner)
     pages = {
         "dashboard": "/admin/",
@@ -48,6 +57,8 @@ def test_everyday_pages_fit_a_desk_and_a_phone(page: Page, tenant, unscoped):
         "calendar": f"/admin/bookings/booking/calendar/?month={booking.event_date:%Y-%m}",
         "package-edit": f"/admin/catalog/package/{package.pk}/change/",
         "settings": f"/admin/tenants/tenant/{tenant.pk}/change/",
+        "history": f"/admin/bookings/booking/{booking.pk}/history/",
+        "audit-log": "/admin/tenants/auditentry/",
     }
 
     widths = {}

@@ -14,12 +14,11 @@ from playwright.sync_api import Page, expect
 from bookings.agreements import policy_save, terms_publish
 from bookings.manage_links import manage_path
 from bookings.models import Booking, BookingPolicy, BookingQuestion, BookingRefund
-from bookings.services import booking_checkout
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import days_ahead, make_catalog, pay_on_standin
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_storefront import DESKTOP, PHONE, serious_violations, show_month
-from tests.conftest import run_outbox
+from tests.conftest import checkout_through_service, pay_on_standin, run_outbox
+from tests.factories import days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,25 +54,14 @@ def studio(tenant, settings, live_server, stripe_standin, unscoped):
             choices="Yes\nNo",
             position=1,
         )
-        booking = checkout_through_service_with_terms(tenant, days=100)
+        booking = checkout_through_service(
+            tenant, days=100, accept_terms_version=1, answers={"venue": "The old barn"}
+        )
         pay_on_standin(stripe_standin, tenant, booking)
     run_outbox()
     mail.outbox.clear()
     booking.refresh_from_db()
     return {"tenant": tenant, "booking": booking}
-
-
-def checkout_through_service_with_terms(tenant, *, days: int) -> Booking:
-    return booking_checkout(
-        tenant=tenant,
-        package_slug="elopement",
-        add_on_slugs=[],
-        event_date=days_ahead(days),
-        couple_name="Ada & Grace",
-        email="ada@example.com",
-        accept_terms_version=1,
-        answers={"venue": "The old barn"},
-    ).booking
 
 
 def check_page(page: Page, name: str) -> None:

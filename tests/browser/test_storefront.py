@@ -4,7 +4,7 @@ sizes, first-load weight, and screenshots of every page.
 
 The stand-in's Pay button redirects to the success page; Stripe's webhook is
 played by calling the payment service with the stand-in's session (as
-tests.bookings.conftest.pay_on_standin does), then the page, still open,
+tests.conftest.pay_on_standin does), then the page, still open,
 turns confirmed by itself.
 """
 
@@ -28,10 +28,9 @@ from bookings.models import BlackoutDate, Booking
 from bookings.services import booking_mark_paid
 from catalog.services import package_photo_add
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import make_catalog
 from tests.browser.conftest import ARTIFACTS, screenshot
 from tests.conftest import publishable_key_for, run_outbox
-from tests.factories import BookingFactory
+from tests.factories import BookingFactory, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from bookings.models import BlackoutDate, Booking
 from config.errors import DomainError
-from tests.bookings.conftest import days_ahead, make_catalog
-from tests.factories import BookingFactory, PackageFactory, TenantFactory
+from tests.factories import BookingFactory, PackageFactory, TenantFactory, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db
 

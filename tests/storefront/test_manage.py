@@ -102,7 +102,7 @@ def test_confirmation_mail_carries_the_link_in_the_couples_language(client, book
     assert "Total:    1.623,45\u00a0US$" in couple.body
     link = re.search(r"https://altar\.example(/bookings/\S+/manage/\S+/)", couple.body).group(1)
     assert client.get(link).status_code == 200
-    assert staff.subject == "New confirmed booking: 2030-06-01"
+    assert staff.subject == "New confirmed booking: 1 Jun 2030"
 
 
 def test_send_me_my_link_answers_the_same_and_mails_only_real_bookings(

@@ -22,10 +22,8 @@ from tenants.audit import actor_context, audit_record, diff
 from tenants.models import ApiKey, AuditEntry, TenantMembership
 from tenants.services import api_key_issue, staff_link
 from tests.admin import page_form_data
-from tests.bookings.conftest import checkout_body, days_ahead, make_catalog
 from tests.conftest import run_outbox
-from tests.factories import BookingFactory, PackageFactory
-from tests.webhooks.conftest import webhooks  # noqa: F401 - the fixture, used by name
+from tests.factories import BookingFactory, PackageFactory, checkout_body, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +111,7 @@ def test_staff_cancel_in_the_admin_names_the_staff_member(
     booking = BookingFactory(tenant=tenant, status=Booking.Status.CONFIRMED)
 
     response = staff_client.post(
-        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "none"}
+        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "none", "_confirm": "1"}
     )
 
     assert response.status_code == 302
@@ -139,7 +137,8 @@ def test_staff_cancel_with_partial_refund_records_the_refund_then_the_cancel(
     stripe_standin.pay(booking.stripe_checkout_session_id)
 
     response = staff_client.post(
-        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "partial", "amount": "500.25"}
+        f"/admin/bookings/booking/{booking.pk}/cancel/",
+        {"refund": "partial", "amount": "500.25", "_confirm": "1"},
     )
 
     assert response.status_code == 302
@@ -331,7 +330,9 @@ def test_no_entry_carries_the_couples_name_email_phone_or_notes(
 ):
     booking = checkout()
     stripe_standin.pay(booking.stripe_checkout_session_id)
-    staff_client.post(f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "full"})
+    staff_client.post(
+        f"/admin/bookings/booking/{booking.pk}/cancel/", {"refund": "full", "_confirm": "1"}
+    )
     run_outbox()
 
     recorded = list(AuditEntry.objects.values())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -377,3 +378,18 @@ def test_two_businesses_inviting_one_new_address_at_once_share_one_account():
         assert sorted(
             TenantMembership.objects.filter(user=user).values_list("tenant_id", "status")
         ) == sorted((t.pk, "pending") for t in tenants)
+
+
+def test_invitation_mail_says_when_it_expires_in_the_business_time_zone(tenant, unscoped):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=tenant.pk).update(timezone="America/Denver")
+    tenant.refresh_from_db()
+    staff_invite(tenant=tenant, email="new@b.example", role="staff")
+    run_outbox()
+    membership = TenantMembership.objects.get(user__email="new@b.example")
+    expires = membership.invitation_expires_at.astimezone(ZoneInfo("America/Denver"))
+
+    (message,) = mail.outbox
+    assert f"expires on {expires:%-d %b %Y, %H:%M} (America/Denver). If it has" in message.body
+    assert "UTC" not in message.body

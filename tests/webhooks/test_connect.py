@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 
 from tenants.models import AuditEntry
-from tests.webhooks.conftest import CONNECT_SECRET
+from tests.conftest import CONNECT_SECRET
 from webhooks.models import StripeEvent
 
 pytestmark = pytest.mark.django_db

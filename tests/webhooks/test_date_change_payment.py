@@ -9,8 +9,8 @@ from bookings.models import BookingDateChange, BookingPolicy, PaymentReview
 from bookings.services import booking_date_change
 from catalog.models import Package
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import days_ahead
 from tests.conftest import run_outbox
+from tests.factories import days_ahead
 from webhooks.models import StripeEvent
 
 pytestmark = pytest.mark.django_db

@@ -14,10 +14,9 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings.models import Booking
-from tests.bookings.conftest import checkout_body
 from tests.concurrency import run_together
-from tests.conftest import run_outbox
-from tests.webhooks.conftest import PLATFORM_SECRET
+from tests.conftest import PLATFORM_SECRET, run_outbox
+from tests.factories import checkout_body
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
 

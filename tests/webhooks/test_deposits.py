@@ -16,9 +16,9 @@ from bookings.manage_links import manage_path
 from bookings.models import Booking, BookingRefund, BookingReminder
 from bookings.services import booking_cancel
 from tenants.scoping import scopes_disabled
-from tests.bookings.conftest import days_ahead
 from tests.concurrency import run_together
 from tests.conftest import run_outbox
+from tests.factories import days_ahead
 
 DECLINED = "4000000000000341"  # attaches, every later charge is declined
 AUTH_REQUIRED = "4000002760003184"  # the bank asks for authentication every time

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from bookings.models import Booking
-from tests.bookings.conftest import checkout_body
+from tests.factories import checkout_body
 from webhooks.models import StripeEvent
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from djstripe.models import WebhookEventTrigger
 
-from tests.webhooks.conftest import PLATFORM_SECRET
+from tests.conftest import PLATFORM_SECRET
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
 from webhooks.views import INVALID_BODY_MAX_CHARS

@@ -11,8 +11,7 @@ from django.test import Client
 
 from bookings.models import Booking
 from tests.concurrency import run_together
-from tests.conftest import run_outbox
-from tests.webhooks.conftest import PLATFORM_SECRET
+from tests.conftest import PLATFORM_SECRET, run_outbox
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
 
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_deliveries_confirm_once_and_mail_once(
     tenant_api, catalog, stripe_standin, webhooks, deliveries
 ):
-    from tests.bookings.conftest import checkout_body
+    from tests.factories import checkout_body
 
     response = tenant_api.post("/api/v1/checkout", checkout_body(), format="json")
     booking = Booking.objects.get(pk=response.json()["booking"]["id"])

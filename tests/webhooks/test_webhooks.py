@@ -15,8 +15,7 @@ from django.utils import timezone
 from djstripe.models import WebhookEventTrigger
 
 from bookings.models import Booking, BookingRefund
-from tests.conftest import run_outbox
-from tests.webhooks.conftest import CONNECT_SECRET
+from tests.conftest import CONNECT_SECRET, run_outbox
 from tools.stripe_standin import sign_payload
 from webhooks.models import StripeEvent
 

@@ -39,7 +39,7 @@ from .hosted_pages import HostedPages
 from .idempotency import IdempotentRequests, _IdempotentResult
 from .payment_intents import OffSessionPayments, PaymentIntents
 from .refunds import Refunds
-from .server import _Handler, _Server
+from .server import _Server
 
 log = logging.getLogger("stripe_standin")
 
@@ -163,8 +163,7 @@ class StripeStandin(
         if self._server is not None:
             raise RuntimeError("already started")
         self._stopping.clear()
-        server = _Server((self.host, self.port), _Handler)
-        server.standin = self
+        server = _Server((self.host, self.port), self)
         self._server = server
         host, port = server.server_address[:2]
         self.port = port

@@ -8,14 +8,24 @@ import logging
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._common import _canonical_header, _default_fault, decode_form
 
-if TYPE_CHECKING:  # core imports this module
-    from .core import StripeStandin
-
 log = logging.getLogger("stripe_standin")
+
+
+class Responder(Protocol):
+    """What the HTTP layer asks of the stand-in (core.StripeStandin), which
+    starts this server and hands itself in."""
+
+    log_requests: bool
+
+    def _handle_api(
+        self, method: str, path: str, params: dict, headers: dict[str, str]
+    ) -> tuple[int | None, Any, dict]: ...
+
+    def _handle_page(self, method: str, path: str, form: dict) -> tuple[int, str, dict]: ...
 
 
 class _Server(ThreadingHTTPServer):
@@ -24,7 +34,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
-    standin: StripeStandin
+
+    def __init__(self, address: tuple[str, int], standin: Responder) -> None:
+        self.standin = standin
+        super().__init__(address, _Handler)
 
 
 class _Handler(BaseHTTPRequestHandler):

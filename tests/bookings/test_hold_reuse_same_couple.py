@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from bookings.models import Booking
-from tests.bookings.conftest import checkout_body
+from tests.factories import checkout_body
 
 pytestmark = pytest.mark.django_db
 

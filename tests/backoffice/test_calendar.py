@@ -109,7 +109,8 @@ def test_calendar_month_shows_each_day_state(staff_client, month_data, unscoped)
     assert f'href="/admin/bookings/booking/{booked.pk}/change/"' in html
     assert f'href="/admin/bookings/booking/{month_data["held"].pk}/change/"' in html
     assert f'href="/admin/bookings/blackoutdate/{month_data["blackout"].pk}/change/"' in html
-    assert f'href="/admin/bookings/blackoutdate/add/?date={day(5)}"' in html
+    add_day_5 = f"/admin/bookings/blackoutdate/add/?date={day(5)}&amp;calendar={month:%Y-%m}"
+    assert f'href="{add_day_5}"' in html
     assert "Their Couple" not in html and "Their holiday" not in html
     assert "Lapsed" not in html and "Canceled" not in html
 
@@ -130,8 +131,8 @@ def test_calendar_accessible_markup_and_navigation(staff_client, tenant, unscope
     assert f'href="?month={next_month:%Y-%m}"' in html
     # The phone layout and focus styles live in the calendar's stylesheet
     # (no inline <style> under the CSP).
-    assert "bookings/admin/calendar.css" in html
-    css = (settings.BASE_DIR / "bookings/static/bookings/admin/calendar.css").read_text()
+    assert "backoffice/calendar.css" in html
+    css = (settings.BASE_DIR / "backoffice/static/backoffice/calendar.css").read_text()
     assert "@media (max-width: 600px)" in css
     assert ":focus-visible" in css
     assert len(cells(html)) % 7 == 0
@@ -221,8 +222,8 @@ def test_superuser_picks_a_tenant_for_the_calendar(superuser_client, month_data,
     assert "Their Couple" in html and "Ada &amp; Grace" not in html
     other_id = month_data["theirs"].tenant_id
     assert (
-        f"/admin/bookings/blackoutdate/add/?date={month.replace(day=3)}&amp;tenant={other_id}"
-        in (html)
+        f"/admin/bookings/blackoutdate/add/?date={month.replace(day=3)}"
+        f"&amp;calendar={month:%Y-%m}&amp;tenant={other_id}" in (html)
     )
 
 
@@ -239,3 +240,102 @@ def test_a_user_without_a_tenant_role_cannot_open_the_calendar(client, db):
     client.force_login(UserFactory())
 
     assert client.get(URL).status_code == 403
+
+
+def test_days_outside_the_booking_window_read_too_soon_and_too_far(tenant, unscoped):
+    # Given: 14 days' notice and a 60-day horizon; today is 20 November 2026.
+    tenant.min_notice_days, tenant.max_advance_days = 14, 60
+    tenant.save()
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    BookingFactory(tenant=tenant, event_date=dt.date(2026, 11, 25), couple_name="Soon")
+
+    # When: the calendar reads November and January.
+    november = booking_calendar_month(tenant=tenant, month=dt.date(2026, 11, 1), now=now)
+    january = booking_calendar_month(tenant=tenant, month=dt.date(2027, 1, 1), now=now)
+
+    # Then: the same rule as availability (window_refusal); a booking outranks it.
+    states = {day.date: day.state for weeks in (november, january) for w in weeks for day in w}
+    assert [states[dt.date(2026, 11, n)] for n in (19, 20, 25, 30)] == [
+        "past",
+        "too_soon",
+        "booked",
+        "too_soon",
+    ]
+    assert states[dt.date(2026, 12, 4)] == "free"  # today + 14
+    assert [states[dt.date(2027, 1, n)] for n in (18, 19, 20)] == [
+        "free",
+        "free",  # today + 60
+        "too_far",
+    ]
+
+
+def test_calendar_page_labels_too_soon_and_too_far_days_in_words(staff_client, tenant, unscoped):
+    tenant.min_notice_days, tenant.max_advance_days = 3, 40
+    tenant.save()
+    today = timezone.now().date()  # the tenant is in UTC
+    soon, first_open = today + dt.timedelta(days=2), today + dt.timedelta(days=3)
+    last_open, far = today + dt.timedelta(days=40), today + dt.timedelta(days=41)
+
+    labels = {}
+    for day in (soon, first_open, last_open, far):
+        html = staff_client.get(URL, {"month": f"{day:%Y-%m}"}).content.decode()
+        labels[day] = cells(html)[day.isoformat()]
+        visible = re.search(
+            rf'data-date="{day.isoformat()}".*?<span class="state">([^<]*)</span>', html, re.S
+        ).group(1)
+        labels[day] = (*labels[day], visible)
+
+    when = lambda d: f"{d:%A} {d.day} {d:%B %Y}"  # noqa: E731
+    assert labels == {
+        soon: ("too_soon", f"{when(soon)}: Too soon — add blackout", "Too soon"),
+        first_open: ("free", f"{when(first_open)}: Free — add blackout", "Free"),
+        last_open: ("free", f"{when(last_open)}: Free — add blackout", "Free"),
+        far: ("too_far", f"{when(far)}: Too far — add blackout", "Too far"),
+    }
+    legend = staff_client.get(URL).content.decode()
+    assert "<strong>Too soon</strong>: inside your minimum notice of 3 days" in legend
+    assert "<strong>Too far</strong>: beyond your booking horizon of 40 days" in legend
+
+
+def test_blackout_added_from_a_day_returns_to_its_month(staff_client, tenant, unscoped):
+    month = month_after_next()
+    day = month.replace(day=12)
+    html = staff_client.get(URL, {"month": f"{month:%Y-%m}"}).content.decode()
+    add_url = f"/admin/bookings/blackoutdate/add/?date={day}&calendar={month:%Y-%m}"
+    assert f'href="{add_url.replace("&", "&amp;")}"' in html
+
+    form = staff_client.get(add_url)
+    saved = staff_client.post(add_url, {"date": day.isoformat(), "reason": "Family wedding"})
+
+    assert form.context["adminform"].form.initial["date"] == day.isoformat()
+    assert saved.status_code == 302
+    assert saved["Location"] == f"{URL}?month={month:%Y-%m}"
+    after = staff_client.get(saved["Location"]).content.decode()
+    assert cells(after)[day.isoformat()][0] == "blackout"
+    assert (
+        f"{day:%A} {day.day} {day:%B %Y}: Blackout: Family wedding — open blackout"
+        == cells(after)[day.isoformat()][1]
+    )
+
+
+def test_blackout_form_ignores_a_calendar_value_that_is_not_a_month(staff_client, tenant):
+    day = month_after_next().replace(day=14)
+    add_url = f"/admin/bookings/blackoutdate/add/?date={day}&calendar=//evil.example"
+
+    saved = staff_client.post(add_url, {"date": day.isoformat(), "reason": ""})
+
+    assert saved.status_code == 302
+    assert saved["Location"] == "/admin/bookings/blackoutdate/"
+
+
+def test_booked_and_held_days_open_the_booking_summary(staff_client, month_data, unscoped):
+    month = month_data["month"]
+    html = staff_client.get(URL, {"month": f"{month:%Y-%m}"}).content.decode()
+
+    for key in ("booked", "held"):
+        booking = month_data[key]
+        cell = html[html.index(f'data-date="{booking.event_date}"') :]
+        href = re.search(r'<a href="([^"]+)"', cell).group(1)
+        summary = staff_client.get(href)
+        assert (href, summary.status_code) == (f"/admin/bookings/booking/{booking.pk}/change/", 200)
+        assert 'id="booking-summary"' in summary.content.decode()

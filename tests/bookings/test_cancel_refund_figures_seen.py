@@ -36,7 +36,7 @@ def test_partial_refund_chosen_before_a_dashboard_refund_is_refused_for_review(
 
     response = staff_client.post(
         f"{BOOKINGS}{booking.pk}/cancel/",
-        {"refund": "partial", "amount": f"{half / 100:.2f}", **hidden},
+        {"refund": "partial", "amount": f"{half / 100:.2f}", "_confirm": "1", **hidden},
     )
 
     # Observed: 302, canceled, a second refund of half reserved: all of it refunded.

@@ -14,10 +14,9 @@ from bookings.errors import HoldEnded
 from bookings.models import Booking
 from bookings.services import booking_checkout, booking_hold_release
 from tenants.scoping import scopes_disabled, tenant_scope
-from tests.bookings.conftest import days_ahead, make_catalog
 from tests.concurrency import run_together
 from tests.conftest import run_outbox
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, days_ahead, make_catalog
 
 
 @pytest.mark.django_db(transaction=True)
