@@ -80,9 +80,8 @@ from catalog.models import Package
 from tenants.audit import actor_context
 from tenants.models import AuditEntry
 from tenants.scoping import tenant_scope
-from tests.bookings.conftest import make_catalog
 from tests.conftest import run_outbox
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, make_catalog
 from tests.webhooks.conftest import PLATFORM_SECRET, record_endpoint
 from tools import stripe_conformance
 from tools.stripe_standin import StandinError, sign_payload
