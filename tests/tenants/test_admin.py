@@ -10,7 +10,7 @@ from tenants.branding import FontStack
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.services import api_key_issue
-from tests.admin import error_codes, page_form_data
+from tests.admin_pages import error_codes, page_form_data
 from tests.factories import MembershipFactory, PackageFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django_scopes import scopes_disabled
 from bookings.models import Booking
 from catalog.models import AddOn, Package, PackageAddOn, PackagePhoto
 from tenants.models import Tenant, TenantMembership
-from tests.admin import error_codes, page_form_data, photo_management, png_upload
+from tests.admin_pages import error_codes, page_form_data, photo_management, png_upload
 from tests.factories import (
     AddOnFactory,
     BookingFactory,
