@@ -629,6 +629,24 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             raise Http404("Not found.")
         return booking
 
+    def _action_context(self, request: HttpRequest, booking: Booking, action: str) -> dict:
+        """What every page acting on one booking shows around its form: the
+        header trail "Bookings > 13 Dec 2026 · Ada & Grace > Cancel booking"
+        (not unfold's "Bookings > Bookings") and the browser tab's title."""
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{action} — {booking}",
+            "header_parts": [
+                {"title": "Bookings", "link": reverse("admin:bookings_booking_changelist")},
+                {
+                    "title": str(booking),
+                    "link": reverse("admin:bookings_booking_change", args=[booking.pk]),
+                },
+                {"title": action},
+            ],
+        }
+
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The changelist's rows as CSV: the same ChangeList, so the same
         filters, search, date drill-down and tenant scope as the page."""
@@ -664,9 +682,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 )
             return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Resend the confirmation e-mail",
+            **self._action_context(request, booking, "Resend the confirmation e-mail"),
             "booking": booking,
             "change_url": change_url,
         }
@@ -734,9 +750,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 self.message_user(request, "Offline payment recorded.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Record an offline payment",
+            **self._action_context(request, booking, "Record an offline payment"),
             "booking": booking,
             "form": form,
             "due": format_money(due, booking.currency),
@@ -758,9 +772,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 self.message_user(request, "Balance link e-mailed to the couple.", messages.SUCCESS)
             return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Send the balance pay link",
+            **self._action_context(request, booking, "Send the balance pay link"),
             "booking": booking,
             "due": format_money(booking_balance_due_cents(booking), booking.currency),
             "change_url": change_url,
@@ -789,9 +801,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     reverse("admin:bookings_booking_change", args=[booking.pk])
                 )
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Release hold",
+            **self._action_context(request, booking, "Release hold"),
             "booking": booking,
             "error": error,
         }
@@ -866,9 +876,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 policy_cents=policy_cents,
             )
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Confirm the cancel" if preview else "Cancel booking",
+            **self._action_context(
+                request, booking, "Confirm the cancel" if preview else "Cancel booking"
+            ),
             "booking": booking,
             "form": form,
             "preview": preview,
@@ -932,9 +942,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     )
                     return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Move booking",
+            **self._action_context(request, booking, "Move booking"),
             "booking": booking,
             "form": form,
             "error": error,

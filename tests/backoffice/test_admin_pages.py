@@ -4,6 +4,8 @@ business's time zone, money in units, the bookings list and booking page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html import unescape
 
 from django.utils import timezone
 
@@ -310,3 +312,76 @@ def test_booking_page_shows_only_the_records_it_has(client, tenant, unscoped):
 
     assert shown(held_page) == []
     assert shown(paid_page) == ["add-ons booked", "payments (ledger)"]
+
+
+# --- page headers: each page says what it is -----------------------------------
+
+
+def header_trail(html: str) -> list[str]:
+    """The header's title as read: its parts, in order (unfold's header h1)."""
+    header = re.search(r'<div id="header-inner".*?<h1[^>]*>(.*?)</h1>', html, re.S).group(1)
+    parts = re.findall(r"<(?:a|span) [^>]*truncate[^>]*>(.*?)</(?:a|span)\s*>", header, re.S)
+    return [unescape(" ".join(part.split())) for part in parts]
+
+
+def test_each_booking_action_page_names_the_action_and_the_booking(client, tenant, unscoped):
+    confirmed = BookingFactory(
+        tenant=tenant,
+        couple_name="Ada & Grace",
+        status="confirmed",
+        event_date=dt.date(2031, 12, 13),
+    )
+    held = BookingFactory(
+        tenant=tenant, couple_name="Hedy & Alan", status="held", event_date=dt.date(2031, 12, 20)
+    )
+    owner_of(client, tenant)
+    pages = {
+        "cancel": (confirmed, "Cancel booking"),
+        "move": (confirmed, "Move booking"),
+        "offline-payment": (confirmed, "Record an offline payment"),
+        "balance-link": (confirmed, "Send the balance pay link"),
+        "resend-confirmation": (confirmed, "Resend the confirmation e-mail"),
+        "release": (held, "Release hold"),
+    }
+
+    shown = {}
+    for path, (booking, _) in pages.items():
+        response = client.get(f"/admin/bookings/booking/{booking.pk}/{path}/")
+        assert response.status_code == 200, path
+        html = response.content.decode()
+        shown[path] = (
+            header_trail(html),
+            unescape(re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()),
+        )
+
+    assert shown == {
+        path: (
+            ["Bookings", str(booking), action],
+            f"{action} — {booking} | Altar",
+        )
+        for path, (booking, action) in pages.items()
+    }
+    assert shown["cancel"] == (
+        ["Bookings", "13 Dec 2031 · Ada & Grace", "Cancel booking"],
+        "Cancel booking — 13 Dec 2031 · Ada & Grace | Altar",
+    )
+
+
+def test_calendar_header_says_calendar(client, tenant, unscoped):
+    owner_of(client, tenant)
+
+    html = client.get("/admin/bookings/booking/calendar/").content.decode()
+
+    assert header_trail(html) == ["Calendar"]
+    assert re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip() == "Calendar | Altar"
+
+
+def test_the_booking_page_header_is_unchanged(client, tenant, unscoped):
+    booking = BookingFactory(
+        tenant=tenant, couple_name="Ada & Grace", event_date=dt.date(2031, 12, 13)
+    )
+    owner_of(client, tenant)
+
+    html = client.get(f"/admin/bookings/booking/{booking.pk}/change/").content.decode()
+
+    assert header_trail(html) == ["Bookings", "Bookings", "13 Dec 2031 · Ada & Grace"]
