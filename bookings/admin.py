@@ -876,9 +876,23 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             policy_cents=policy_cents,
         )
         preview, error = None, None
+        full = self._money(booking, None)
+        if full["short"]:
+            full["note"] = (
+                f"{full['short']} was paid outside Stripe (bank transfer/cash) and is not "
+                "refunded from here."
+            )
         if request.method == "POST" and form.is_valid():
             refund_cents = form.cleaned_data["refund_cents"]
+            if refund_cents is None and full["short"]:
+                # "Full refund" is what the table showed: all that Stripe
+                # holds; the part paid outside Stripe is the business's to
+                # return (the note says so). As an amount, so the lock
+                # re-checks it like any other.
+                refund_cents = full["refund_cents"]
             figures = self._money(booking, refund_cents)
+            if form.cleaned_data["refund"] == "full":
+                figures["note"] = full.get("note")
             if figures["short"]:
                 form.add_error(
                     None,
@@ -933,7 +947,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     if policy_cents is not None
                     else []
                 ),
-                {"label": "Full refund", **self._money(booking, None)},
+                {"label": "Full refund", **full},
                 {"label": "No refund", **self._money(booking, 0)},
             ],
             "policy_lines": policy_lines(
