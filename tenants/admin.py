@@ -176,8 +176,9 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
             "Booking page and widget",
             {
                 "fields": ("booking_page", "cors_origins"),
-                "description": "Your websites (origins) may call the API and show the booking "
-                "widget; paste the snippet where the “Check dates & book” button should appear.",
+                "description": "Your booking page's address, and the snippet that puts the "
+                "“Check dates & book” button on your own website: paste it where the button "
+                "should appear, and list that website below.",
             },
         ),
         (
@@ -302,6 +303,9 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
             **(extra_context or {}),
             "can_manage_team": role_allowed(request, OWNER_ONLY),
         }
+        if not request.user.is_superuser:
+            # "Settings", not unfold's "Tenants > Tenants > name".
+            extra_context["header_parts"] = [{"title": "Settings"}]
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Booking page")

@@ -537,3 +537,23 @@ def test_tenant_currency_validator_refuses_what_altar_cannot_count(unscoped):
         assert refused.value.code == "invalid_currency"
     assert validate_currency("usd") is None
     assert validate_currency("jpy") is None
+
+
+def test_owner_reads_settings_and_team_in_the_sidebar_and_header(owner_client, tenant, unscoped):
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+    business = next(
+        group["items"]
+        for group in page.context["sidebar_navigation"]
+        if group["title"] == "Business"
+    )
+    header = page.content.decode().split('id="header-inner"', 1)[1].split("</h1>", 1)[0]
+
+    assert [
+        (item["title"], item["link"]) for item in business if item["title"] in ("Settings", "Team")
+    ] == [
+        ("Team", "/admin/tenants/tenantmembership/"),
+        ("Settings", f"{TENANTS}{tenant.pk}/change/"),
+    ]
+    assert "Tenant" not in " ".join(item["title"] for item in business)
+    assert ">Settings<" in header.replace("\n", "").replace(" ", "")
+    assert "Tenants" not in header
