@@ -146,7 +146,9 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "opts": Booking._meta,
-        "title": "Booking calendar",
+        "title": "Calendar",
+        # The header reads "Calendar", not unfold's "Bookings > Bookings".
+        "header_parts": [{"title": "Calendar"}],
         **calendar_context(request),
     }
     return TemplateResponse(request, "backoffice/calendar.html", context)

@@ -33,6 +33,11 @@ _GROUPS: dict[tuple[str, str], tuple[str, str]] = {
     ("tenants", "ApiKey"): ("Business", "key"),
     ("tenants", "AuditEntry"): ("Business", "history"),
 }
+# Tenant staff read their business's words; superusers keep the models' names.
+_STAFF_TITLES = {
+    ("tenants", "Tenant"): "Settings",
+    ("tenants", "TenantMembership"): "Team",
+}
 _GROUP_ORDER = ["Bookings", "Payments", "Catalog", "Business", "Other", "Platform"]
 # Apps with no tenant: platform operators' business only.
 PLATFORM_APPS = frozenset({"djstripe", "django_tasks_database", "axes", "auth"})
@@ -84,9 +89,14 @@ def sidebar_navigation(request: HttpRequest) -> list[dict[str, Any]]:
         for model in app["models"]:
             group, icon = _GROUPS.get((label, model["object_name"]), ("Other", "table_rows"))
             if model.get("admin_url"):
-                groups[group].append(
-                    {"title": str(model["name"]), "icon": icon, "link": model["admin_url"]}
-                )
+                title, link = str(model["name"]), model["admin_url"]
+                tenant = getattr(request, "tenant", None)
+                if not request.user.is_superuser and (label, model["object_name"]) in _STAFF_TITLES:
+                    title = _STAFF_TITLES[(label, model["object_name"])]
+                    if model["object_name"] == "Tenant" and tenant is not None:
+                        # Their one business: straight to its settings page.
+                        link = _url("admin:tenants_tenant_change", tenant.pk) or link
+                groups[group].append({"title": title, "icon": icon, "link": link})
     if groups["Bookings"]:
         calendar = _url("admin:bookings_booking_calendar")
         if calendar:

@@ -28,7 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from bookings.admin_views import bookings_csv_response, format_answers
@@ -86,9 +86,17 @@ from tenants.models import AuditEntry, Tenant
 from tenants.money_fields import MoneyField, money_input_text
 
 
+def _ids(ids: list[str | None]) -> str:
+    return ", ".join(i for i in ids if i)
+
+
 class ReadOnlyInline(TenantScopedInline):
     extra = 0
     can_delete = False
+    # No per-row title (unfold shows each row's str() above it): the columns
+    # say it all, and a refund's or dispute's str() is its Stripe id, which
+    # belongs in the folded "Payment details" only.
+    hide_title = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -114,7 +122,6 @@ class BookingRefundInline(ReadOnlyInline):
         "status",
         "reason",
         "failure",
-        "stripe_refund_id",
         "created_at",
     )
 
@@ -136,7 +143,6 @@ class BookingPaymentInline(ReadOnlyInline):
         "commission_share",
         "failure",
         "note",
-        "stripe_payment_intent_id",
         "created_at",
     )
 
@@ -170,9 +176,6 @@ class PaymentReviewInline(ReadOnlyInline):
         "reason",
         "amount",
         "payment_status",
-        "stripe_checkout_session_id",
-        "stripe_payment_intent_id",
-        "stripe_event_id",
         "created_at",
         "resolved_at",
     )
@@ -185,11 +188,9 @@ class PaymentReviewInline(ReadOnlyInline):
 class BookingDisputeInline(ReadOnlyInline):
     model = BookingDispute
     fields = readonly_fields = (
-        "stripe_dispute_id",
         "amount",
         "reason",
         "status",
-        "stripe_charge_id",
         "created_at",
         "closed_at",
     )
@@ -354,7 +355,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
     list_select_related = ("package",)
     # The page reads as a summary card (templates/backoffice/booking_summary.html:
     # date, couple, package, money, the actions that apply now), then the
-    # details in groups; Stripe's ids stay folded away under "Payment details".
+    # details in groups; Stripe's ids stay folded away under "Payment details"
+    # (the booking's own and those of its payments, refunds, reviews and
+    # disputes: the tables above them show none).
     change_form_outer_before_template = "backoffice/booking_summary.html"
     # The couple's contact details and notes are the page's only inputs
     # (saved through booking_contact_update, audited); the rest is the record.
@@ -377,6 +380,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
         "stripe_checkout_session_id",
         "stripe_payment_intent_id",
         "stripe_account_id",
+        "stripe_references",
         "created_at",
         "confirmed_at",
         "canceled_at",
@@ -429,10 +433,50 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     "stripe_checkout_session_id",
                     "stripe_payment_intent_id",
                     "stripe_account_id",
+                    "stripe_references",
                 ),
             },
         ),
     )
+
+    @admin.display(description="Stripe ids of payments, refunds, reviews and disputes")
+    def stripe_references(self, booking: Booking) -> str:
+        """One line per record, named as its table names it, with Stripe's
+        ids to look it up in Stripe's dashboard."""
+        money = booking.currency
+        lines: list[tuple[str, str]] = []
+        for payment in booking.payments.order_by("created_at", "pk"):
+            ids = [payment.stripe_checkout_session_id, payment.stripe_payment_intent_id]
+            lines.append(
+                (
+                    f"{payment.get_kind_display()}, {format_money(payment.amount_cents, money)}",
+                    _ids(ids),
+                )
+            )
+        for refund in booking.refunds.order_by("created_at", "pk"):
+            lines.append(
+                (
+                    f"Refund of {format_money(refund.amount_cents, money)}",
+                    _ids([refund.stripe_refund_id]),
+                )
+            )
+        for review in booking.payment_reviews.order_by("created_at", "pk"):
+            ids = [
+                review.stripe_checkout_session_id,
+                review.stripe_payment_intent_id,
+                review.stripe_event_id,
+            ]
+            lines.append(("Payment needing review", _ids(ids)))
+        for dispute in booking.disputes.order_by("created_at", "pk"):
+            ids = [dispute.stripe_dispute_id, dispute.stripe_charge_id]
+            lines.append(("Dispute", _ids(ids)))
+        lines = [(label, ids) for label, ids in lines if ids]
+        if not lines:
+            return "—"
+        return format_html(
+            '<ul class="altar-stripe-ids">{}</ul>',
+            format_html_join("", "<li>{}: <code>{}</code></li>", lines),
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -629,6 +673,24 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             raise Http404("Not found.")
         return booking
 
+    def _action_context(self, request: HttpRequest, booking: Booking, action: str) -> dict:
+        """What every page acting on one booking shows around its form: the
+        header trail "Bookings > 13 Dec 2026 · Ada & Grace > Cancel booking"
+        (not unfold's "Bookings > Bookings") and the browser tab's title."""
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{action} — {booking}",
+            "header_parts": [
+                {"title": "Bookings", "link": reverse("admin:bookings_booking_changelist")},
+                {
+                    "title": str(booking),
+                    "link": reverse("admin:bookings_booking_change", args=[booking.pk]),
+                },
+                {"title": action},
+            ],
+        }
+
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The changelist's rows as CSV: the same ChangeList, so the same
         filters, search, date drill-down and tenant scope as the page."""
@@ -664,9 +726,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 )
             return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Resend the confirmation e-mail",
+            **self._action_context(request, booking, "Resend the confirmation e-mail"),
             "booking": booking,
             "change_url": change_url,
         }
@@ -734,9 +794,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 self.message_user(request, "Offline payment recorded.", messages.SUCCESS)
                 return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Record an offline payment",
+            **self._action_context(request, booking, "Record an offline payment"),
             "booking": booking,
             "form": form,
             "due": format_money(due, booking.currency),
@@ -758,9 +816,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 self.message_user(request, "Balance link e-mailed to the couple.", messages.SUCCESS)
             return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Send the balance pay link",
+            **self._action_context(request, booking, "Send the balance pay link"),
             "booking": booking,
             "due": format_money(booking_balance_due_cents(booking), booking.currency),
             "change_url": change_url,
@@ -789,9 +845,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     reverse("admin:bookings_booking_change", args=[booking.pk])
                 )
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Release hold",
+            **self._action_context(request, booking, "Release hold"),
             "booking": booking,
             "error": error,
         }
@@ -822,9 +876,23 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
             policy_cents=policy_cents,
         )
         preview, error = None, None
+        full = self._money(booking, None)
+        if full["short"]:
+            full["note"] = (
+                f"{full['short']} was paid outside Stripe (bank transfer/cash) and is not "
+                "refunded from here."
+            )
         if request.method == "POST" and form.is_valid():
             refund_cents = form.cleaned_data["refund_cents"]
+            if refund_cents is None and full["short"]:
+                # "Full refund" is what the table showed: all that Stripe
+                # holds; the part paid outside Stripe is the business's to
+                # return (the note says so). As an amount, so the lock
+                # re-checks it like any other.
+                refund_cents = full["refund_cents"]
             figures = self._money(booking, refund_cents)
+            if form.cleaned_data["refund"] == "full":
+                figures["note"] = full.get("note")
             if figures["short"]:
                 form.add_error(
                     None,
@@ -866,9 +934,9 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                 policy_cents=policy_cents,
             )
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Confirm the cancel" if preview else "Cancel booking",
+            **self._action_context(
+                request, booking, "Confirm the cancel" if preview else "Cancel booking"
+            ),
             "booking": booking,
             "form": form,
             "preview": preview,
@@ -879,7 +947,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     if policy_cents is not None
                     else []
                 ),
-                {"label": "Full refund", **self._money(booking, None)},
+                {"label": "Full refund", **full},
                 {"label": "No refund", **self._money(booking, 0)},
             ],
             "policy_lines": policy_lines(
@@ -932,9 +1000,7 @@ class BookingAdmin(ServiceFormAdminMixin, TenantScopedAdmin):
                     )
                     return HttpResponseRedirect(change_url)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Move booking",
+            **self._action_context(request, booking, "Move booking"),
             "booking": booking,
             "form": form,
             "error": error,

@@ -40,6 +40,7 @@ from tenants.admin_base import (
     refused,
     request_tenant,
 )
+from tenants.forms import PLAN_HELP_TEXTS, PLAN_LABELS
 from tenants.models import Tenant
 from tenants.money_fields import MoneyField, money_text
 
@@ -166,9 +167,21 @@ class PackageForm(forms.ModelForm):
             "position",
             *sorted(PACKAGE_PLAN_FIELDS),
         )
+        labels = PLAN_LABELS
+        help_texts = {
+            **PLAN_HELP_TEXTS,
+            "plan_kind": "Leave on “Same as your business” to use the payment plan of your "
+            "settings page.",
+        }
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # The empty choice means "the business's plan", not "nothing chosen".
+        plan_kind = self.fields["plan_kind"]
+        plan_kind.choices = [
+            ("", "Same as your business") if value == "" else (value, label)
+            for value, label in plan_kind.choices
+        ]
         # The plan's numbers matter only with a deposit plan: left empty,
         # the model's defaults stand.
         for name in PACKAGE_PLAN_FIELDS:

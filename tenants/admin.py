@@ -40,7 +40,7 @@ from tenants.admin_base import (
     request_tenant,
     role_allowed,
 )
-from tenants.forms import AdminEmailAuthenticationForm
+from tenants.forms import AdminEmailAuthenticationForm, TenantSettingsForm, currency_label
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.money_fields import MoneyFieldsAdminMixin
@@ -127,7 +127,8 @@ def commission_percent(bps: int) -> str:
 
 @admin.register(Tenant)
 class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixin, ModelAdmin):
-    list_display = ("name", "slug", "active", "currency", "timezone", "commission")
+    form = TenantSettingsForm
+    list_display = ("name", "booking_address", "active", "currency_name", "time_zone", "commission")
     list_filter = ("active", "currency")
     search_fields = ("name", "slug")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -137,9 +138,12 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
         return obj.currency if obj is not None else "usd"
 
     fieldsets = (
-        (None, {"fields": ("name", "slug", "active", "contact_email", "currency", "timezone")}),
         (
-            "Booking",
+            "Your business",
+            {"fields": ("name", "slug", "active", "contact_email", "currency", "timezone")},
+        ),
+        (
+            "Booking rules",
             {
                 "fields": (
                     "hold_minutes",
@@ -172,8 +176,9 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
             "Booking page and widget",
             {
                 "fields": ("booking_page", "cors_origins"),
-                "description": "Your websites (origins) may call the API and show the booking "
-                "widget; paste the snippet where the “Check dates & book” button should appear.",
+                "description": "Your booking page's address, and the snippet that puts the "
+                "“Check dates & book” button on your own website: paste it where the button "
+                "should appear, and list that website below.",
             },
         ),
         (
@@ -202,6 +207,18 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
     def commission(self, tenant: Tenant) -> str:
         return commission_percent(tenant.commission_bps)
 
+    @admin.display(description="Booking page address", ordering="slug")
+    def booking_address(self, tenant: Tenant) -> str:
+        return tenant.slug
+
+    @admin.display(description="Currency", ordering="currency")
+    def currency_name(self, tenant: Tenant) -> str:
+        return currency_label(tenant.currency)
+
+    @admin.display(description="Time zone", ordering="timezone")
+    def time_zone(self, tenant: Tenant) -> str:
+        return tenant.timezone.replace("_", " ")
+
     def get_list_display(self, request: HttpRequest):
         shown = super().get_list_display(request)
         if request.user.is_superuser:
@@ -213,6 +230,20 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
         neither see nor edit it (it stays read-only for them, should a form
         ever carry it)."""
         fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Shown, not edited: "USD — US Dollar" rather than the stored "usd".
+            fieldsets = [
+                (
+                    title,
+                    {
+                        **options,
+                        "fields": [
+                            "currency_name" if f == "currency" else f for f in options["fields"]
+                        ],
+                    },
+                )
+                for title, options in fieldsets
+            ]
         if request.user.is_superuser:
             return fieldsets
         return [
@@ -272,6 +303,9 @@ class TenantAdmin(MoneyFieldsAdminMixin, ServiceFormAdminMixin, AuditHistoryMixi
             **(extra_context or {}),
             "can_manage_team": role_allowed(request, OWNER_ONLY),
         }
+        if not request.user.is_superuser:
+            # "Settings", not unfold's "Tenants > Tenants > name".
+            extra_context["header_parts"] = [{"title": "Settings"}]
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Booking page")

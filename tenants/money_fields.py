@@ -155,9 +155,11 @@ class MoneyFieldsAdminMixin:
                 label=self.money_fields[db_field.name],
                 required=False,
                 empty_as_zero=True,
-                # The model speaks of minor units; the form takes units.
-                help_text=db_field.help_text.replace(" in minor units", "").replace(
-                    " (minor units)", ""
+                # The form's words when it has some; else the model's, which
+                # speak of minor units (the form takes units).
+                help_text=(getattr(self.form._meta, "help_texts", None) or {}).get(
+                    db_field.name,
+                    db_field.help_text.replace(" in minor units", "").replace(" (minor units)", ""),
                 ),
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)

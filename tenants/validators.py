@@ -51,6 +51,14 @@ CURRENCIES = frozenset(
 ZERO_DECIMAL_CURRENCIES = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
 )
+# Stripe counts these in thousandths with the last digit 0, and ISK in
+# hundredths that must end in 00 (https://docs.stripe.com/currencies, "Three-
+# decimal currencies" and "Special cases"); Altar counts every currency in
+# hundredths or whole units (minor_per_major), so it would charge these
+# wrongly: a business cannot choose them.
+UNHANDLED_CURRENCIES = frozenset("bhd jod kwd omr tnd isk".split())
+# What a business may charge in: Stripe's currencies that Altar counts right.
+TENANT_CURRENCIES = CURRENCIES - UNHANDLED_CURRENCIES
 
 # Stripe's charge limits (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts):
 # an amount above 99,999,999 minor units (8 digits) is refused in every
@@ -93,9 +101,10 @@ def validate_tenant_slug(value: str) -> None:
 
 
 def validate_currency(value: str) -> None:
-    if value not in CURRENCIES:
+    if value not in TENANT_CURRENCIES:
         raise ValidationError(
-            "Use a lower-case ISO 4217 currency code, e.g. usd.", code="invalid_currency"
+            "Use a lower-case ISO 4217 currency code Altar supports, e.g. usd.",
+            code="invalid_currency",
         )
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import StringIO
@@ -491,3 +494,38 @@ def webhooks(db, stripe_standin, unscoped) -> Webhooks:
         sender=sender,
     )
     return hooks
+
+
+# --- the API's one error shape (API.md §1) ---
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """The response is the contract's error body with `code`; returns its `error`."""
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert list(body) == ["error"]
+    assert set(body["error"]) == {"code", "message", "fields"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]
+
+
+# --- settings read in a fresh process (settings are read once per process) ---
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+REAL_SECRET = "q8Zr3vN-" + "kT7pW2xL9mB4cF6hJ1sD5gA0eY" * 2 + "_uI"
+
+
+def run_python(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    # Only what a fresh shell would have, plus the variables under test:
+    # nothing from the test run's own settings leaks in.
+    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )

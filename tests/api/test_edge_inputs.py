@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import Booking
-from tests.api.test_errors import assert_error
+from tests.conftest import assert_error
 from tests.factories import checkout_body, make_catalog
 
 pytestmark = pytest.mark.django_db

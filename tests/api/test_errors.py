@@ -13,19 +13,9 @@ from bookings.models import Booking
 from catalog import services
 from tenants.keys import generate_key
 from tenants.scoping import tenant_scope
+from tests.conftest import assert_error
 
 pytestmark = pytest.mark.django_db
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert list(body) == ["error"]
-    assert set(body["error"]) == {"code", "message", "fields"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
 
 
 @pytest.fixture

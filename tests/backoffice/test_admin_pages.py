@@ -4,10 +4,13 @@ business's time zone, money in units, the bookings list and booking page."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html import unescape
 
 from django.utils import timezone
+from django.utils.text import capfirst
 
-from bookings.models import Booking
+from bookings.models import Booking, BookingDispute, BookingPayment, BookingRefund, PaymentReview
 from tenants.models import Tenant
 from tests.factories import BookingFactory, MembershipFactory
 
@@ -310,3 +313,180 @@ def test_booking_page_shows_only_the_records_it_has(client, tenant, unscoped):
 
     assert shown(held_page) == []
     assert shown(paid_page) == ["add-ons booked", "payments (ledger)"]
+
+
+# --- page headers: each page says what it is -----------------------------------
+
+
+def header_trail(html: str) -> list[str]:
+    """The header's title as read: its parts, in order (unfold's header h1)."""
+    header = re.search(r'<div id="header-inner".*?<h1[^>]*>(.*?)</h1>', html, re.S).group(1)
+    parts = re.findall(r"<(?:a|span) [^>]*truncate[^>]*>(.*?)</(?:a|span)\s*>", header, re.S)
+    return [unescape(" ".join(part.split())) for part in parts]
+
+
+def test_each_booking_action_page_names_the_action_and_the_booking(client, tenant, unscoped):
+    confirmed = BookingFactory(
+        tenant=tenant,
+        couple_name="Ada & Grace",
+        status="confirmed",
+        event_date=dt.date(2031, 12, 13),
+    )
+    held = BookingFactory(
+        tenant=tenant, couple_name="Hedy & Alan", status="held", event_date=dt.date(2031, 12, 20)
+    )
+    owner_of(client, tenant)
+    pages = {
+        "cancel": (confirmed, "Cancel booking"),
+        "move": (confirmed, "Move booking"),
+        "offline-payment": (confirmed, "Record an offline payment"),
+        "balance-link": (confirmed, "Send the balance pay link"),
+        "resend-confirmation": (confirmed, "Resend the confirmation e-mail"),
+        "release": (held, "Release hold"),
+    }
+
+    shown = {}
+    for path, (booking, _) in pages.items():
+        response = client.get(f"/admin/bookings/booking/{booking.pk}/{path}/")
+        assert response.status_code == 200, path
+        html = response.content.decode()
+        shown[path] = (
+            header_trail(html),
+            unescape(re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip()),
+        )
+
+    assert shown == {
+        path: (
+            ["Bookings", str(booking), action],
+            f"{action} — {booking} | Altar",
+        )
+        for path, (booking, action) in pages.items()
+    }
+    assert shown["cancel"] == (
+        ["Bookings", "13 Dec 2031 · Ada & Grace", "Cancel booking"],
+        "Cancel booking — 13 Dec 2031 · Ada & Grace | Altar",
+    )
+
+
+def test_calendar_header_says_calendar(client, tenant, unscoped):
+    owner_of(client, tenant)
+
+    html = client.get("/admin/bookings/booking/calendar/").content.decode()
+
+    assert header_trail(html) == ["Calendar"]
+    assert re.search(r"<title>(.*?)</title>", html, re.S).group(1).strip() == "Calendar | Altar"
+
+
+def test_the_booking_page_header_is_unchanged(client, tenant, unscoped):
+    booking = BookingFactory(
+        tenant=tenant, couple_name="Ada & Grace", event_date=dt.date(2031, 12, 13)
+    )
+    owner_of(client, tenant)
+
+    html = client.get(f"/admin/bookings/booking/{booking.pk}/change/").content.decode()
+
+    assert header_trail(html) == ["Bookings", "Bookings", "13 Dec 2031 · Ada & Grace"]
+
+
+# --- Stripe ids only inside the folded "Payment details" ------------------------
+
+STRIPE_ID = re.compile(r"\b(?:acct|cs|pi|ch|re|dp|du|evt|cus|pm)_[A-Za-z0-9_]+")
+
+
+def test_stripe_ids_appear_only_in_the_folded_payment_details(client, tenant, unscoped):
+    Tenant.objects.filter(pk=tenant.pk).update(stripe_account_id="acct_1Owner")
+    booking = BookingFactory(
+        tenant=tenant,
+        couple_name="Ada & Grace",
+        amount_cents=180_000,
+        stripe_checkout_session_id="cs_test_1Ada",
+        stripe_payment_intent_id="pi_1Ada",
+        stripe_account_id="acct_1Owner",
+    )
+    payment = booking.payments.get()
+    BookingRefund.objects.create(
+        tenant=tenant,
+        booking=booking,
+        payment=payment,
+        stripe_refund_id="re_1Ada",
+        amount_cents=10_000,
+        status=BookingRefund.Status.SUCCEEDED,
+        reason=BookingRefund.Reason.STRIPE_DASHBOARD,
+    )
+    PaymentReview.objects.create(
+        tenant=tenant,
+        booking=booking,
+        reason=PaymentReview.Reason.AMOUNT_MISMATCH,
+        stripe_event_id="evt_1Ada",
+        stripe_checkout_session_id="cs_test_2Ada",
+        stripe_payment_intent_id="pi_2Ada",
+        amount_cents=1,
+        currency="usd",
+        payment_status="paid",
+    )
+    BookingDispute.objects.create(
+        tenant=tenant,
+        booking=booking,
+        stripe_dispute_id="du_1Ada",
+        stripe_charge_id="ch_1Ada",
+        amount_cents=180_000,
+        currency="usd",
+        reason="fraudulent",
+        status="needs_response",
+        stripe_event_created=1,
+    )
+    owner_of(client, tenant)
+
+    page = client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+    html = page.content.decode()
+    fieldsets = {fieldset.name: fieldset for fieldset in page.context["adminform"]}
+    details = fieldsets["Payment details"]
+    # The folded group as rendered: from its <details> to the next group.
+    start = html.index("Payment details")
+    folded_start = html.rindex("<details", 0, start)
+    folded = html[folded_start : html.index("</details>", start)]
+    references = next(
+        field.contents()
+        for line in details
+        for field in line
+        if field.field["name"] == "stripe_references"
+    )
+
+    assert page.status_code == 200
+    assert details.classes == "collapse"
+    assert sorted(set(STRIPE_ID.findall(folded))) == [
+        "acct_1Owner",
+        "ch_1Ada",
+        "cs_test_1Ada",
+        "cs_test_2Ada",
+        "du_1Ada",
+        "evt_1Ada",
+        "pi_1Ada",
+        "pi_2Ada",
+        "re_1Ada",
+    ]
+    outside = html[:folded_start] + html[html.index("</details>", start) :]
+    assert STRIPE_ID.findall(outside) == []
+    assert references == (
+        '<ul class="altar-stripe-ids">'
+        "<li>Deposit (paid at booking), 1,800.00 USD: <code>pi_1Ada</code></li>"
+        "<li>Refund of 100.00 USD: <code>re_1Ada</code></li>"
+        "<li>Payment needing review: <code>cs_test_2Ada, pi_2Ada, evt_1Ada</code></li>"
+        "<li>Dispute: <code>du_1Ada, ch_1Ada</code></li>"
+        "</ul>"
+    )
+    # The ledger's columns: no Stripe id among them.
+    ledger = next(
+        inline
+        for inline in page.context["inline_admin_formsets"]
+        if inline.formset.model is BookingPayment
+    )
+    assert [capfirst(str(field["label"])) for field in ledger.fields()] == [
+        "Kind",
+        "Status",
+        "Amount",
+        "Commission (application fee)",
+        "Failure",
+        "Note",
+        "Created at",
+    ]

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bookings.models import Booking, BookingRefund
+from bookings.models import Booking, BookingPayment, BookingRefund
 from tests.factories import BookingFactory, MembershipFactory, TenantFactory, days_ahead
 
 pytestmark = pytest.mark.django_db
@@ -214,3 +214,74 @@ def test_yen_refund_with_decimals_is_refused_not_rounded(yen_client, unscoped):
     html = response.content.decode()
     assert "JPY amounts have no decimals." in html
     assert 'id="review-sentence"' not in html
+
+
+def test_full_refund_says_what_was_paid_outside_stripe_and_refunds_stripes_part(
+    client, tenant, stripe_standin, unscoped
+):
+    # 1,800.00 USD: 1,000.00 paid through Stripe, 800.00 by bank transfer
+    # (recorded by staff); commission 10 % of each.
+    booking = BookingFactory(
+        tenant=tenant,
+        amount_cents=180_000,
+        commission_cents=18_000,
+        paid_cents=100_000,
+        stripe_payment_intent_id="pi_part",
+    )
+    BookingPayment.objects.filter(booking=booking).update(application_fee_cents=10_000)
+    BookingPayment.objects.create(
+        tenant=tenant,
+        booking=booking,
+        kind=BookingPayment.Kind.OFFLINE,
+        status=BookingPayment.Status.SUCCEEDED,
+        amount_cents=80_000,
+        application_fee_cents=8_000,
+        note="bank transfer",
+    )
+    Booking.objects.filter(pk=booking.pk).update(paid_cents=180_000)
+    client.force_login(MembershipFactory(tenant=tenant, role="owner").user)
+    note = "800.00 USD was paid outside Stripe (bank transfer/cash) and is not refunded from here."
+
+    page = client.get(f"{BOOKINGS}{booking.pk}/cancel/").content.decode()
+    review = client.post(
+        f"{BOOKINGS}{booking.pk}/cancel/", {**hidden_fields(page), "refund": "full", "_review": "1"}
+    ).content.decode()
+    confirm = client.post(
+        f"{BOOKINGS}{booking.pk}/cancel/", {**hidden_fields(review), "_confirm": "1"}
+    )
+
+    rows = re.findall(
+        r"<tr[^>]*>(.*?)</tr>",
+        re.search(r'<table id="cancel-options".*?</table>', page, re.S).group(0),
+        re.S,
+    )
+    cells = [re.sub(r"<[^>]+>", "|", row).strip("|").replace("||", "|") for row in rows[1:]]
+    assert cells == [
+        "Full refund|1,000.00 USD|100.00 USD|720.00 USD",
+        note,
+        "No refund|0.00 USD|0.00 USD|1,620.00 USD",
+        "Partial refund|In proportion to the amount: choose it below; the next page shows the "
+        "figures before anything happens.",
+    ]
+    assert f'<td colspan="4" id="full-refund-note">{note}</td>' in page
+    assert sentence(review, "review-sentence") == (
+        "Refund 1,000.00 USD to the couple. Altar's commission returned: 100.00 USD. "
+        "You keep: 720.00 USD after commission."
+    )
+    assert f'<p id="review-offline-note">{note}</p>' in review
+    assert confirm.status_code == 302
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELED
+    assert list(
+        BookingRefund.objects.filter(booking=booking).values_list("amount_cents", flat=True)
+    ) == [100_000]
+
+
+def test_no_offline_note_when_everything_was_paid_through_stripe(client, tenant, unscoped):
+    booking = BookingFactory(tenant=tenant, amount_cents=180_000, stripe_payment_intent_id="pi_all")
+    client.force_login(MembershipFactory(tenant=tenant, role="owner").user)
+
+    page = client.get(f"{BOOKINGS}{booking.pk}/cancel/").content.decode()
+
+    assert "full-refund-note" not in page
+    assert "outside Stripe" not in page

@@ -14,7 +14,7 @@ from bookings.hold_limits import email_key, normalise_email
 from bookings.models import Booking
 from bookings.services import HOLD_GRACE
 from tenants.models import Tenant
-from tests.admin import error_codes, page_form_data
+from tests.admin_pages import error_codes, page_form_data
 from tests.factories import checkout_body, days_ahead, make_catalog
 
 pytestmark = pytest.mark.django_db

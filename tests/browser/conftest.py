@@ -14,13 +14,15 @@ worker with the rest of the suite.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.db import connections
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -126,3 +128,29 @@ class CspWatch:
 @pytest.fixture
 def csp(_page: Page) -> CspWatch:
     return CspWatch(_page)
+
+
+# Viewports every page is checked at (CONVENTIONS.md "Pages people see").
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def serious_violations(page: Page) -> list[tuple[str, str]]:
+    results = Axe().run(page)
+    return [
+        (v["id"], v["help"])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def show_month(page: Page, month: dt.date, button: str = "Next month") -> None:
+    """Click the calendar forward until `month` shows (each click loads a
+    month in place; wait for it before the next)."""
+    for _ in range(3):
+        if page.locator(".cal").get_attribute("data-month") == f"{month:%Y-%m}":
+            return
+        shown = page.locator(".cal").get_attribute("data-month")
+        page.get_by_role("button", name=button).click()
+        expect(page.locator(".cal")).not_to_have_attribute("data-month", shown)
+    expect(page.locator(".cal")).to_have_attribute("data-month", f"{month:%Y-%m}")

@@ -15,8 +15,14 @@ from bookings.agreements import policy_save, terms_publish
 from bookings.manage_links import manage_path
 from bookings.models import Booking, BookingPolicy, BookingQuestion, BookingRefund
 from tenants.scoping import tenant_scope
-from tests.browser.conftest import log_in, screenshot
-from tests.browser.test_storefront import DESKTOP, PHONE, serious_violations, show_month
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    log_in,
+    screenshot,
+    serious_violations,
+    show_month,
+)
 from tests.conftest import checkout_through_service, pay_on_standin, run_outbox
 from tests.factories import days_ahead, make_catalog
 

@@ -17,7 +17,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -28,14 +27,19 @@ from bookings.models import BlackoutDate, Booking
 from bookings.services import booking_mark_paid
 from catalog.services import package_photo_add
 from tenants.scoping import tenant_scope
-from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.browser.conftest import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    screenshot,
+    serious_violations,
+    show_month,
+)
 from tests.conftest import publishable_key_for, run_outbox
 from tests.factories import BookingFactory, make_catalog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
 FIRST_LOAD_BUDGET = 150 * 1024
 
 
@@ -110,15 +114,6 @@ def manage_link_from_mail(to: str) -> str:
     return re.search(r"http://\S+/manage/\S+/", couple_mail.body).group(0)
 
 
-def serious_violations(page: Page) -> list[tuple[str, str]]:
-    results = Axe().run(page)
-    return [
-        (v["id"], v["help"])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_couple_books_pays_and_manages_with_the_mouse(page: Page, shop, stripe_standin):
     tenant, month, day = shop["tenant"], shop["month"], shop["day"]
 
@@ -179,18 +174,6 @@ def test_couple_books_pays_and_manages_with_the_mouse(page: Page, shop, stripe_s
     expect(page.locator("#main").get_by_role("link", name="hello@alpha.example")).to_be_visible()
     expect(page.get_by_role("link", name="Add to Google Calendar")).to_be_visible()
     screenshot(page, "storefront-manage-1280")
-
-
-def show_month(page: Page, month: dt.date, button: str = "Next month") -> None:
-    """Click the calendar forward until `month` shows (each click loads a
-    month in place; wait for it before the next)."""
-    for _ in range(3):
-        if page.locator(".cal").get_attribute("data-month") == f"{month:%Y-%m}":
-            return
-        shown = page.locator(".cal").get_attribute("data-month")
-        page.get_by_role("button", name=button).click()
-        expect(page.locator(".cal")).not_to_have_attribute("data-month", shown)
-    expect(page.locator(".cal")).to_have_attribute("data-month", f"{month:%Y-%m}")
 
 
 def tab_to(page: Page, selector: str, limit: int = 150) -> None:

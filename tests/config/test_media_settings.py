@@ -12,8 +12,14 @@ import pytest
 from django.core.checks import run_checks
 from django.db import connection
 
-from tests.config.test_settings import REAL_SECRET, run_python
-from tests.conftest import S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, s3_storage_options
+from tests.conftest import (
+    REAL_SECRET,
+    S3_ACCESS_KEY,
+    S3_REGION,
+    S3_SECRET_KEY,
+    run_python,
+    s3_storage_options,
+)
 
 PRODUCTION = {
     "DJANGO_SECRET_KEY": REAL_SECRET,

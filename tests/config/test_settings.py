@@ -7,35 +7,16 @@ from scratch, since settings are read once per process.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.conf import settings
 from django.db import connection
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-REAL_SECRET = "q8Zr3vN-" + "kT7pW2xL9mB4cF6hJ1sD5gA0eY" * 2 + "_uI"
+from tests.conftest import REAL_SECRET, run_python
+
 SECRET_MESSAGE = (
     "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters "
     "when DJANGO_DEBUG is off."
 )
-
-
-def run_python(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    # Only what a fresh shell would have, plus the variables under test:
-    # nothing from the test run's own settings leaks in.
-    base = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=BASE_DIR,
-        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 @pytest.mark.parametrize(

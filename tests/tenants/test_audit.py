@@ -21,7 +21,7 @@ from catalog.services import package_update
 from tenants.audit import actor_context, audit_record, diff
 from tenants.models import ApiKey, AuditEntry, TenantMembership
 from tenants.services import api_key_issue, staff_link
-from tests.admin import page_form_data
+from tests.admin_pages import page_form_data
 from tests.conftest import run_outbox
 from tests.factories import BookingFactory, PackageFactory, checkout_body, days_ahead, make_catalog
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from tenants.models import Tenant
 from tenants.services import tenant_update
-from tests.admin import page_form_data, png_upload
+from tests.admin_pages import page_form_data, png_upload
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,7 @@ from tenants.branding import FontStack
 from tenants.keys import hash_key
 from tenants.models import ApiKey, AuditEntry, Tenant, TenantMembership
 from tenants.services import api_key_issue
-from tests.admin import error_codes, page_form_data
+from tests.admin_pages import error_codes, page_form_data
 from tests.factories import (
     BlackoutDateFactory,
     BookingFactory,

@@ -15,7 +15,7 @@ from django_scopes import scopes_disabled
 from bookings.models import Booking
 from catalog.models import AddOn, Package, PackageAddOn, PackagePhoto
 from tenants.models import Tenant, TenantMembership
-from tests.admin import error_codes, page_form_data, photo_management, png_upload
+from tests.admin_pages import error_codes, page_form_data, photo_management, png_upload
 from tests.factories import (
     AddOnFactory,
     BookingFactory,
@@ -791,3 +791,31 @@ def test_too_many_decimals_and_words_are_refused_in_dollars(staff_client, tenant
     assert error_codes(three.context["adminform"].form, "price_cents") == ["too_many_decimals"]
     assert error_codes(words.context["adminform"].form, "price_cents") == ["invalid"]
     assert Package.objects.count() == 0
+
+
+def test_package_payment_plan_reads_in_the_owners_words(staff_client, tenant, unscoped):
+    page = staff_client.get(f"{PACKAGES}add/")
+    form = page.context["adminform"].form
+
+    assert page.status_code == 200
+    assert [
+        (name, form.fields[name].label)
+        for name in (
+            "plan_kind",
+            "plan_deposit_percent",
+            "plan_deposit_refundable",
+            "plan_balance_days_before",
+        )
+    ] == [
+        ("plan_kind", "How couples pay"),
+        ("plan_deposit_percent", "Deposit (% of the total)"),
+        ("plan_deposit_refundable", "Deposit is refundable"),
+        ("plan_balance_days_before", "Charge the balance (days before the wedding)"),
+    ]
+    assert list(form.fields["plan_kind"].choices) == [
+        ("", "Same as your business"),
+        ("full", "Pay in full at booking"),
+        ("deposit_percent", "Deposit: a percentage, balance later"),
+        ("deposit_fixed", "Deposit: a fixed amount, balance later"),
+    ]
+    assert "Select value" not in page.content.decode()

@@ -1,4 +1,5 @@
-"""Helpers for driving the real admin pages: re-post what a page shows."""
+"""Helpers for tests that drive the real admin pages: re-post what a page shows,
+read a form's error codes, upload a small PNG."""
 
 from __future__ import annotations
 

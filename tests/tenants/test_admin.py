@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 import pytest
 from django.test import Client
 
@@ -10,7 +12,7 @@ from tenants.branding import FontStack
 from tenants.middleware import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKey, Tenant, TenantMembership
 from tenants.services import api_key_issue
-from tests.admin import error_codes, page_form_data
+from tests.admin_pages import error_codes, page_form_data
 from tests.factories import MembershipFactory, PackageFactory
 
 pytestmark = pytest.mark.django_db
@@ -325,3 +327,233 @@ def test_superuser_commission_refuses_more_than_half_or_three_decimals(superuser
         ["invalid"],
     ]
     assert row(tenant)["commission_bps"] == 1000
+
+
+# --- the settings page in the owner's words (issue 15) ------------------------------
+
+
+def page_fields(page) -> dict[str, tuple[str, str]]:
+    """Every field on the settings page as shown: {label: (kind, help text)},
+    kind "edit" for an input, "shown" for a read-only line."""
+    shown = {}
+    for fieldset in page.context["adminform"]:
+        for line in fieldset:
+            for field in line:
+                if field.is_readonly:
+                    shown[str(field.field["label"])] = ("shown", str(field.field["help_text"]))
+                else:
+                    shown[str(field.field.label)] = ("edit", str(field.field.help_text))
+    return shown
+
+
+def test_settings_page_labels_are_the_owners_words(owner_client, tenant, unscoped):
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    fields = page_fields(page)
+
+    assert page.status_code == 200
+    assert [name for name, _ in page.context["adminform"].fieldsets] == [
+        "Your business",
+        "Booking rules",
+        "Payment plan",
+        "Booking page and widget",
+        "Branding",
+        "Payments account (Stripe)",
+    ]
+    assert list(fields) == [
+        "Business name",
+        "Booking page address",
+        "Account active",
+        "Contact e-mail",
+        "Currency",
+        "Time zone",
+        "Hold a date while the couple pays (minutes)",
+        "Unpaid holds per couple",
+        "Unpaid holds per network address",
+        "Unpaid holds in total",
+        "Minimum notice (days)",
+        "Bookable up to (days ahead)",
+        "After paying, send couples to",
+        "If couples leave the payment page, send them to",
+        "Booking page language",
+        "How couples pay",
+        "Deposit (% of the total)",
+        "Fixed deposit (USD)",
+        "Deposit is refundable",
+        "Charge the balance (days before the wedding)",
+        "Booking page",
+        "Your websites",
+        "Main colour",
+        "Accent colour",
+        "Font",
+        "Logo",
+        "Logo preview",
+        "Stripe account",
+        "Stripe accepts payments",
+        "Stripe pays out to you",
+        "Stripe account last checked",
+        "Disconnected from Altar on",
+    ]
+    assert fields["Booking page address"] == (
+        "shown",
+        "The last part of your booking page's address (…/book/your-business/). "
+        "Set by Altar: ask us to change it.",
+    )
+    assert fields["How couples pay"] == (
+        "edit",
+        "In full when they book, or a deposit now and the balance later.",
+    )
+    assert fields["Fixed deposit (USD)"] == (
+        "edit",
+        "For a fixed deposit: the amount paid when booking.",
+    )
+    # No developer words in any label or help text.
+    words = " ".join(f"{label} {help_text}" for label, (_, help_text) in fields.items()).lower()
+    for developer_word in ("slug", "bps", "cents", "minor units", " id ", "tenant", "plan_"):
+        assert developer_word not in words, developer_word
+
+
+def place_zones() -> list[str]:
+    areas = "Africa America Antarctica Arctic Asia Atlantic Australia Europe Indian Pacific"
+    return sorted(
+        name
+        for name in zoneinfo.available_timezones()
+        if name.split("/")[0] in areas.split() and "/" in name
+    )
+
+
+def test_currency_and_time_zone_are_lists(owner_client, tenant):
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+    html = page.content.decode()
+    form = page.context["adminform"].form
+
+    currencies = form.fields["currency"].choices
+    zones = form.fields["timezone"].choices
+
+    assert len(currencies) == 133
+    assert currencies[:2] == [
+        ("aed", "AED — United Arab Emirates Dirham"),
+        ("afn", "AFN — Afghan Afghani"),
+    ]
+    assert ("usd", "USD — US Dollar") in currencies
+    assert ("jpy", "JPY — Japanese Yen") in currencies
+    assert ("eur", "EUR — Euro") in currencies
+    # Counted in thousandths (or ISK's whole hundredths) by Stripe: not offered.
+    assert {code for code, _ in currencies} & {"bhd", "jod", "kwd", "omr", "tnd", "isk"} == set()
+    # Every place zone of the installed tz database, sorted, with the
+    # business's UTC first until it picks one.
+    assert zones == [("UTC", "UTC (pick the zone of your city)")] + [
+        (name, name.replace("_", " ")) for name in place_zones()
+    ]
+    assert zones[1] == ("Africa/Abidjan", "Africa/Abidjan")
+    assert ("America/Denver", "America/Denver") in zones
+    assert ("America/Port_of_Spain", "America/Port of Spain") in zones
+    assert "US/Mountain" not in dict(zones)
+    assert '<option value="usd" selected>USD — US Dollar</option>' in html
+    assert '<option value="UTC" selected>UTC (pick the zone of your city)</option>' in html
+
+
+def test_owner_picks_currency_and_time_zone(owner_client, tenant):
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    response = owner_client.post(
+        f"{TENANTS}{tenant.pk}/change/",
+        {**page_form_data(page), "currency": "eur", "timezone": "America/Denver"},
+    )
+
+    assert response.status_code == 302
+    assert (row(tenant)["currency"], row(tenant)["timezone"]) == ("eur", "America/Denver")
+    # Once in a place, UTC is no longer offered.
+    again = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+    zones = again.context["adminform"].form.fields["timezone"].choices
+    assert [name for name, _ in zones] == place_zones()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("currency", "bhd"),
+        ("currency", "USD"),
+        ("currency", "xyz"),
+        ("timezone", "Mars/Olympus_Mons"),
+        ("timezone", "america/denver"),
+        ("timezone", "US/Mountain"),
+        ("timezone", "Etc/GMT+7"),
+    ],
+)
+def test_settings_refuse_a_currency_or_zone_not_on_the_list(owner_client, tenant, field, value):
+    before = row(tenant)
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    response = owner_client.post(
+        f"{TENANTS}{tenant.pk}/change/", {**page_form_data(page), field: value}
+    )
+
+    assert response.status_code == 200
+    assert error_codes(response.context["adminform"].form, field) == ["invalid_choice"]
+    assert row(tenant) == before
+
+
+def test_a_business_on_an_alias_zone_keeps_it(owner_client, tenant):
+    Tenant.objects.filter(pk=tenant.pk).update(timezone="US/Mountain")
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    response = owner_client.post(
+        f"{TENANTS}{tenant.pk}/change/", {**page_form_data(page), "name": "Alpha & Co"}
+    )
+
+    assert page.context["adminform"].form.fields["timezone"].choices[0] == (
+        "US/Mountain",
+        "US/Mountain",
+    )
+    assert response.status_code == 302
+    assert (row(tenant)["name"], row(tenant)["timezone"]) == ("Alpha & Co", "US/Mountain")
+
+
+def test_staff_read_the_currency_by_name(staff_client, tenant, unscoped):
+    page = staff_client.get(f"{TENANTS}{tenant.pk}/change/")
+
+    fields = page_fields(page)
+    currency = next(
+        field
+        for fieldset in page.context["adminform"]
+        for line in fieldset
+        for field in line
+        if field.is_readonly and str(field.field["label"]) == "Currency"
+    )
+
+    assert fields["Currency"][0] == "shown"
+    assert currency.contents() == "USD — US Dollar"
+
+
+def test_tenant_currency_validator_refuses_what_altar_cannot_count(unscoped):
+    from django.core.exceptions import ValidationError
+
+    from tenants.validators import validate_currency
+
+    for code in ("bhd", "jod", "kwd", "omr", "tnd", "isk"):
+        with pytest.raises(ValidationError) as refused:
+            validate_currency(code)
+        assert refused.value.code == "invalid_currency"
+    assert validate_currency("usd") is None
+    assert validate_currency("jpy") is None
+
+
+def test_owner_reads_settings_and_team_in_the_sidebar_and_header(owner_client, tenant, unscoped):
+    page = owner_client.get(f"{TENANTS}{tenant.pk}/change/")
+    business = next(
+        group["items"]
+        for group in page.context["sidebar_navigation"]
+        if group["title"] == "Business"
+    )
+    header = page.content.decode().split('id="header-inner"', 1)[1].split("</h1>", 1)[0]
+
+    assert [
+        (item["title"], item["link"]) for item in business if item["title"] in ("Settings", "Team")
+    ] == [
+        ("Team", "/admin/tenants/tenantmembership/"),
+        ("Settings", f"{TENANTS}{tenant.pk}/change/"),
+    ]
+    assert "Tenant" not in " ".join(item["title"] for item in business)
+    assert ">Settings<" in header.replace("\n", "").replace(" ", "")
+    assert "Tenants" not in header
