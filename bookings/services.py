@@ -1042,12 +1042,13 @@ def booking_cancel_by_couple(
     `expected_refund_cents` is the amount the couple was shown: if the
     policy now gives another (the day turned, a refund landed meanwhile)
     nothing happens (BookingChangedMeanwhile) and they are shown the new
-    amount. Raises PolicyForbidsChange when self-cancel is off."""
+    amount. Raises PolicyForbidsChange when self-cancel is off or the
+    refund would include money paid outside Stripe (staff return that)."""
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     if booking.status != Booking.Status.CONFIRMED:
         raise BookingNotCancelable()
     refusal = agreements.self_cancel_refusal(
-        booking=booking, policy=agreements.policy_for(tenant=tenant)
+        booking=booking, policy=agreements.policy_for(tenant=tenant), now=now
     )
     if refusal:
         raise PolicyForbidsChange(refusal)

@@ -12,10 +12,17 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings import balances
-from bookings.manage_links import manage_path
-from bookings.models import Booking, BookingRefund, BookingReminder
+from bookings.agreements import policy_save
+from bookings.manage_links import manage_path, manage_token
+from bookings.models import (
+    Booking,
+    BookingPolicy,
+    BookingRefund,
+    BookingReminder,
+    CancellationRequest,
+)
 from bookings.services import booking_cancel
-from tenants.scoping import scopes_disabled
+from tenants.scoping import scopes_disabled, tenant_scope
 from tests.concurrency import run_together
 from tests.conftest import run_outbox
 from tests.factories import days_ahead
@@ -282,6 +289,58 @@ def test_staff_record_an_offline_payment_for_a_failed_balance(
     from tenants.models import AuditEntry
 
     assert AuditEntry.objects.filter(action="booking.offline_payment").count() == 1
+
+
+def test_a_couple_whose_balance_was_paid_offline_asks_staff_instead_of_canceling_online(
+    deposit_plan, checkout, webhooks, stripe_standin, tenant_api
+):
+    """The policy would give back money Stripe never held (a bank transfer):
+    Altar refunds through Stripe only, so the couple's online cancel is
+    refused `paid_outside_stripe` and changes nothing, and the manage page
+    offers the request to staff instead (found by the money machine: the
+    cancel raised RefundTooLarge, a 500)."""
+    with tenant_scope(deposit_plan):
+        policy_save(
+            tenant=deposit_plan,
+            policy=BookingPolicy(
+                cancellation_tiers=[{"days_before": 0, "refund_percent": 100}],
+                self_cancel_allowed=True,
+            ),
+        )
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()), DECLINED)
+    charge_due(booking)
+    balances.offline_payment_record(
+        tenant=deposit_plan, booking_id=booking.pk, amount_cents=TOTAL - 48_704
+    )
+    token = {"HTTP_X_MANAGE_TOKEN": manage_token(booking.pk)}
+
+    quote = tenant_api.get(f"/api/v1/bookings/{booking.pk}/cancellation", **token)
+    cancel = tenant_api.post(
+        f"/api/v1/bookings/{booking.pk}/cancel",
+        {"expected_refund_cents": TOTAL},
+        format="json",
+        **token,
+    )
+    page = Client().get(manage_path(booking.pk)).content.decode()
+    asked = tenant_api.post(
+        f"/api/v1/bookings/{booking.pk}/cancellation-request",
+        {"message": ""},
+        format="json",
+        **token,
+    )
+
+    assert (quote.json()["self_cancel_allowed"], quote.json()["refusal"]) == (
+        False,
+        "paid_outside_stripe",
+    )
+    assert cancel.status_code == 409
+    assert cancel.json()["error"]["code"] == "policy_forbids_change"
+    assert cancel.json()["error"]["fields"]["policy"][0]["code"] == "paid_outside_stripe"
+    booking.refresh_from_db()
+    assert (booking.status, booking.paid_cents, booking.refunds.count()) == ("confirmed", TOTAL, 0)
+    assert "Part of what you paid went to" in page and 'id="cancel-request-form"' in page
+    assert asked.status_code == 201
+    assert CancellationRequest.objects.filter(booking=booking).count() == 1
 
 
 def test_a_booking_made_after_the_balance_would_be_due_pays_in_full(
