@@ -80,9 +80,8 @@ from catalog.models import Package
 from tenants.audit import actor_context
 from tenants.models import AuditEntry
 from tenants.scoping import tenant_scope
-from tests.conftest import run_outbox
+from tests.conftest import PLATFORM_SECRET, record_endpoint, run_outbox
 from tests.factories import TenantFactory, make_catalog
-from tests.webhooks.conftest import PLATFORM_SECRET, record_endpoint
 from tools import stripe_conformance
 from tools.stripe_standin import StandinError, sign_payload
 
@@ -92,7 +91,10 @@ settings.register_profile(
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    derandomize=False,
+    # The same histories on every run: `make test` is a gate that must give
+    # one answer for one tree. Exploring new histories is `make soak`'s job
+    # (random seeds), and `--hypothesis-seed=N` reruns any of them.
+    derandomize=True,
     print_blob=True,
 )
 settings.register_profile(
