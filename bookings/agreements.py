@@ -27,7 +27,7 @@ from bookings.models import (
     CancellationRequest,
     TermsVersion,
 )
-from bookings.refunds import locked_booking, reserved_cents
+from bookings.refunds import locked_booking, reserved_cents, stripe_holdings
 from bookings.selectors import tenant_today
 from config.db import violated_constraint
 from tenants.audit import audit_record
@@ -160,12 +160,23 @@ def policy_refund_now(*, booking: Booking, now: dt.datetime | None = None) -> in
     )
 
 
-def self_cancel_refusal(*, booking: Booking, policy: BookingPolicy) -> str | None:
-    """Why the couple may not cancel online now (None: they may)."""
+def self_cancel_refusal(
+    *, booking: Booking, policy: BookingPolicy, now: dt.datetime | None = None
+) -> str | None:
+    """Why the couple may not cancel online now (None: they may).
+
+    `paid_outside_stripe`: the policy gives back more than the booking's
+    Stripe payments still hold, i.e. part of it was paid offline (bank
+    transfer, cash). Altar refunds through Stripe only, so the couple asks
+    staff instead, who return the offline part themselves; cancelling
+    online would free the date and refund less than the policy promised."""
     if booking.status != Booking.Status.CONFIRMED:
         return "not_confirmed"
     if not policy.self_cancel_allowed or booking.cancellation_policy is None:
         return "self_cancel_off"
+    owed = policy_refund_now(booking=booking, now=now) or 0
+    if owed > sum(holds for _, holds in stripe_holdings(booking)):
+        return "paid_outside_stripe"
     return None
 
 

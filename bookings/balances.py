@@ -65,14 +65,18 @@ def balance_due_cents(booking: Booking) -> int:
 
 
 def _balance_fee(booking: Booking, amount_cents: int) -> int:
-    """The balance's share of the commission (money.payment_fees); Stripe
-    takes it as the application fee on a destination charge."""
-    _, fee = money.payment_fees(
+    """The balance's share of the commission: what the payments made so far
+    (the deposit, offline payments, date changes) left of it
+    (money.commission_left_cents); Stripe takes it as the application fee
+    on a destination charge."""
+    assigned = BookingPayment.objects.filter(
+        tenant=booking.tenant_id, booking=booking, status=PStatus.SUCCEEDED
+    ).values_list("application_fee_cents", flat=True)
+    return money.commission_left_cents(
         commission_cents=booking.commission_cents,
-        amount_cents=booking.amount_cents,
-        deposit_cents=booking.deposit_cents,
+        assigned_cents=sum(assigned),
+        amount_cents=amount_cents,
     )
-    return min(fee, amount_cents)
 
 
 # --- the saved card ---------------------------------------------------------

@@ -203,6 +203,10 @@ class PolicyForbidsChange(DomainError):
     status = 409
     MESSAGES = {
         "self_cancel_off": "This business handles cancellations itself; send a request instead.",
+        "paid_outside_stripe": (
+            "Part of what you paid went to the business directly, so it returns it "
+            "itself; send a cancellation request instead."
+        ),
         "changes_off": "This business does not allow date changes online.",
         "too_late": "It is too close to the wedding for this change; contact the business.",
         "too_many_changes": "The date has already been changed as often as allowed.",

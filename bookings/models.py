@@ -232,7 +232,8 @@ class BookingAddOn(models.Model):
 class BookingPayment(models.Model):
     """One payment of a booking: the deposit (the Checkout payment; the whole
     price when the booking pays in full), the balance (charged off-session or
-    paid through a pay link) or an offline payment staff recorded. Only
+    paid through a pay link), what a date change left due (its pay link) or
+    an offline payment staff recorded. Only
     `succeeded` counts as paid; bookings.money derives a booking's figures
     from these rows.
 
@@ -245,6 +246,7 @@ class BookingPayment(models.Model):
         DEPOSIT = "deposit", "Deposit (paid at booking)"
         BALANCE = "balance", "Balance"
         OFFLINE = "offline", "Offline (recorded by staff)"
+        DATE_CHANGE = "change", "Date change (difference and fee)"
 
     class Status(models.TextChoices):
         REQUESTED = "requested", "Requested (not yet at Stripe)"
@@ -289,7 +291,7 @@ class BookingPayment(models.Model):
                 name="bookings_bookingpayment_one_balance_charge_uniq",
             ),
             models.CheckConstraint(
-                condition=Q(kind__in=["deposit", "balance", "offline"]),
+                condition=Q(kind__in=["deposit", "balance", "offline", "change"]),
                 name="bookings_bookingpayment_kind_valid",
             ),
             models.CheckConstraint(

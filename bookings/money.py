@@ -160,6 +160,14 @@ def ledger_totals(payments: list[tuple[int, int, int]]) -> LedgerTotals:
     )
 
 
+def commission_left_cents(*, commission_cents: int, assigned_cents: int, amount_cents: int) -> int:
+    """The application fee of a payment that completes the price (the
+    balance, a pay link): what is left of the booking's commission once the
+    payments already made took their shares, never more than the payment, so
+    the shares of a fully paid booking add up to its commission exactly."""
+    return min(amount_cents, max(0, commission_cents - assigned_cents))
+
+
 def balance_due_cents(*, amount_cents: int, paid_cents: int, active: bool) -> int:
     """What the couple still owes: nothing once the booking is no longer active."""
     return max(0, amount_cents - paid_cents) if active else 0
@@ -284,13 +292,23 @@ def policy_refund_cents(
 
 
 def date_change_settlement(
-    *, amount_before_cents: int, amount_after_cents: int, fee_cents: int, refundable_cents: int
+    *,
+    amount_before_cents: int,
+    amount_after_cents: int,
+    fee_cents: int,
+    refundable_cents: int,
+    paid_for_price_cents: int,
 ) -> tuple[int, int]:
     """(refund, due) when a booking moves to a date whose price is
     `amount_after_cents`: the price difference plus the change fee, netted.
-    A net decrease is refunded (never more than is left of the payment); a
-    net increase is due from the couple."""
+    A net increase is due from the couple. A net decrease lowers what the
+    couple owes in all (amount_before + net); only what they have already
+    paid for the price beyond that is refunded (`paid_for_price_cents`:
+    paid less what earlier date changes refunded), never more than is left
+    of the payment: a booking with a balance still to pay owes less on it
+    instead."""
     net = amount_after_cents - amount_before_cents + fee_cents
     if net < 0:
-        return min(-net, refundable_cents), 0
+        beyond = max(0, paid_for_price_cents - (amount_before_cents + net))
+        return min(-net, refundable_cents, beyond), 0
     return 0, net

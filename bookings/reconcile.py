@@ -463,6 +463,10 @@ def application_fees_rule(books: Books) -> Iterator[Difference]:
     """The platform's commission as Stripe took it (destination charges) and
     gave it back (refunds with refund_application_fee)."""
     fees = {fee.get("charge"): fee for fee in books.stripe.fees}
+    # Stripe gives the fee's share back when it creates a refund; Altar counts
+    # commission reversed once a refund succeeds (a pending one may still
+    # fail). A charge with a refund in flight is compared once it settles.
+    in_flight = {r.get("charge") for r in books.stripe.refunds if r.get("status") == "pending"}
     for pi, charge in books.charged.items():
         booking = books.altar.by_payment_intent[pi]
         key = str(booking.pk)
@@ -510,6 +514,7 @@ def application_fees_rule(books: Books) -> Iterator[Difference]:
         elif (
             parts_charged == 1
             and key not in books.noted
+            and charge["id"] not in in_flight
             and fee["amount_refunded"] != booking.commission_refunded_cents
         ):
             yield Difference(

@@ -102,6 +102,17 @@ def refundable_now(booking: Booking) -> int:
     )
 
 
+def returned_for_price_cents(booking: Booking) -> int:
+    """What date changes to a lower price gave back (or are giving back)."""
+    total = BookingRefund.objects.filter(
+        tenant=booking.tenant_id,
+        booking=booking,
+        reason=BookingRefund.Reason.DATE_CHANGE,
+        status__in=[*BookingRefund.RESERVING_STATUSES, Status.SUCCEEDED],
+    ).aggregate(total=Sum("amount_cents"))["total"]
+    return total or 0
+
+
 def stripe_holdings(booking: Booking) -> list[tuple[BookingPayment, int]]:
     """The booking's succeeded Stripe payments, most recent first, each with
     what it still holds: its amount less its succeeded and in-flight refunds."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from bookings import agreements, hold_limits, money, outbox, payments, refunds
@@ -813,12 +814,20 @@ def booking_dispute_record(*, tenant: Tenant, dispute: ReportedDispute) -> str |
     PaymentIntent (None when no booking of this tenant matches). One row per
     Stripe dispute; an event older than the one last applied, or one that
     would reopen a closed dispute, changes nothing. Audited."""
+    if not dispute.payment_intent_id:
+        return None
+    # The booking's checkout payment, or any later one (a balance, a date
+    # change) from its ledger.
+    paid_by = BookingPayment.objects.filter(
+        tenant=tenant, stripe_payment_intent_id=dispute.payment_intent_id
+    ).values_list("booking_id", flat=True)
     booking = (
         Booking.objects.select_for_update(of=("self",))
-        .filter(tenant=tenant, stripe_payment_intent_id=dispute.payment_intent_id)
+        .filter(
+            Q(stripe_payment_intent_id=dispute.payment_intent_id) | Q(pk__in=paid_by),
+            tenant=tenant,
+        )
         .first()
-        if dispute.payment_intent_id
-        else None
     )
     if booking is None:
         return None
@@ -1033,12 +1042,13 @@ def booking_cancel_by_couple(
     `expected_refund_cents` is the amount the couple was shown: if the
     policy now gives another (the day turned, a refund landed meanwhile)
     nothing happens (BookingChangedMeanwhile) and they are shown the new
-    amount. Raises PolicyForbidsChange when self-cancel is off."""
+    amount. Raises PolicyForbidsChange when self-cancel is off or the
+    refund would include money paid outside Stripe (staff return that)."""
     booking = _locked_booking(tenant=tenant, booking_id=booking_id)
     if booking.status != Booking.Status.CONFIRMED:
         raise BookingNotCancelable()
     refusal = agreements.self_cancel_refusal(
-        booking=booking, policy=agreements.policy_for(tenant=tenant)
+        booking=booking, policy=agreements.policy_for(tenant=tenant), now=now
     )
     if refusal:
         raise PolicyForbidsChange(refusal)
@@ -1087,6 +1097,16 @@ def _price_on_new_date(booking: Booking) -> int:
     return booking.package.price_cents + add_ons
 
 
+def _fees_settled(booking: Booking) -> int:
+    """The change fees `amount_cents` includes: of the changes netted into a
+    refund (nothing left due) or paid."""
+    return sum(
+        BookingDateChange.objects.filter(tenant=booking.tenant_id, booking=booking)
+        .exclude(payment=BookingDateChange.Payment.DUE)
+        .values_list("fee_cents", flat=True)
+    )
+
+
 def date_change_refusal(
     *, booking: Booking, policy, by: str, now: dt.datetime | None = None
 ) -> str | None:
@@ -1120,11 +1140,15 @@ def date_change_quote(
     quote holds for any free date."""
     policy = agreements.policy_for(tenant=booking.tenant)
     fee = policy.date_change_fee_cents if by == BookingDateChange.By.COUPLE else 0
+    fees_before = _fees_settled(booking)
     refund, due = money.date_change_settlement(
-        amount_before_cents=booking.amount_cents,
+        amount_before_cents=booking.amount_cents - fees_before,
         amount_after_cents=_price_on_new_date(booking),
         fee_cents=fee,
         refundable_cents=refunds.refundable_now(booking),
+        paid_for_price_cents=booking.paid_cents
+        - refunds.returned_for_price_cents(booking)
+        - fees_before,
     )
     return DateChangeQuote(
         refusal=date_change_refusal(booking=booking, policy=policy, by=by, now=now),
@@ -1152,10 +1176,13 @@ def booking_date_change(
 
     Payments carry over. The package and add-ons are priced again as of
     now; with the couple's change fee (policy) the difference is netted
-    (money.date_change_settlement): a decrease is refunded through the
-    refund ledger (after commit, exactly once); an increase is recorded as
-    due and charged through a pay link (a Checkout Session, created after
-    commit). Both sides get the calendar update (same UID, SEQUENCE + 1).
+    (money.date_change_settlement): a decrease lowers what the booking costs
+    and what was paid beyond that is refunded through the refund ledger
+    (after commit, exactly once; a balance still due shrinks instead); an
+    increase is recorded as due and charged through a pay link (a Checkout
+    Session, created after commit). `amount_cents` is what the booking
+    costs in all, change fees included. Both sides get the calendar update
+    (same UID, SEQUENCE + 1).
 
     `by`: "staff" or "couple" (the couple is held to the policy: allowed,
     up to N days before, at most K times; PolicyForbidsChange). Raises
@@ -1180,7 +1207,9 @@ def booking_date_change(
     _expire_lapsed(Booking.objects.filter(tenant=tenant, event_date=new_date), now=now)
 
     from_date = booking.event_date
-    amount_before = booking.amount_cents
+    # Prices compared with prices: the fees of earlier changes stay owed.
+    fees_before = _fees_settled(booking)
+    amount_before = booking.amount_cents - fees_before
     amount_after = _price_on_new_date(booking)
     fee = policy.date_change_fee_cents if by == BookingDateChange.By.COUPLE else 0
     refund, due = money.date_change_settlement(
@@ -1188,6 +1217,9 @@ def booking_date_change(
         amount_after_cents=amount_after,
         fee_cents=fee,
         refundable_cents=refunds.refundable_now(booking),
+        paid_for_price_cents=booking.paid_cents
+        - refunds.returned_for_price_cents(booking)
+        - fees_before,
     )
     if expected_refund_cents is not None and refund != expected_refund_cents:
         raise BookingChangedMeanwhile()
@@ -1206,10 +1238,12 @@ def booking_date_change(
         booking.balance_due_on = max(
             new_date - dt.timedelta(days=days_before), tenant_today(tenant=tenant, now=now)
         )
-    # The price follows the new date at once when it is lower (refunded now);
-    # a higher one counts when its difference is paid (date_change_mark_paid).
-    if amount_after < amount_before:
-        booking.amount_cents = amount_after
+    # What the booking costs in all (the new price and the change fee)
+    # follows at once when it is not higher (any refund is decided below; a
+    # balance still to pay shrinks); a higher one counts when its
+    # difference is paid (date_change_mark_paid).
+    if not due:
+        booking.amount_cents = amount_after + fees_before + fee
     try:
         with transaction.atomic():
             booking.save(
@@ -1326,11 +1360,14 @@ def date_change_mark_paid(
     checkout_session_id: str,
     amount_paid_cents: int,
     currency: str,
+    payment_intent_id: str = "",
 ) -> str:
-    """Stripe says a date change's pay link was paid. Once: the booking's
-    paid amount and price grow by it, and the commission on it is added
-    (the ledger reverses it in proportion like the rest). A payment that is
-    not the change's session, amount or currency changes nothing."""
+    """Stripe says a date change's pay link was paid. Once: the payment joins
+    the booking's ledger (a `change` payment carrying the commission on it
+    as its application fee, which refunds reverse in proportion like the
+    rest), and what the booking costs grows by it. A booking no longer
+    confirmed gets it back in full. A payment that is not the change's
+    session, amount or currency changes nothing."""
     change = BookingDateChange.objects.filter(tenant=tenant, pk=change_id).first()
     if change is None:
         return "no such date change"
@@ -1353,12 +1390,22 @@ def date_change_mark_paid(
         "amount_cents": booking.amount_cents,
         "commission_cents": booking.commission_cents,
     }
-    booking.paid_cents += amount_paid_cents
-    booking.amount_cents = max(booking.amount_cents, change.amount_after_cents)
-    booking.commission_cents += money.commission_for(
-        amount_cents=amount_paid_cents, bps=booking.commission_bps
+    commission = money.commission_for(amount_cents=amount_paid_cents, bps=booking.commission_bps)
+    payment = BookingPayment.objects.create(
+        tenant=tenant,
+        booking=booking,
+        kind=BookingPayment.Kind.DATE_CHANGE,
+        status=BookingPayment.Status.SUCCEEDED,
+        amount_cents=amount_paid_cents,
+        application_fee_cents=commission,
+        stripe_payment_intent_id=payment_intent_id or None,
+        stripe_checkout_session_id=checkout_session_id,
+        succeeded_at=change.paid_at,
     )
-    booking.save(update_fields=["paid_cents", "amount_cents", "commission_cents", "updated_at"])
+    booking.amount_cents += amount_paid_cents
+    booking.commission_cents += commission
+    booking.save(update_fields=["amount_cents", "commission_cents", "updated_at"])
+    refunds.ledger_refresh(booking)
     audit_record(
         tenant=tenant,
         action="booking.date_change_paid",
@@ -1372,6 +1419,15 @@ def date_change_mark_paid(
             },
         ),
     )
+    if booking.status != Booking.Status.CONFIRMED:
+        # Canceled while the pay link was open: the money goes back.
+        _refund_queue(
+            tenant=tenant,
+            booking=booking,
+            amount_cents=payment.amount_cents,
+            reason=BookingRefund.Reason.STAFF_CANCEL,
+        )
+        return "date change paid after the booking was canceled; refunding"
     return "date change paid"
 
 

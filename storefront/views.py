@@ -563,7 +563,10 @@ def _cancel_context(booking: Booking, policy) -> dict:
         )
     return {
         "can_cancel": refusal is None,
-        "can_request_cancel": refusal == "self_cancel_off",
+        # Staff decide when the couple may not cancel online, or when part of
+        # the refund was paid outside Stripe and staff return it themselves.
+        "can_request_cancel": refusal in ("self_cancel_off", "paid_outside_stripe"),
+        "paid_outside_stripe": refusal == "paid_outside_stripe",
         "cancel_request": open_request,
         "refund_today_cents": refund,
         "refund_today": presenters.money(refund, booking.currency) if refund is not None else "",

@@ -88,6 +88,7 @@ def _paid(event: dict[str, Any], tenant: Tenant) -> HandlerResult:
             checkout_session_id=session["id"],
             amount_paid_cents=session.get("amount_total") or 0,
             currency=session.get("currency") or "",
+            payment_intent_id=session.get("payment_intent") or "",
         )
         return HandlerResult(True, f"date change: {outcome}")
     booking = _booking_for_session(session, tenant)

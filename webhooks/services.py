@@ -24,7 +24,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bookings.models import Booking
+from bookings.models import Booking, BookingPayment
 from config.errors import DomainError
 from tenants.audit import actor_context
 from tenants.models import Tenant
@@ -56,7 +56,11 @@ def _tenant_for(event: dict[str, Any]) -> Tenant | None:
     payment_intent = obj.get("payment_intent")
     if payment_intent and isinstance(payment_intent, str):
         booking = Booking.objects.filter(stripe_payment_intent_id=payment_intent).first()
-        return booking.tenant if booking is not None else None
+        if booking is not None:
+            return booking.tenant
+        # A later payment of a booking (a balance, a date change).
+        payment = BookingPayment.objects.filter(stripe_payment_intent_id=payment_intent).first()
+        return payment.tenant if payment is not None else None
     return None
 
 

@@ -244,6 +244,61 @@ def test_refund_stripe_failed_is_fixed_forward_never_backward(ledger, tenant):
     assert booking.refunded_cents == 0
 
 
+def test_a_pending_refund_on_a_connect_charge_is_compared_once_it_settles(ledger, tenant):
+    """Stripe gives the application fee's share back when it creates a refund;
+    Altar counts commission reversed once the refund succeeds. While the
+    refund is pending that is no difference of its own; settled, the fee is
+    (found by the money machine: `commission_refund_mismatch` mid-flight)."""
+    account = ledger.create_account(charges_enabled=True, transfers="active")
+    booking = BookingFactory(
+        tenant=tenant,
+        amount_cents=150_000,
+        paid_cents=150_000,
+        commission_bps=tenant.commission_bps,
+        commission_cents=money.commission_for(amount_cents=150_000, bps=tenant.commission_bps),
+        stripe_account_id=account["id"],
+    )
+    pi, charge = ledger.seed_payment(
+        150_000,
+        metadata={"booking_id": str(booking.pk), "tenant": tenant.slug},
+        application_fee_amount=booking.commission_cents,
+        destination=account["id"],
+    )
+    Booking.objects.filter(pk=booking.pk).update(stripe_payment_intent_id=pi)
+    BookingPayment.objects.filter(booking=booking).update(
+        stripe_payment_intent_id=pi, application_fee_cents=booking.commission_cents
+    )
+    ledger.refunds_pending(True)
+    ledger.refund_in_dashboard(pi, refund_application_fee=True)
+    ledger.refunds_pending(False)
+    refund_id = ledger.refunds_of(pi)[0]["id"]
+    # Altar heard of it (refund.created): recorded, pending, nothing counted yet.
+    row = BookingRefund.objects.create(
+        tenant=tenant,
+        booking=booking,
+        payment=BookingPayment.objects.get(booking=booking),
+        amount_cents=150_000,
+        status="pending",
+        reason="stripe_dashboard",
+        stripe_refund_id=refund_id,
+    )
+
+    status_pending, pending = reconcile()
+    ledger.settle_refund(refund_id)
+    BookingRefund.objects.filter(pk=row.pk).update(status="succeeded")
+    Booking.objects.filter(pk=booking.pk).update(
+        refunded_cents=150_000, commission_refunded_cents=booking.commission_cents
+    )
+    status_settled, settled = reconcile()
+    Booking.objects.filter(pk=booking.pk).update(commission_refunded_cents=0)
+    _status, wrong = reconcile()
+
+    assert (status_pending, pending["remaining"]) == (0, [])
+    assert (status_settled, settled["remaining"]) == (0, [])
+    fee_id = ledger.get(charge)["application_fee"]
+    assert kinds(wrong["remaining"]) == [("commission_refund_mismatch", fee_id)]
+
+
 def test_since_limits_the_period(ledger, tenant):
     old = int(time.time()) - 3 * 86400
     _pi, old_charge = ledger.seed_payment(5_000, metadata={"tenant": tenant.slug}, created=old)

@@ -12,10 +12,17 @@ from django.test import Client
 from django.utils import timezone
 
 from bookings import balances
-from bookings.manage_links import manage_path
-from bookings.models import Booking, BookingRefund, BookingReminder
+from bookings.agreements import policy_save
+from bookings.manage_links import manage_path, manage_token
+from bookings.models import (
+    Booking,
+    BookingPolicy,
+    BookingRefund,
+    BookingReminder,
+    CancellationRequest,
+)
 from bookings.services import booking_cancel
-from tenants.scoping import scopes_disabled
+from tenants.scoping import scopes_disabled, tenant_scope
 from tests.concurrency import run_together
 from tests.conftest import run_outbox
 from tests.factories import days_ahead
@@ -284,6 +291,58 @@ def test_staff_record_an_offline_payment_for_a_failed_balance(
     assert AuditEntry.objects.filter(action="booking.offline_payment").count() == 1
 
 
+def test_a_couple_whose_balance_was_paid_offline_asks_staff_instead_of_canceling_online(
+    deposit_plan, checkout, webhooks, stripe_standin, tenant_api
+):
+    """The policy would give back money Stripe never held (a bank transfer):
+    Altar refunds through Stripe only, so the couple's online cancel is
+    refused `paid_outside_stripe` and changes nothing, and the manage page
+    offers the request to staff instead (found by the money machine: the
+    cancel raised RefundTooLarge, a 500)."""
+    with tenant_scope(deposit_plan):
+        policy_save(
+            tenant=deposit_plan,
+            policy=BookingPolicy(
+                cancellation_tiers=[{"days_before": 0, "refund_percent": 100}],
+                self_cancel_allowed=True,
+            ),
+        )
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()), DECLINED)
+    charge_due(booking)
+    balances.offline_payment_record(
+        tenant=deposit_plan, booking_id=booking.pk, amount_cents=TOTAL - 48_704
+    )
+    token = {"HTTP_X_MANAGE_TOKEN": manage_token(booking.pk)}
+
+    quote = tenant_api.get(f"/api/v1/bookings/{booking.pk}/cancellation", **token)
+    cancel = tenant_api.post(
+        f"/api/v1/bookings/{booking.pk}/cancel",
+        {"expected_refund_cents": TOTAL},
+        format="json",
+        **token,
+    )
+    page = Client().get(manage_path(booking.pk)).content.decode()
+    asked = tenant_api.post(
+        f"/api/v1/bookings/{booking.pk}/cancellation-request",
+        {"message": ""},
+        format="json",
+        **token,
+    )
+
+    assert (quote.json()["self_cancel_allowed"], quote.json()["refusal"]) == (
+        False,
+        "paid_outside_stripe",
+    )
+    assert cancel.status_code == 409
+    assert cancel.json()["error"]["code"] == "policy_forbids_change"
+    assert cancel.json()["error"]["fields"]["policy"][0]["code"] == "paid_outside_stripe"
+    booking.refresh_from_db()
+    assert (booking.status, booking.paid_cents, booking.refunds.count()) == ("confirmed", TOTAL, 0)
+    assert "Part of what you paid went to" in page and 'id="cancel-request-form"' in page
+    assert asked.status_code == 201
+    assert CancellationRequest.objects.filter(booking=booking).count() == 1
+
+
 def test_a_booking_made_after_the_balance_would_be_due_pays_in_full(
     deposit_plan, checkout, webhooks, stripe_standin
 ):
@@ -346,3 +405,92 @@ def test_the_balance_due_date_follows_a_date_change(
     # Moved closer than 30 days: the balance is due today (the next sweep).
     assert booking.balance_due_on == days_ahead(0)
     assert booking.balance_state == "scheduled"
+
+
+# --- found by the money state machine (tests/model, docs/model-test.md) ---------------
+
+
+def test_a_lower_price_on_a_deposit_booking_shrinks_the_balance_instead_of_refunding(
+    deposit_plan, checkout, webhooks, stripe_standin, catalog
+):
+    from bookings.services import booking_date_change
+    from catalog.models import Package
+
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    Package.objects.filter(pk=catalog.package.pk).update(price_cents=120_000)
+
+    change = booking_date_change(
+        tenant=deposit_plan, booking_id=booking.pk, new_date=days_ahead(100), by="staff"
+    )
+    booking.refresh_from_db()
+    charge_due(booking)
+
+    booking.refresh_from_db()
+    assert (change.refund_cents, change.due_cents) == (0, 0)
+    assert not BookingRefund.objects.filter(booking=booking).exists()
+    # 120,000 + 12,345: the deposit and the (smaller) balance pay exactly that.
+    assert (booking.amount_cents, booking.paid_cents, booking.balance_state) == (
+        132_345,
+        132_345,
+        "paid",
+    )
+    assert list(booking.payments.order_by("id").values_list("kind", "amount_cents")) == [
+        ("deposit", 48_704),
+        ("balance", 132_345 - 48_704),
+    ]
+
+
+def test_a_date_change_paid_through_its_link_joins_the_ledger_and_the_balance_is_unchanged(
+    deposit_plan, checkout, webhooks, stripe_standin, catalog
+):
+    from bookings.models import BookingDateChange, BookingPolicy
+    from bookings.services import booking_date_change
+    from catalog.models import Package
+
+    BookingPolicy.objects.create(
+        tenant=deposit_plan, date_change_allowed=True, date_change_fee_cents=5_000
+    )
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    Package.objects.filter(pk=catalog.package.pk).update(price_cents=160_000)
+    booking_date_change(
+        tenant=deposit_plan, booking_id=booking.pk, new_date=days_ahead(100), by="couple"
+    )
+    run_outbox()  # opens the pay link
+    change = BookingDateChange.objects.get(booking=booking)
+    stripe_standin.pay(change.stripe_checkout_session_id)  # webhook: recorded
+
+    booking.refresh_from_db()
+    paid = booking.payments.get(kind="change")
+    session = stripe_standin.get(change.stripe_checkout_session_id)
+    assert (paid.status, paid.amount_cents, paid.stripe_payment_intent_id) == (
+        "succeeded",
+        15_000,
+        session["payment_intent"],
+    )
+    assert paid.application_fee_cents == 1_851  # round-half-up(15,000 * 12.34 %)
+    # The price and the fee are owed in all; the balance is what it was.
+    assert (booking.amount_cents, booking.paid_cents) == (TOTAL + 15_000, 48_704 + 15_000)
+    assert balances.balance_due_cents(booking) == TOTAL - 48_704
+    charge_due(booking)  # 30 days before the new date
+    booking.refresh_from_db()
+    assert booking.paid_cents == booking.amount_cents
+    # The payments' application fees add up to the commission exactly.
+    fees = booking.payments.filter(status="succeeded").values_list(
+        "application_fee_cents", flat=True
+    )
+    assert sum(fees) == booking.commission_cents == 20_033 + 1_851
+
+
+def test_a_dispute_on_the_balance_charge_is_recorded_on_the_booking(
+    deposit_plan, checkout, webhooks, stripe_standin
+):
+    from bookings.models import BookingDispute
+
+    booking = pay_deposit(stripe_standin, checkout(event_date=days_ahead(90).isoformat()))
+    charge_due(booking)
+    balance = booking.payments.get(kind="balance")
+
+    stripe_standin.open_dispute(balance.stripe_payment_intent_id)
+
+    dispute = BookingDispute.objects.get()
+    assert (dispute.booking_id, dispute.amount_cents) == (booking.pk, TOTAL - 48_704)
