@@ -708,6 +708,9 @@ class BookingDateChange(models.Model):
         NONE = "none", "Nothing to pay"
         DUE = "due", "Awaiting payment"
         PAID = "paid", "Paid"
+        # A later change replaced it while its difference was still due: its
+        # pay link is expired, and paid anyway it is refunded in full.
+        SUPERSEDED = "superseded", "Replaced by a later change"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
     booking = models.ForeignKey(Booking, on_delete=models.PROTECT, related_name="date_changes")

@@ -416,6 +416,8 @@ def send_date_change_pay_link(*, tenant_id: int, change_id: int) -> str:
     tenant, change = _load_change(tenant_id, change_id)
     if change.pay_link_mailed_at is not None or not change.checkout_url:
         return "nothing to send"
+    if change.payment != BookingDateChange.Payment.DUE:
+        return "nothing due (paid, or replaced by a later change)"
     booking = change.booking
     with tenant_scope(tenant), translation.override(couple_language(booking)):
         _send(

@@ -1099,10 +1099,10 @@ def _price_on_new_date(booking: Booking) -> int:
 
 def _fees_settled(booking: Booking) -> int:
     """The change fees `amount_cents` includes: of the changes netted into a
-    refund (nothing left due) or paid."""
+    refund (nothing left due) or paid (not of one still due or replaced)."""
     return sum(
         BookingDateChange.objects.filter(tenant=booking.tenant_id, booking=booking)
-        .exclude(payment=BookingDateChange.Payment.DUE)
+        .exclude(payment__in=[BookingDateChange.Payment.DUE, BookingDateChange.Payment.SUPERSEDED])
         .values_list("fee_cents", flat=True)
     )
 
@@ -1207,6 +1207,20 @@ def booking_date_change(
     _expire_lapsed(Booking.objects.filter(tenant=tenant, event_date=new_date), now=now)
 
     from_date = booking.event_date
+    # An earlier change whose difference is still unpaid is replaced by this
+    # one (which prices from the same unpaid starting point): its pay link
+    # is expired, so the couple never pays two differences for one move.
+    for earlier in BookingDateChange.objects.select_for_update().filter(
+        tenant=tenant, booking=booking, payment=BookingDateChange.Payment.DUE
+    ):
+        earlier.payment = BookingDateChange.Payment.SUPERSEDED
+        earlier.save(update_fields=["payment"])
+        if earlier.stripe_checkout_session_id:
+            outbox.enqueue(
+                "checkout_session_expire",
+                tenant_id=tenant.pk,
+                session_id=earlier.stripe_checkout_session_id,
+            )
     # Prices compared with prices: the fees of earlier changes stay owed.
     fees_before = _fees_settled(booking)
     amount_before = booking.amount_cents - fees_before
@@ -1345,10 +1359,23 @@ def date_change_pay_link_open(*, tenant: Tenant, change_id: int) -> str:
     )
     with transaction.atomic():
         opened = BookingDateChange.objects.filter(
-            tenant=tenant, pk=change.pk, stripe_checkout_session_id__isnull=True
+            tenant=tenant,
+            pk=change.pk,
+            payment=BookingDateChange.Payment.DUE,
+            stripe_checkout_session_id__isnull=True,
         ).update(stripe_checkout_session_id=session.id, checkout_url=session.url)
         if opened:
             outbox.enqueue("date_change_mail_pay_link", tenant_id=tenant.pk, change_id=change.pk)
+        elif (
+            BookingDateChange.objects.filter(pk=change.pk).values_list("payment", flat=True).first()
+            == BookingDateChange.Payment.SUPERSEDED
+        ):
+            # Replaced by a later change while this link was being opened.
+            BookingDateChange.objects.filter(pk=change.pk).update(
+                stripe_checkout_session_id=session.id
+            )
+            outbox.enqueue("checkout_session_expire", tenant_id=tenant.pk, session_id=session.id)
+            return "superseded; pay link expired"
     return f"pay link {session.id}"
 
 
@@ -1366,14 +1393,18 @@ def date_change_mark_paid(
     the booking's ledger (a `change` payment carrying the commission on it
     as its application fee, which refunds reverse in proportion like the
     rest), and what the booking costs grows by it. A booking no longer
-    confirmed gets it back in full. A payment that is not the change's
-    session, amount or currency changes nothing."""
+    confirmed, or a change a later one replaced, gets it back in full. A
+    payment that is not the change's session, amount or currency changes
+    nothing."""
     change = BookingDateChange.objects.filter(tenant=tenant, pk=change_id).first()
     if change is None:
         return "no such date change"
     booking = _locked_booking(tenant=tenant, booking_id=change.booking_id)
     change = BookingDateChange.objects.select_for_update(of=("self",)).get(pk=change.pk)
-    if change.payment != BookingDateChange.Payment.DUE:
+    superseded = change.payment == BookingDateChange.Payment.SUPERSEDED
+    if change.payment != BookingDateChange.Payment.DUE and not (
+        superseded and change.paid_at is None
+    ):
         return "date change payment already recorded"
     if (
         checkout_session_id != change.stripe_checkout_session_id
@@ -1382,7 +1413,8 @@ def date_change_mark_paid(
     ):
         logger.warning("date change %s: payment does not match; left due", change.pk)
         return "date change payment does not match; left due"
-    change.payment = BookingDateChange.Payment.PAID
+    if not superseded:
+        change.payment = BookingDateChange.Payment.PAID
     change.paid_at = timezone.now()
     change.save(update_fields=["payment", "paid_at"])
     before = {
@@ -1402,7 +1434,8 @@ def date_change_mark_paid(
         stripe_checkout_session_id=checkout_session_id,
         succeeded_at=change.paid_at,
     )
-    booking.amount_cents += amount_paid_cents
+    if not superseded:
+        booking.amount_cents += amount_paid_cents
     booking.commission_cents += commission
     booking.save(update_fields=["amount_cents", "commission_cents", "updated_at"])
     refunds.ledger_refresh(booking)
@@ -1419,6 +1452,16 @@ def date_change_mark_paid(
             },
         ),
     )
+    if superseded:
+        # Paid on a link a later change had replaced (before Stripe expired
+        # it): the booking costs what the later change says; all of it back.
+        _refund_queue(
+            tenant=tenant,
+            booking=booking,
+            amount_cents=payment.amount_cents,
+            reason=BookingRefund.Reason.DATE_CHANGE,
+        )
+        return "date change replaced by a later one; refunding its payment"
     if booking.status != Booking.Status.CONFIRMED:
         # Canceled while the pay link was open: the money goes back.
         _refund_queue(

@@ -33,6 +33,7 @@ from tests.factories import (
     days_ahead,
     make_catalog,
 )
+from tools.stripe_standin import StandinError
 
 
 def paid(tenant, tenant_api, standin, *, days: int) -> Booking:
@@ -178,6 +179,71 @@ def test_a_higher_price_and_the_couples_fee_are_due_through_a_pay_link(
 
 
 @pytest.mark.django_db
+def test_a_second_move_before_the_first_difference_is_paid_replaces_it(
+    tenant, tenant_api, catalog, stripe_standin, webhooks, unscoped
+):
+    """Two moves to a higher price in a row: the second prices from the same
+    unpaid start, so it replaces the first, whose pay link Stripe expires;
+    the couple pays one difference, not two."""
+    booking = paid(tenant, tenant_api, stripe_standin, days=100)
+    Package.objects.filter(pk=catalog.package.pk).update(price_cents=160_000)
+    first = move(tenant, booking, days_ahead(110))
+    run_outbox()  # the first pay link opens
+    first.refresh_from_db()
+    first_link = first.stripe_checkout_session_id
+
+    second = move(tenant, booking, days_ahead(120))
+    run_outbox()  # the first link expires, the second opens
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.payment, second.payment, second.due_cents) == ("superseded", "due", 10_000)
+    assert stripe_standin.get(first_link)["status"] == "expired"
+    with pytest.raises(StandinError):
+        stripe_standin.pay(first_link)
+    stripe_standin.pay(second.stripe_checkout_session_id)
+    booking.refresh_from_db()
+    assert (booking.amount_cents, booking.paid_cents, booking.refunded_cents) == (
+        160_000,
+        160_000,
+        0,
+    )
+    assert booking.event_date == days_ahead(120)
+
+
+def test_a_replaced_pay_link_paid_before_stripe_expired_it_is_refunded_in_full(
+    tenant, tenant_api, catalog, stripe_standin, webhooks, unscoped
+):
+    booking = paid(tenant, tenant_api, stripe_standin, days=100)
+    Package.objects.filter(pk=catalog.package.pk).update(price_cents=160_000)
+    first = move(tenant, booking, days_ahead(110))
+    run_outbox()
+    first.refresh_from_db()
+    move(tenant, booking, days_ahead(120))
+
+    # The couple pays the first link before the outbox expires it.
+    stripe_standin.pay(first.stripe_checkout_session_id)
+    run_outbox()  # the refund goes out; the expiry finds the session complete
+
+    first.refresh_from_db()
+    booking.refresh_from_db()
+    late = booking.payments.get(kind="change")
+    assert (first.payment, first.paid_at is not None) == ("superseded", True)
+    assert (late.amount_cents, late.status) == (10_000, "succeeded")
+    assert list(booking.refunds.values_list("reason", "amount_cents", "status")) == [
+        ("date_change", 10_000, "succeeded")
+    ]
+    # What the booking costs is the second change's business, still due.
+    assert (booking.amount_cents, booking.paid_cents, booking.refunded_cents) == (
+        150_000,
+        160_000,
+        10_000,
+    )
+    assert [r["amount"] for r in stripe_standin.refunds_of(late.stripe_payment_intent_id)] == [
+        10_000
+    ]
+
+
 def test_moving_onto_a_taken_or_blacked_out_date_changes_nothing(
     tenant, tenant_api, catalog, stripe_standin, unscoped
 ):

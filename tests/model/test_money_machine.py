@@ -483,7 +483,12 @@ def make_machine(standin, path):
         def couple_pays_for_the_date_change(self, index, webhook_now):
             open_ = list(
                 BookingDateChange.objects.filter(
-                    tenant=self.tenant, payment="due", stripe_checkout_session_id__isnull=False
+                    tenant=self.tenant,
+                    # A replaced change's link may still be open at Stripe
+                    # until the outbox expires it: the couple may pay it.
+                    payment__in=["due", "superseded"],
+                    paid_at__isnull=True,
+                    stripe_checkout_session_id__isnull=False,
                 ).order_by("pk")
             )
             if not open_:
@@ -929,7 +934,7 @@ def make_machine(standin, path):
             ) + sum(
                 money.commission_for(amount_cents=c.due_cents, bps=b.commission_bps)
                 for c in changes
-                if c.payment == "paid"
+                if c.payment == "paid" or (c.payment == "superseded" and c.paid_at)
             ), b.pk
             assert b.commission_refunded_cents == sum(
                 money.commission_refunded_for(
