@@ -19,6 +19,7 @@ from bookings.services import (
     booking_checkout,
     booking_date_change,
     booking_hold,
+    date_change_mark_paid,
 )
 from catalog.models import Package
 from tenants.models import AuditEntry
@@ -443,6 +444,50 @@ def test_a_move_racing_a_cancel_never_leaves_a_date_occupied_by_a_canceled_booki
         assert isinstance(results[0], PolicyForbidsChange)
         assert results[0].reason == "not_confirmed"
         assert booking.event_date == days_ahead(100)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_move_racing_the_payment_of_the_previous_changes_link_charges_once(stripe_standin):
+    """The couple pays the first change's link while staff move the date
+    again: whichever locks the booking first, the couple ends up paying the
+    higher price once (a replaced link's payment is refunded in full)."""
+    tenant = race_tenant(stripe_standin)
+    booking = paid_in(tenant, stripe_standin, 100)
+    with tenant_scope(tenant):
+        Package.objects.filter(tenant=tenant, slug="elopement").update(price_cents=160_000)
+    first = move(tenant, booking, days_ahead(110))
+    run_outbox()  # the first pay link opens
+    with tenant_scope(tenant):
+        first.refresh_from_db()
+    stripe_standin.pay(first.stripe_checkout_session_id)
+    session = stripe_standin.get(first.stripe_checkout_session_id)
+
+    def payment_lands():
+        with tenant_scope(tenant):
+            return date_change_mark_paid(
+                tenant=tenant,
+                change_id=first.pk,
+                checkout_session_id=session["id"],
+                amount_paid_cents=session["amount_total"],
+                currency="usd",
+                payment_intent_id=session["payment_intent"],
+            )
+
+    moved, landed = run_together([lambda: move(tenant, booking, days_ahead(120)), payment_lands])
+
+    with tenant_scope(tenant):
+        booking.refresh_from_db()
+        first.refresh_from_db()
+        refunds = list(booking.refunds.values_list("reason", "amount_cents"))
+    assert isinstance(moved, BookingDateChange)
+    assert (booking.event_date, booking.paid_cents) == (days_ahead(120), 160_000)
+    if landed == "date change paid":  # the payment locked first
+        assert (first.payment, moved.payment, moved.due_cents) == ("paid", "none", 0)
+        assert (booking.amount_cents, refunds) == (160_000, [])
+    else:  # the move locked first: the paid link was replaced
+        assert landed == "date change replaced by a later one; refunding its payment"
+        assert (first.payment, moved.payment, moved.due_cents) == ("superseded", "due", 10_000)
+        assert (booking.amount_cents, refunds) == (150_000, [("date_change", 10_000)])
 
 
 # --- staff: admin and calendar ------------------------------------------------------------
